@@ -1,0 +1,51 @@
+/**
+ * The one registry of Loft's coded errors. Modules throw a LoftError at their boundary with
+ * the cause attached; inside a module plain return values are used. A code never changes
+ * meaning once released, so logs and scripts can match on it.
+ */
+
+export const ERROR_CODES = {
+  // ipc
+  LOFT_E_IPC_FRAME_TOO_LARGE: 'IPC frame larger than the allowed maximum',
+  LOFT_E_IPC_BAD_FRAME: 'IPC frame could not be decoded',
+  LOFT_E_IPC_TIMEOUT: 'IPC request timed out',
+  LOFT_E_IPC_CLOSED: 'IPC connection closed',
+  LOFT_E_IPC_REMOTE: 'IPC request failed on the remote side',
+  LOFT_E_IPC_NO_METHOD: 'IPC method not known to the server',
+  // settings
+  LOFT_E_CONF_SYNTAX: 'configuration syntax error',
+  LOFT_E_CONF_INCLUDE: 'configuration include failed',
+  LOFT_E_CONF_UNKNOWN_SETTING: 'unknown setting',
+  LOFT_E_CONF_BAD_VALUE: 'invalid setting value',
+  LOFT_E_CONF_INVALID: 'configuration is invalid',
+  LOFT_E_CONF_SCHEMA: 'settings schema is invalid',
+  // master
+  LOFT_E_MASTER_RUNNING: 'another loftd is running on this base directory',
+  LOFT_E_MASTER_NOT_RUNNING: 'loftd is not running',
+  LOFT_E_MASTER_USER: 'service user or group does not exist',
+  LOFT_E_MASTER_LISTEN: 'could not create a listener',
+  LOFT_E_MASTER_CONFIG: 'the config service failed',
+  LOFT_E_MASTER_UNKNOWN_SERVICE: 'no such service',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class LoftError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${ERROR_CODES[code]}: ${detail}` : ERROR_CODES[code], options);
+    this.name = 'LoftError';
+    this.code = code;
+  }
+}
+
+export function isLoftError(err: unknown, code?: ErrorCode): err is LoftError {
+  return err instanceof LoftError && (code === undefined || err.code === code);
+}
+
+/** A one-line description of any thrown value, for logs and CLI output. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,232 @@
+/**
+ * The whole contract between loftd (the master) and the processes it forks, and between
+ * loftadm and the master. Nothing else invents these names: a message, an environment
+ * variable or an exit code that crosses a process boundary is declared here, with who
+ * writes it and who reads it.
+ */
+
+// ---------------------------------------------------------------------------------------
+// Environment of a forked service process (written by master, read by service-runtime).
+// The master starts children with an otherwise empty environment (PATH and TZ aside).
+// ---------------------------------------------------------------------------------------
+export const ENV = {
+  /** Service name, e.g. `imap-login`. */
+  SERVICE: 'LOFT_SERVICE',
+  /** Absolute base directory; sockets live in `<base>/run`. */
+  BASE_DIR: 'LOFT_BASE_DIR',
+  /** Configuration generation this process was started for (decimal). */
+  GENERATION: 'LOFT_GENERATION',
+  /** Path of the config service's socket. */
+  CONFIG_SOCKET: 'LOFT_CONFIG_SOCKET',
+  /** Config file path (read by the config service only). */
+  CONFIG_FILE: 'LOFT_CONFIG_FILE',
+  /** uid/gid/user name to drop to after start-up; unset in rootless mode. */
+  UID: 'LOFT_UID',
+  GID: 'LOFT_GID',
+  USER: 'LOFT_USER',
+  /** Clients one process may serve at once (`client_limit`). */
+  CLIENT_LIMIT: 'LOFT_CLIENT_LIMIT',
+  /** Connections before the process retires (`service_count`, 0 = unlimited). */
+  SERVICE_COUNT: 'LOFT_SERVICE_COUNT',
+  /** pino level for this process. */
+  LOG_LEVEL: 'LOFT_LOG_LEVEL',
+} as const;
+
+// ---------------------------------------------------------------------------------------
+// Exit codes of service processes (written by the child, read by master's reaper).
+// ---------------------------------------------------------------------------------------
+export const EXIT = {
+  /** Normal exit: idle, service_count reached, or asked to stop. */
+  OK: 0,
+  /** Settings were invalid or could not be fetched (EX_CONFIG). */
+  CONFIG: 78,
+  /** Dropping privileges to the service user failed. */
+  PRIVILEGES: 77,
+  /** Any other fatal error during start-up or run. */
+  FATAL: 89,
+} as const;
+
+// ---------------------------------------------------------------------------------------
+// Settings the master needs about each service (served by config, read by master).
+// Units are in the field names' comments; durations are milliseconds, sizes bytes.
+// ---------------------------------------------------------------------------------------
+export interface InetListenerSettings {
+  address: string;
+  /** TCP port, 1..65535. */
+  port: number;
+  ssl: boolean;
+}
+
+export interface UnixListenerSettings {
+  /** Relative paths are relative to `<base_dir>/run`. */
+  path: string;
+  /** Permission bits, e.g. 0o600. */
+  mode: number;
+  /** Owner; empty = the user loftd runs as. */
+  user: string;
+  group: string;
+}
+
+export interface ServiceSettings {
+  /** Builtin service name (`config`, `log`, …) or an absolute path to a JS module. */
+  executable: string;
+  /** User the processes run as; empty = the user loftd runs as. */
+  user: string;
+  group: string;
+  /** Most processes of this service at once (>= 1). */
+  process_limit: number;
+  /** Processes kept ready to accept clients. */
+  process_min_avail: number;
+  /** Clients one process serves at once (>= 1). */
+  client_limit: number;
+  /** Connections a process serves before it retires; 0 = unlimited. */
+  service_count: number;
+  /** A process idle this long (ms) is stopped when more than process_min_avail exist; 0 = never. */
+  idle_kill: number;
+  /** Heap limit in bytes (becomes --max-old-space-size); 0 = Node's default. */
+  vsz_limit: number;
+  inet_listener: Record<string, InetListenerSettings>;
+  unix_listener: Record<string, UnixListenerSettings>;
+}
+
+export interface MasterSettings {
+  /** Absolute base directory. */
+  base_dir: string;
+  /** Log file; empty = stderr. */
+  log_path: string;
+  log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** How long (ms) stopping children may take before they are killed. */
+  shutdown_timeout: number;
+  service: Record<string, ServiceSettings>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Master -> child messages, over the child_process IPC channel.
+// ---------------------------------------------------------------------------------------
+export type MasterToChild =
+  /** A listener handle comes with this message; the child listens (accepts) on it. */
+  | { type: 'listener'; kind: 'inet' | 'unix'; name: string; ssl: boolean }
+  /** Stop accepting new clients (old generation, or service_count reached). */
+  | { type: 'stop-accepting' }
+  /** Finish: stop accepting, let clients finish, exit. Master kills after `graceMs`. */
+  | { type: 'shutdown'; graceMs: number }
+  /** Log service only: a batch of lines from other processes. */
+  | { type: 'log-lines'; lines: LogLine[] }
+  /** Log service only: reopen the log file (logrotate). */
+  | { type: 'log-reopen' }
+  /** A request that expects a `reply` with the same id. */
+  | { type: 'request'; id: number; method: ChildRequestMethod; params: unknown };
+
+export type ChildRequestMethod =
+  /** Config service: re-read the config file. Result: ConfigReloadResult. */
+  | 'config-reload'
+  /** Config service: the settings the master needs. Result: ConfigForMaster. */
+  | 'config-master'
+  /** Log service: recent error lines. Result: LogErrorEntry[]. */
+  | 'log-errors'
+  /** Log service: re-read settings after a reload. Result: null. */
+  | 'log-reload';
+
+export interface LogLine {
+  service: string;
+  pid: number;
+  /** One line as the child wrote it (normally pino JSON), without the newline. */
+  line: string;
+}
+
+export interface LogErrorEntry {
+  /** ms since the epoch */
+  time: number;
+  service: string;
+  pid: number;
+  level: string;
+  msg: string;
+}
+
+export interface ConfigForMaster {
+  generation: number;
+  settings: MasterSettings;
+}
+
+export type ConfigReloadResult =
+  | { ok: true; generation: number }
+  | { ok: false; errors: string[] };
+
+// ---------------------------------------------------------------------------------------
+// Child -> master messages.
+// ---------------------------------------------------------------------------------------
+export type ChildToMaster =
+  /** Start-up finished; the child accepts from now on. */
+  | { type: 'ready' }
+  /** Clients connected right now, and free slots (client_limit - clients, or 0 when not accepting). */
+  | { type: 'status'; clients: number; available: number }
+  /** The child closed its listeners (at client_limit) and wants them again. */
+  | { type: 'want-listeners' }
+  | { type: 'reply'; id: number; result?: unknown; error?: string };
+
+// ---------------------------------------------------------------------------------------
+// loftadm <-> master over run/master.sock (ipc request/response).
+// ---------------------------------------------------------------------------------------
+export interface ProcessInfo {
+  pid: number;
+  service: string;
+  uid: number;
+  gid: number;
+  generation: number;
+  clients: number;
+  available: number;
+  state: 'starting' | 'ready' | 'stopping';
+  /** ms since the epoch */
+  started: number;
+}
+
+export interface ServiceInfo {
+  name: string;
+  executable: string;
+  processes: number;
+  process_limit: number;
+  process_min_avail: number;
+  client_limit: number;
+  clients: number;
+  /** Non-zero while start-up failures hold the service back. */
+  throttled_until: number;
+  listeners: string[];
+}
+
+/** Methods of the master control socket: params and result of each. */
+export interface MasterControlProtocol {
+  'process-status': { params: { service?: string }; result: ProcessInfo[] };
+  'service-status': { params: Record<string, never>; result: ServiceInfo[] };
+  'service-stop': { params: { service: string }; result: { stopped: number } };
+  reload: { params: Record<string, never>; result: { generation: number } };
+  stop: { params: Record<string, never>; result: { ok: true } };
+  'log-errors': { params: { since?: number }; result: LogErrorEntry[] };
+  'log-reopen': { params: Record<string, never>; result: { ok: true } };
+}
+
+// ---------------------------------------------------------------------------------------
+// Any process <-> config over run/config.sock (ipc request/response).
+// ---------------------------------------------------------------------------------------
+export interface FilterContext {
+  protocol?: string;
+  local?: string;
+  remote?: string;
+  user?: string;
+}
+
+export interface ServiceSettingsReply {
+  generation: number;
+  /** Global settings with the filters for the context applied, every default filled in. */
+  settings: Record<string, unknown>;
+}
+
+export interface ConfigProtocol {
+  'get-settings': { params: { service: string; filter: FilterContext }; result: ServiceSettingsReply };
+}
+
+/** File names inside `<base_dir>/run`. */
+export const RUN_FILES = {
+  PID: 'loftd.pid',
+  MASTER_SOCKET: 'master.sock',
+  CONFIG_SOCKET: 'config.sock',
+} as const;
