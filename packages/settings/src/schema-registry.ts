@@ -1,0 +1,192 @@
+/**
+ * Every setting Loft knows, declared by its owner (a service, 'master', a plugin) as JSON
+ * Schema with Loft's keywords, checked when registered and compiled with ajv.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { LoftError } from '@loft/errors';
+import { deepClone, deepFreeze, setOwn, sortedKeys, type PlainObject } from './objects.js';
+import { declarationProblems } from './schema-check.js';
+import { instanceSchemaOf, kindOf, propertyAtPath, SECTION_KINDS, type ObjectSchema, type PropertySchema } from './schema-model.js';
+import { withSectionDefaults } from './section-defaults.js';
+import { LOFT_KINDS, type LoftKind } from './value-kinds.js';
+
+export type { LoftKind } from './value-kinds.js';
+
+/** Section types the conf syntax keeps for filters; nothing may be declared under these names. */
+export const FILTER_TYPES = ['protocol', 'local', 'remote'] as const;
+
+export interface SettingDescription {
+  /** `log_path`, `service`, `service/inet_listener/port` */
+  path: string;
+  /** Owner of the top-level name the path starts with. */
+  owner: string;
+  kind: LoftKind | 'section';
+  /** The JSON Schema type: `string`, `integer`, `boolean`, `array`, `object`. */
+  type: string;
+  description: string;
+  /** Typed default (bytes, milliseconds…); a section's default instances, or {}. */
+  default: unknown;
+  enum?: readonly unknown[];
+  secret: boolean;
+}
+
+/** What ajv reported, with defaults filled into `value`. */
+export interface Completed {
+  value: PlainObject;
+  errors: ErrorObject[];
+}
+
+export class SchemaRegistry {
+  private readonly ajv = createAjv();
+  private readonly declared = new Map<string, { owner: string; property: PropertySchema }>();
+  private readonly reservedPrefixes = new Map<string, string>();
+  private readonly validators = new WeakMap<ObjectSchema, ValidateFunction>();
+  private root: ObjectSchema = composeRoot([]);
+  private defaultsCache: Readonly<PlainObject> | undefined;
+
+  /**
+   * Add top-level settings and sections owned by `owner`. `schema` is `{ type: 'object',
+   * properties, additionalProperties: false }`. Throws LOFT_E_CONF_SCHEMA, naming every
+   * problem, and changes nothing, if a name is another owner's, a property lacks its
+   * description or default, ajv cannot compile it, or its defaults do not validate.
+   */
+  register(owner: string, schema: object): void {
+    // Checked and kept as our own copy: the owner (or a plugin sandbox's reply) cannot change it later.
+    const declaration = deepClone(schema);
+    const problems = declarationProblems(declaration);
+    if (problems.length === 0) problems.push(...this.nameProblems(owner, declaration as ObjectSchema), ...this.compileProblems(declaration as ObjectSchema));
+    if (problems.length > 0) throw new LoftError('LOFT_E_CONF_SCHEMA', `settings of '${owner}': ${problems.join('; ')}`);
+    for (const [name, property] of Object.entries((declaration as ObjectSchema).properties)) this.declared.set(name, { owner, property });
+    this.root = composeRoot([...this.declared]);
+    this.defaultsCache = undefined;
+  }
+
+  /**
+   * Settings starting with `prefix` belong to plugin `pluginName`: until that plugin is
+   * registered, using one is reported as "plugin not loaded" rather than as a typo.
+   */
+  reserve(prefix: string, pluginName: string): void {
+    this.reservedPrefixes.set(prefix, pluginName);
+  }
+
+  /** The plugin that reserved a prefix of `name` and has registered nothing yet. */
+  unloadedPluginFor(name: string): string | undefined {
+    const loaded = new Set(this.owners().values());
+    for (const [prefix, plugin] of this.reservedPrefixes) if (name.startsWith(prefix) && !loaded.has(plugin)) return plugin;
+    return undefined;
+  }
+
+  /** Every registered top-level name → owner. */
+  owners(): ReadonlyMap<string, string> {
+    return new Map([...this.declared].map(([name, { owner }]) => [name, owner]));
+  }
+
+  /** Description of a setting by path: `log_path`, `service`, `service/inet_listener/port`. */
+  describe(path: string): SettingDescription | undefined {
+    const names = path.split('/');
+    const property = propertyAtPath(this.root, names);
+    const owner = this.declared.get(names[0])?.owner;
+    return property && owner !== undefined ? describeProperty(path, owner, property) : undefined;
+  }
+
+  /** All settings paths, sorted. */
+  paths(): string[] {
+    return collectPaths(this.root, '').sort();
+  }
+
+  /** The schema of the whole settings object: every owner's properties together. */
+  rootSchema(): ObjectSchema {
+    return this.root;
+  }
+
+  /** `value` with section instances merged over their defaults, every setting default filled and keys sorted, and what ajv rejected. */
+  complete(value: PlainObject, scope: ObjectSchema = this.root): Completed {
+    const completed = withSectionDefaults(value, scope);
+    const validate = this.validatorFor(scope);
+    validate(completed);
+    return { value: sortedKeys(completed), errors: validate.errors ?? [] };
+  }
+
+  /** The settings of an empty conf file, deep-frozen. */
+  defaults(): Readonly<PlainObject> {
+    this.defaultsCache ??= deepFreeze(this.complete({}).value);
+    return this.defaultsCache;
+  }
+
+  private nameProblems(owner: string, schema: ObjectSchema): string[] {
+    return Object.keys(schema.properties).flatMap((name) => {
+      if ((FILTER_TYPES as readonly string[]).includes(name)) return [`'${name}' is reserved for filters`];
+      const other = this.declared.get(name)?.owner;
+      return other !== undefined && other !== owner ? [`'${name}' is already registered by '${other}'`] : [];
+    });
+  }
+
+  /** Compiles the declaration and each section instance schema on its own (the formatter needs their defaults), then checks the defaults. */
+  private compileProblems(schema: ObjectSchema): string[] {
+    try {
+      for (const scope of objectSchemas(schema)) this.validatorFor(scope);
+    } catch (err) {
+      return [`ajv cannot compile it: ${err instanceof Error ? err.message : String(err)}`];
+    }
+    const { errors } = this.complete({}, schema);
+    return errors.map((error) => `default at '${error.instancePath || '/'}' is invalid: ${error.message ?? error.keyword}`);
+  }
+
+  private validatorFor(scope: ObjectSchema): ValidateFunction {
+    let validate = this.validators.get(scope);
+    if (!validate) {
+      validate = this.ajv.compile(scope);
+      this.validators.set(scope, validate);
+    }
+    return validate;
+  }
+}
+
+/** ajv with Loft's keywords. `useDefaults` fills setting defaults; `verbose` keeps the rejected data for messages. */
+function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
+  ajv.addKeyword({ keyword: 'loftKind', schemaType: 'string', metaSchema: { enum: [...LOFT_KINDS] } });
+  ajv.addKeyword({ keyword: 'loftSection', schemaType: 'string', metaSchema: { enum: [...SECTION_KINDS] } });
+  return ajv;
+}
+
+/** Every property has a default, so the owners' `required` lists are always met at the top level and are not carried over. */
+function composeRoot(entries: readonly (readonly [string, { property: PropertySchema }])[]): ObjectSchema {
+  const properties: Record<string, PropertySchema> = {};
+  for (const [name, { property }] of entries) setOwn(properties, name, property);
+  return { type: 'object', properties, additionalProperties: false };
+}
+
+/** `schema` and every section instance schema inside it. */
+function objectSchemas(schema: ObjectSchema): ObjectSchema[] {
+  const nested = Object.values(schema.properties).flatMap((property) => {
+    const instance = property.loftSection === undefined ? undefined : instanceSchemaOf(property);
+    return instance ? objectSchemas(instance) : [];
+  });
+  return [schema, ...nested];
+}
+
+function collectPaths(scope: ObjectSchema, prefix: string): string[] {
+  return Object.entries(scope.properties).flatMap(([name, property]) => {
+    const instance = property.loftSection === undefined ? undefined : instanceSchemaOf(property);
+    return [`${prefix}${name}`, ...(instance ? collectPaths(instance, `${prefix}${name}/`) : [])];
+  });
+}
+
+function describeProperty(path: string, owner: string, property: PropertySchema): SettingDescription {
+  const section = property.loftSection !== undefined;
+  const kind = section ? 'section' : (kindOf(property) ?? 'string');
+  const allowed = property.enum ?? property.items?.enum;
+  const description: SettingDescription = {
+    path,
+    owner,
+    kind,
+    type: String(property.type),
+    description: String(property.description),
+    // A copy: the declaration belongs to its owner.
+    default: deepClone(section ? (property.default ?? {}) : property.default),
+    secret: kind === 'secret',
+  };
+  if (allowed) description.enum = allowed;
+  return description;
+}
