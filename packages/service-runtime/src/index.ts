@@ -1,0 +1,3 @@
+export { runService, requestSettings } from './run-service.js';
+export type { ServiceDefinition, ServiceContext, ListenerInfo } from './run-service.js';
+export { dropPrivileges } from './privileges.js';

@@ -1,0 +1,323 @@
+/**
+ * What every service's main does, in this order: read the environment the master set,
+ * fetch settings from config (still privileged: config.sock is root-only), drop
+ * privileges, take listeners from the master, serve, report free client slots, and shut
+ * down gracefully. A service supplies only the parts that are its own.
+ */
+import net from 'node:net';
+import { ENV, EXIT, type ConfigProtocol, type FilterContext, type MasterToChild } from '@loft/master-protocol';
+import { IpcClient } from '@loft/ipc';
+import { createLogger, isLogLevel, type Logger } from '@loft/log';
+import type { DestinationStream } from 'pino';
+import { dropPrivileges } from './privileges.js';
+import { answerMasterRequest, isMasterMessage, sendToMaster } from './master-channel.js';
+
+const SETTINGS_FETCH_TIMEOUT_MS = 10_000;
+
+export interface ListenerInfo {
+  kind: 'inet' | 'unix';
+  name: string;
+  ssl: boolean;
+}
+
+export interface ServiceContext {
+  readonly name: string;
+  readonly generation: number;
+  readonly baseDir: string;
+  readonly logger: Logger;
+  /** This service's settings from config (empty when the service fetches none). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly clientLimit: number;
+  /** Count a client until its socket closes; the master learns the free slots. */
+  trackClient(socket: net.Socket): void;
+  /** Process title detail: `loft/<service> [detail]`. */
+  setTitle(detail?: string): void;
+}
+
+export interface ServiceDefinition {
+  /** Fetch settings from config before dropping privileges (false only for config itself). */
+  fetchSettings?: false | FilterContext;
+  /** Where log lines go; default stderr (relayed by the master to the log service). */
+  logDestination?: DestinationStream;
+  /** Runs after the privilege drop and before `ready`. */
+  start?(ctx: ServiceContext): Promise<void> | void;
+  /** A connection accepted on one of this service's listeners; it is already tracked. */
+  onConnection?(socket: net.Socket, listener: ListenerInfo, ctx: ServiceContext): void;
+  /** A request from the master; the result goes back as the reply. */
+  onRequest?(method: string, params: unknown, ctx: ServiceContext): Promise<unknown> | unknown;
+  /** Master messages that are not the runtime's own (log-lines, log-reopen, …). */
+  onMessage?(message: MasterToChild, ctx: ServiceContext): void;
+  /** Stop serving: end clients politely. The process exits once no client is left. */
+  onShutdown?(ctx: ServiceContext): Promise<void> | void;
+}
+
+interface Acceptor {
+  server: net.Server;
+  info: ListenerInfo;
+}
+
+export async function runService(definition: ServiceDefinition): Promise<ServiceContext> {
+  const name = process.env[ENV.SERVICE] ?? 'unknown';
+  const env = readEnvironment();
+  const level = process.env[ENV.LOG_LEVEL];
+  const logger = createLogger({
+    service: name,
+    level: isLogLevel(level) ? level : 'info',
+    destination: definition.logDestination,
+  });
+  installCrashHandlers(logger);
+  process.title = `loft/${name}`;
+
+  // Listener handles and requests can arrive before start-up finishes: hold them until then.
+  const early: Array<[MasterToChild, unknown]> = [];
+  const route: { to?: Runtime } = {};
+  process.on('message', (message: unknown, handle: unknown) => {
+    if (!isMasterMessage(message)) {
+      logger.error({ message }, 'ignoring malformed message from master');
+      return;
+    }
+    if (route.to) route.to.onMasterMessage(message, handle);
+    else early.push([message, handle]);
+  });
+  process.on('disconnect', () => {
+    logger.warn('master process went away, exiting');
+    exitNow(EXIT.OK);
+  });
+
+  let settings: Readonly<Record<string, unknown>> = Object.freeze({});
+  if (definition.fetchSettings !== false) {
+    settings = await fetchSettings(name, definition.fetchSettings ?? {}, logger);
+  }
+  if (env.uid !== undefined && env.gid !== undefined) {
+    try {
+      dropPrivileges({ uid: env.uid, gid: env.gid, user: env.user });
+    } catch (err) {
+      logger.fatal({ err, uid: env.uid, gid: env.gid }, `cannot drop privileges to uid ${env.uid}`);
+      exitNow(EXIT.PRIVILEGES);
+    }
+  }
+
+  const runtime = new Runtime(name, env, logger, settings, definition);
+  await definition.start?.(runtime.context);
+  route.to = runtime;
+  for (const [message, handle] of early) runtime.onMasterMessage(message, handle);
+  sendToMaster({ type: 'ready' });
+  runtime.reportStatus();
+  return runtime.context;
+}
+
+interface RuntimeEnv {
+  generation: number;
+  baseDir: string;
+  clientLimit: number;
+  serviceCount: number;
+  uid?: number;
+  gid?: number;
+  user?: string;
+}
+
+function readEnvironment(): RuntimeEnv {
+  const int = (key: string, fallback: number): number => {
+    const value = Number.parseInt(process.env[key] ?? '', 10);
+    return Number.isSafeInteger(value) ? value : fallback;
+  };
+  const uid = process.env[ENV.UID];
+  const gid = process.env[ENV.GID];
+  return {
+    generation: int(ENV.GENERATION, 0),
+    baseDir: process.env[ENV.BASE_DIR] ?? process.cwd(),
+    clientLimit: Math.max(1, int(ENV.CLIENT_LIMIT, 1000)),
+    serviceCount: Math.max(0, int(ENV.SERVICE_COUNT, 0)),
+    uid: uid ? Number(uid) : undefined,
+    gid: gid ? Number(gid) : undefined,
+    user: process.env[ENV.USER] || undefined,
+  };
+}
+
+/** Ask config for a service's settings. Needs access to config.sock (root, or rootless). */
+export async function requestSettings(service: string, filter: FilterContext): Promise<Readonly<Record<string, unknown>>> {
+  const path = process.env[ENV.CONFIG_SOCKET];
+  if (!path) throw new Error(`${ENV.CONFIG_SOCKET} is not set; was this process started by loftd?`);
+  const client = await IpcClient.connect<ConfigProtocol>(path, { timeoutMs: SETTINGS_FETCH_TIMEOUT_MS });
+  try {
+    const reply = await client.request('get-settings', { service, filter });
+    return Object.freeze(reply.settings);
+  } finally {
+    client.close();
+  }
+}
+
+async function fetchSettings(service: string, filter: FilterContext, logger: Logger): Promise<Readonly<Record<string, unknown>>> {
+  try {
+    return await requestSettings(service, filter);
+  } catch (err) {
+    logger.fatal({ err, socket: process.env[ENV.CONFIG_SOCKET] }, 'cannot fetch settings from the config service');
+    return exitNow(EXIT.CONFIG);
+  }
+}
+
+function installCrashHandlers(logger: Logger): void {
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception, exiting');
+    exitNow(EXIT.FATAL);
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled promise rejection, exiting');
+    exitNow(EXIT.FATAL);
+  });
+}
+
+function exitNow(code: number): never {
+  process.exit(code);
+}
+
+class Runtime {
+  readonly context: ServiceContext;
+  private readonly acceptors: Acceptor[] = [];
+  private clients = 0;
+  private served = 0;
+  /** At client_limit: listeners closed until a slot frees. */
+  private full = false;
+  /** Old generation, service_count reached, or shutting down: never accept again. */
+  private retiring = false;
+  private statusQueued = false;
+
+  constructor(
+    readonly name: string,
+    private readonly env: RuntimeEnv,
+    readonly logger: Logger,
+    settings: Readonly<Record<string, unknown>>,
+    private readonly definition: ServiceDefinition,
+  ) {
+    this.context = {
+      name,
+      generation: env.generation,
+      baseDir: env.baseDir,
+      logger,
+      settings,
+      clientLimit: env.clientLimit,
+      trackClient: (socket) => this.trackClient(socket),
+      setTitle: (detail) => {
+        process.title = detail ? `loft/${name} [${detail}]` : `loft/${name}`;
+      },
+    };
+  }
+
+  onMasterMessage(message: MasterToChild, handle: unknown): void {
+    switch (message.type) {
+      case 'listener':
+        this.listen(message, handle);
+        return;
+      case 'stop-accepting':
+        this.retire('stopping accepting: a newer generation took over');
+        return;
+      case 'shutdown':
+        void this.shutdown();
+        return;
+      case 'request':
+        void answerMasterRequest(message, (method, params) =>
+          this.definition.onRequest
+            ? this.definition.onRequest(method, params, this.context)
+            : Promise.reject(new Error(`${this.name} does not handle ${method}`)));
+        return;
+      default:
+        this.definition.onMessage?.(message, this.context);
+    }
+  }
+
+  private listen(message: Extract<MasterToChild, { type: 'listener' }>, handle: unknown): void {
+    if (!handle) {
+      this.logger.error({ listener: message.name }, 'listener message arrived without a handle');
+      return;
+    }
+    if (this.retiring || this.full) return;
+    const info: ListenerInfo = { kind: message.kind, name: message.name, ssl: message.ssl };
+    const server = net.createServer((socket) => this.onConnection(socket, info));
+    server.on('error', (err) => this.logger.error({ err, listener: info.name }, `listener ${info.name} failed`));
+    // A raw bound handle from the master: listen() starts accepting on the shared socket.
+    server.listen(handle as net.Server);
+    this.acceptors.push({ server, info });
+  }
+
+  private onConnection(socket: net.Socket, info: ListenerInfo): void {
+    if (this.retiring) {
+      socket.destroy();
+      return;
+    }
+    this.served++;
+    this.trackClient(socket);
+    if (this.env.serviceCount > 0 && this.served >= this.env.serviceCount) {
+      this.retire(`service_count (${this.env.serviceCount}) reached`);
+    }
+    if (this.definition.onConnection) this.definition.onConnection(socket, info, this.context);
+    else socket.destroy();
+  }
+
+  private trackClient(socket: net.Socket): void {
+    this.clients++;
+    socket.once('close', () => this.clientGone());
+    if (!this.full && !this.retiring && this.clients >= this.env.clientLimit) {
+      this.full = true;
+      this.closeListeners();
+    }
+    this.reportStatus();
+  }
+
+  private clientGone(): void {
+    this.clients--;
+    if (this.retiring) {
+      if (this.clients === 0) this.finish();
+    } else if (this.full && this.clients < this.env.clientLimit) {
+      this.full = false;
+      sendToMaster({ type: 'want-listeners' });
+    }
+    this.reportStatus();
+  }
+
+  private retire(reason: string): void {
+    if (this.retiring) return;
+    this.retiring = true;
+    this.logger.debug(`retiring: ${reason}`);
+    this.closeListeners();
+    this.reportStatus();
+    if (this.clients === 0) this.finish();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.retire('shutdown requested');
+    try {
+      await this.definition.onShutdown?.(this.context);
+    } catch (err) {
+      this.logger.error({ err }, 'shutdown hook failed');
+    }
+    if (this.clients === 0) this.finish();
+  }
+
+  /** `loft/imap-login [12 clients]`, `[idle]`, `[full]`, `[retiring, 3 clients]`: what ps shows. */
+  private stateTitle(): string {
+    const clients = this.clients === 0 ? 'idle' : `${this.clients} client${this.clients === 1 ? '' : 's'}`;
+    if (this.retiring) return `retiring, ${clients}`;
+    return this.full ? `full, ${clients}` : clients;
+  }
+
+  private closeListeners(): void {
+    for (const { server } of this.acceptors.splice(0)) server.close();
+  }
+
+  private finish(): void {
+    // Let the last status and log lines leave before exiting.
+    setImmediate(() => exitNow(EXIT.OK));
+  }
+
+  reportStatus(): void {
+    if (this.statusQueued) return;
+    this.statusQueued = true;
+    setImmediate(() => {
+      this.statusQueued = false;
+      const accepting = !this.retiring && !this.full;
+      const available = accepting ? Math.max(0, this.env.clientLimit - this.clients) : 0;
+      sendToMaster({ type: 'status', clients: this.clients, available });
+      this.context.setTitle(this.stateTitle());
+    });
+  }
+}
