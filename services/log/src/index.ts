@@ -1,0 +1,1 @@
+export { logSettingsSchema, type LogSettings } from './settings.js';
