@@ -1,0 +1,344 @@
+/**
+ * loftd's brain: starts config first and learns the settings from it, takes the pid file,
+ * creates every listener, starts log and then every other service, serves the control
+ * socket, and handles reload and stop. Listener handles belong to the master for the life
+ * of the daemon; processes come and go around them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { LoftError, describeError } from '@loft/errors';
+import { IpcServer } from '@loft/ipc';
+import { createLogger, type Logger, type LogLevel } from '@loft/log';
+import {
+  ENV, RUN_FILES, type ConfigForMaster, type ConfigReloadResult, type LogErrorEntry, type MasterControlProtocol,
+  type MasterSettings, type ProcessInfo, type ServiceInfo, type ServiceSettings,
+} from '@loft/master-protocol';
+import { CORE_SERVICES, SERVICE_DEFAULTS } from './settings.js';
+import { closeListener, createInetHandle, createUnixHandle, inetListenerKey, unixListenerKey, type ListenerHandle } from './listeners.js';
+import { LogRelay } from './log-relay.js';
+import { acquirePidFile, type PidFile } from './pid-file.js';
+import { ServicePool, type PoolHost, type ProcessEntry } from './service-pool.js';
+import { resolveExecutable, resolveIdentity, resolveSocketOwner } from './identity.js';
+
+const CORE_STOP_GRACE_MS = 5_000;
+const MASTER_SOCKET_MODE = 0o600;
+
+export interface MasterOptions {
+  configFile: string;
+  /** --base-dir: overrides base_dir from the config. */
+  baseDir?: string;
+  /** Called once everything has stopped (SIGTERM or loftadm stop). */
+  onStopped?: () => void;
+}
+
+export class Master implements PoolHost {
+  readonly relay = new LogRelay();
+  readonly logger: Logger;
+  private settings!: MasterSettings;
+  private generation = 0;
+  private readonly rootless = process.getuid?.() !== 0;
+  private readonly pools = new Map<string, ServicePool>();
+  /** Older generations still draining their clients. */
+  private readonly draining = new Set<ServicePool>();
+  private listeners = new Map<string, ListenerHandle>();
+  private pidFile: PidFile | undefined;
+  private control: IpcServer<MasterControlProtocol> | undefined;
+  private stopping: Promise<void> | undefined;
+  private reloading: Promise<number> | undefined;
+
+  constructor(private readonly options: MasterOptions) {
+    const relay = this.relay;
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) relay.push({ service: 'master', pid: process.pid, line });
+        done();
+      },
+    });
+    this.logger = createLogger({ service: 'master', destination });
+  }
+
+  private get runDir(): string {
+    return path.join(this.settings.base_dir, 'run');
+  }
+
+  baseEnvironment(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      [ENV.LOG_LEVEL]: this.settings?.log_level ?? 'info',
+    };
+    if (process.env.TZ) env.TZ = process.env.TZ;
+    if (this.settings) {
+      env[ENV.BASE_DIR] = this.settings.base_dir;
+      env[ENV.CONFIG_SOCKET] = path.join(this.runDir, RUN_FILES.CONFIG_SOCKET);
+    }
+    return env;
+  }
+
+  onProcessReady(entry: ProcessEntry): void {
+    if (entry.pool.name === 'log') this.relay.setSink(entry.child);
+  }
+
+  onProcessExit(entry: ProcessEntry): void {
+    if (entry.pool.name === 'log') this.relay.setSink(undefined);
+    if (!entry.pool.current && entry.pool.processes.size === 0) this.draining.delete(entry.pool);
+  }
+
+  async start(): Promise<void> {
+    process.title = 'loft/master';
+    const configPool = this.bootstrapConfig();
+    const initial = await this.fetchConfig(configPool);
+    this.settings = initial.settings;
+    this.generation = initial.generation;
+    this.logger.level = this.settings.log_level as LogLevel;
+    fs.mkdirSync(this.runDir, { recursive: true, mode: 0o755 });
+    this.pidFile = await acquirePidFile(this.runDir, (err) => this.logger.error({ err }, 'pid file lock was compromised'));
+    if (this.rootless) {
+      this.logger.warn(`not running as root (uid ${process.getuid?.()}): rootless mode, every service runs as this user and user/group settings are ignored`);
+    }
+    configPool.settings = this.settings.service.config;
+    for (const handle of await this.openListeners('config', this.settings.service.config, this.listeners, this.listeners)) {
+      configPool.addListener(handle);
+    }
+    await this.startPool('log', this.settings.service.log);
+    for (const [name, service] of Object.entries(this.settings.service)) {
+      if (!(CORE_SERVICES as readonly string[]).includes(name)) await this.startPool(name, service);
+    }
+    await this.startControl();
+    this.logger.info({ generation: this.generation, base_dir: this.settings.base_dir }, `loftd started (generation ${this.generation}, ${this.pools.size} services)`);
+  }
+
+  /** Config runs before anything else is known; its listener comes once base_dir is. */
+  private bootstrapConfig(): ServicePool {
+    const settings: ServiceSettings = { ...SERVICE_DEFAULTS, process_limit: 1, idle_kill: 0, inet_listener: {}, unix_listener: {} };
+    const extraEnv: NodeJS.ProcessEnv = { [ENV.CONFIG_FILE]: this.options.configFile };
+    if (this.options.baseDir) extraEnv[ENV.BASE_DIR] = this.options.baseDir;
+    const pool = new ServicePool('config', settings, 1, [], {}, resolveExecutable('config', settings), this, extraEnv);
+    this.pools.set('config', pool);
+    pool.ensure();
+    return pool;
+  }
+
+  private async fetchConfig(pool: ServicePool): Promise<ConfigForMaster> {
+    const entry = [...pool.processes][0];
+    if (!entry) throw new LoftError('LOFT_E_MASTER_CONFIG', 'the config service could not be started');
+    try {
+      return await entry.channel.request<ConfigForMaster>('config-master');
+    } catch (err) {
+      throw new LoftError('LOFT_E_MASTER_CONFIG', describeError(err), { cause: err });
+    }
+  }
+
+  private async startPool(name: string, service: ServiceSettings): Promise<ServicePool> {
+    const identity = await resolveIdentity(name, service, this.rootless);
+    const listeners = await this.openListeners(name, service, this.listeners, this.listeners);
+    const pool = new ServicePool(name, service, this.generation, listeners, identity, resolveExecutable(name, service), this);
+    this.pools.set(name, pool);
+    pool.ensure();
+    return pool;
+  }
+
+  /**
+   * The listeners a service's settings ask for: taken from `available` when the same one
+   * exists (a reload keeps its sockets), else created; each is recorded in `opened`.
+   */
+  private async openListeners(name: string, service: ServiceSettings, available: Map<string, ListenerHandle>, opened: Map<string, ListenerHandle>): Promise<ListenerHandle[]> {
+    const handles: ListenerHandle[] = [];
+    for (const [listenerName, inet] of Object.entries(service.inet_listener)) {
+      if (inet.port === 0) continue;
+      const key = inetListenerKey(name, listenerName, inet.address, inet.port, inet.ssl);
+      handles.push(available.get(key) ?? createInetHandle(name, listenerName, inet.address, inet.port, inet.ssl));
+    }
+    for (const [listenerName, unix] of Object.entries(service.unix_listener)) {
+      const socketPath = path.resolve(this.runDir, unix.path || listenerName);
+      const key = unixListenerKey(name, listenerName, socketPath, unix.mode);
+      const existing = available.get(key);
+      if (existing) handles.push(existing);
+      else handles.push(createUnixHandle(name, listenerName, socketPath, unix.mode, await resolveSocketOwner(unix.user, unix.group, this.rootless)));
+    }
+    for (const handle of handles) opened.set(handle.key, handle);
+    return handles;
+  }
+
+  private async startControl(): Promise<void> {
+    const control = new IpcServer<MasterControlProtocol>({
+      'process-status': ({ service }) => this.processStatus(service),
+      'service-status': () => this.serviceStatus(),
+      'service-stop': ({ service }) => this.stopService(service),
+      reload: async () => ({ generation: await this.reload() }),
+      stop: () => {
+        setImmediate(() => void this.stop());
+        return { ok: true as const };
+      },
+      'log-errors': ({ since }) => this.logErrors(since),
+      'log-reopen': () => {
+        this.reopenLog();
+        return { ok: true as const };
+      },
+    }, { logger: this.logger, name: RUN_FILES.MASTER_SOCKET });
+    await control.listen(path.join(this.runDir, RUN_FILES.MASTER_SOCKET), MASTER_SOCKET_MODE);
+    this.control = control;
+  }
+
+  private allPools(): ServicePool[] {
+    return [...this.pools.values(), ...this.draining];
+  }
+
+  processStatus(service?: string): ProcessInfo[] {
+    const result: ProcessInfo[] = [];
+    for (const pool of this.allPools()) {
+      if (service && pool.name !== service) continue;
+      for (const entry of pool.processes) {
+        result.push({
+          pid: entry.pid, service: pool.name,
+          uid: pool.identity.uid ?? process.getuid?.() ?? 0, gid: pool.identity.gid ?? process.getgid?.() ?? 0,
+          generation: entry.generation, clients: entry.clients, available: entry.available,
+          state: entry.state, started: entry.started,
+        });
+      }
+    }
+    return result.sort((a, b) => a.service.localeCompare(b.service) || a.pid - b.pid);
+  }
+
+  serviceStatus(): ServiceInfo[] {
+    return [...this.pools.values()].map((pool) => ({
+      name: pool.name,
+      executable: pool.settings.executable || pool.name,
+      processes: pool.processes.size,
+      process_limit: pool.settings.process_limit,
+      process_min_avail: pool.settings.process_min_avail,
+      client_limit: pool.settings.client_limit,
+      clients: pool.clients,
+      throttled_until: pool.throttledUntilMs,
+      listeners: pool.listeners.map((l) => `${l.kind}:${l.name}=${l.where}`),
+    }));
+  }
+
+  /** Stop a service's processes; new ones start as they are needed (doveadm service stop). */
+  private async stopService(service: string): Promise<{ stopped: number }> {
+    const pool = this.pools.get(service);
+    if (!pool) throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', service);
+    const entries = [...pool.processes].filter((e) => e.state !== 'stopping');
+    for (const entry of entries) pool.stopProcess(entry, this.settings.shutdown_timeout);
+    await Promise.all(entries.map((e) => e.exited));
+    return { stopped: entries.length };
+  }
+
+  private async logErrors(since?: number): Promise<LogErrorEntry[]> {
+    const log = this.readyProcess('log');
+    if (!log) throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', 'the log service is not running');
+    return log.channel.request<LogErrorEntry[]>('log-errors', { since });
+  }
+
+  reopenLog(): void {
+    const log = this.readyProcess('log');
+    if (log) log.child.send({ type: 'log-reopen' }, () => undefined);
+  }
+
+  private readyProcess(service: string): ProcessEntry | undefined {
+    const pool = this.pools.get(service);
+    return pool ? [...pool.processes].find((e) => e.state === 'ready') : undefined;
+  }
+
+  /** SIGHUP / loftadm reload. Concurrent calls share one reload. */
+  reload(): Promise<number> {
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<number> {
+    const config = this.readyProcess('config');
+    if (!config) throw new LoftError('LOFT_E_MASTER_CONFIG', 'the config service is not running');
+    const result = await config.channel.request<ConfigReloadResult>('config-reload');
+    if (!result.ok) {
+      for (const error of result.errors) this.logger.error(`reload: ${error}`);
+      this.logger.error(`reload failed: configuration has ${result.errors.length} error(s); generation ${this.generation} keeps running`);
+      throw new LoftError('LOFT_E_CONF_INVALID', result.errors.join('\n'));
+    }
+    const next = await config.channel.request<ConfigForMaster>('config-master');
+    await this.applyGeneration(next);
+    return this.generation;
+  }
+
+  private async applyGeneration(next: ConfigForMaster): Promise<void> {
+    const settings = next.settings;
+    if (settings.base_dir !== this.settings.base_dir) {
+      this.logger.warn(`base_dir changed to ${settings.base_dir}; it takes effect only after a restart`);
+      settings.base_dir = this.settings.base_dir;
+    }
+    // Resolve everything that can fail before touching the running generation.
+    const prepared: Array<[string, ServiceSettings, Awaited<ReturnType<typeof resolveIdentity>>, string]> = [];
+    for (const [name, service] of Object.entries(settings.service)) {
+      if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
+      prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service)]);
+    }
+    // Open the new generation's listeners (reusing identical ones) before retiring the old.
+    const opened = new Map<string, ListenerHandle>();
+    for (const core of CORE_SERVICES) for (const l of this.pools.get(core)?.listeners ?? []) opened.set(l.key, l);
+    const fresh: ServicePool[] = [];
+    try {
+      for (const [name, service, identity, modulePath] of prepared) {
+        const listeners = await this.openListeners(name, service, this.listeners, opened);
+        fresh.push(new ServicePool(name, service, next.generation, listeners, identity, modulePath, this));
+      }
+    } catch (err) {
+      for (const [key, listener] of opened) if (!this.listeners.has(key)) closeListener(listener);
+      throw err;
+    }
+    this.settings = settings;
+    this.generation = next.generation;
+    this.logger.level = settings.log_level as LogLevel;
+    for (const core of CORE_SERVICES) {
+      const pool = this.pools.get(core);
+      if (pool) pool.settings = { ...settings.service[core], inet_listener: pool.settings.inet_listener, unix_listener: pool.settings.unix_listener };
+    }
+    for (const [name, pool] of this.pools) {
+      if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
+      pool.retire();
+      this.pools.delete(name);
+      if (pool.processes.size > 0) this.draining.add(pool);
+    }
+    for (const pool of fresh) {
+      this.pools.set(pool.name, pool);
+      pool.ensure();
+    }
+    for (const [key, listener] of this.listeners) if (!opened.has(key)) closeListener(listener);
+    this.listeners = opened;
+    const log = this.readyProcess('log');
+    if (log) void log.channel.request('log-reload').catch((err) => this.logger.error({ err }, 'log service did not reload its settings'));
+    this.logger.info(`reloaded: generation ${this.generation} started`);
+  }
+
+  /** SIGTERM / loftadm stop: stop accepting, let children finish within a bound, clean up. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop().finally(() => this.options.onStopped?.());
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.logger.info('stopping');
+    await this.control?.close().catch(() => undefined);
+    const grace = this.settings?.shutdown_timeout ?? CORE_STOP_GRACE_MS;
+    const others = this.allPools().filter((p) => p.name !== 'log' && p.name !== 'config');
+    await Promise.all(others.map((pool) => pool.stopAll(grace)));
+    await this.pools.get('config')?.stopAll(CORE_STOP_GRACE_MS);
+    // Closed before log stops: a log process still starting up must find config.sock refused,
+    // not a listening socket that nobody accepts on any more.
+    for (const listener of this.listeners.values()) closeListener(listener);
+    this.listeners.clear();
+    this.logger.info('stopped');
+    await this.flushLogThenStop();
+    await this.pidFile?.release();
+    this.relay.drainToStderr();
+  }
+
+  private async flushLogThenStop(): Promise<void> {
+    const log = this.pools.get('log');
+    if (!log) return;
+    // Give the relay a turn to hand over the last lines, then stop log last.
+    await new Promise((resolve) => setImmediate(resolve));
+    await log.stopAll(CORE_STOP_GRACE_MS);
+  }
+}
