@@ -1,0 +1,1 @@
+export { ConfigState, createRegistry } from './config-state.js';
