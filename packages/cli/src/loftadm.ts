@@ -1,0 +1,121 @@
+/**
+ * loftadm: steer and inspect a running loftd, as doveadm does Dovecot. Every command takes
+ * -f table|tab|json and --base-dir. When loftd is not running it says so in one line and
+ * exits 2 (EXIT_NOT_RUNNING), so scripts can tell that apart from a failed command (1).
+ */
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { describeError } from '@loft/errors';
+import type { IpcClient } from '@loft/ipc';
+import type { MasterControlProtocol } from '@loft/master-protocol';
+import { connectMaster, findBaseDir, NotRunningError } from './master-client.js';
+import { formatDuration, formatRows, OUTPUT_FORMATS, type OutputFormat } from './output.js';
+
+const EXIT_FAILED = 1;
+const EXIT_NOT_RUNNING = 2;
+
+interface GlobalArgs {
+  format: OutputFormat;
+  'base-dir'?: string;
+}
+
+type Master = IpcClient<MasterControlProtocol>;
+
+/** yargs types each command's own options; the global ones are always there too. */
+function global(args: object): GlobalArgs {
+  return args as GlobalArgs;
+}
+
+/** Connect, run, print, close; every error becomes one line on stderr and an exit code. */
+async function withMaster(args: GlobalArgs, action: (master: Master) => Promise<string>): Promise<void> {
+  let master: Master | undefined;
+  try {
+    master = await connectMaster(findBaseDir(args['base-dir']));
+    process.stdout.write(await action(master));
+  } catch (err) {
+    process.stderr.write(`loftadm: ${describeError(err)}\n`);
+    process.exitCode = err instanceof NotRunningError ? EXIT_NOT_RUNNING : EXIT_FAILED;
+  } finally {
+    master?.close();
+  }
+}
+
+function processCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y.command('status', 'List every process of loftd', (s) => s.option('service', { type: 'string', describe: 'Only this service' }), (args) =>
+    withMaster(args, async (m) => {
+      const now = Date.now();
+      const rows = (await m.request('process-status', { service: args.service })).map((p) => ({
+        pid: p.pid, service: p.service, uid: p.uid, gid: p.gid, generation: p.generation,
+        clients: p.clients, available: p.available, state: p.state,
+        uptime: args.format === 'json' ? now - p.started : formatDuration(now - p.started),
+      }));
+      return formatRows(rows, ['pid', 'service', 'uid', 'gid', 'generation', 'clients', 'available', 'state', 'uptime'], args.format);
+    }),
+  ).demandCommand(1, 'loftadm process: name a subcommand (status)');
+}
+
+function serviceCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command('status', 'List services with their limits and processes', {}, (args) =>
+      withMaster(global(args), async (m) => {
+        const rows = (await m.request('service-status', {})).map((s) => ({
+          name: s.name, processes: s.processes, process_limit: s.process_limit, process_min_avail: s.process_min_avail,
+          client_limit: s.client_limit, clients: s.clients,
+          throttled: s.throttled_until ? `${Math.ceil((s.throttled_until - Date.now()) / 1000)}s` : 'no',
+          listeners: s.listeners.join(' ') || '-',
+        }));
+        return formatRows(rows, ['name', 'processes', 'process_limit', 'process_min_avail', 'client_limit', 'clients', 'throttled', 'listeners'], global(args).format);
+      }))
+    .command('stop <name>', 'Stop every process of a service (new ones start when needed)', (s) => s.positional('name', { type: 'string', demandOption: true }), (args) =>
+      withMaster(args, async (m) => {
+        const { stopped } = await m.request('service-stop', { service: args.name });
+        return formatRows([{ service: args.name, stopped }], ['service', 'stopped'], args.format);
+      }))
+    .demandCommand(1, 'loftadm service: name a subcommand (status, stop)');
+}
+
+function logCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .command('errors', 'Show recent error lines kept by the log service', (s) => s.option('since', { type: 'number', describe: 'Only errors after this UNIX time (seconds)' }), (args) =>
+      withMaster(args, async (m) => {
+        const since = args.since ? args.since * 1000 : undefined;
+        const rows = (await m.request('log-errors', { since })).map((e) => ({
+          time: new Date(e.time).toISOString(), service: e.service, pid: e.pid, level: e.level, message: e.msg,
+        }));
+        return formatRows(rows, ['time', 'service', 'pid', 'level', 'message'], args.format);
+      }))
+    .command('reopen', 'Reopen the log file (after logrotate moved it)', {}, (args) =>
+      withMaster(global(args), async (m) => {
+        await m.request('log-reopen', {});
+        return global(args).format === 'json' ? '{"ok":true}\n' : '';
+      }))
+    .demandCommand(1, 'loftadm log: name a subcommand (errors, reopen)');
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('loftadm')
+  .usage('$0 <command> [options]\n\nInspect and steer a running loftd.')
+  .option('format', { alias: 'f', choices: OUTPUT_FORMATS, default: 'table' as OutputFormat, describe: 'Output format' })
+  .option('base-dir', { type: 'string', describe: 'loftd base directory (default: $LOFT_BASE_DIR, ./var, /run/loft)' })
+  .command('process', 'Processes of loftd', processCommands)
+  .command('service', 'Services of loftd', serviceCommands)
+  .command('log', 'The log service', logCommands)
+  .command('reload', 'Re-read the configuration; a broken one changes nothing', {}, (args) =>
+    withMaster(global(args), async (m) => {
+      const { generation } = await m.request('reload', {});
+      return formatRows([{ reloaded: true, generation }], ['reloaded', 'generation'], global(args).format);
+    }))
+  .command('stop', 'Stop loftd and every service', {}, (args) =>
+    withMaster(global(args), async (m) => {
+      await m.request('stop', {});
+      return global(args).format === 'json' ? '{"stopping":true}\n' : '';
+    }))
+  .demandCommand(1, 'Name a command; see loftadm --help')
+  .strict()
+  .fail((msg, err) => {
+    if (err) throw err;
+    process.stderr.write(`loftadm: ${msg} (see loftadm --help)\n`);
+    process.exit(EXIT_FAILED);
+  })
+  .help()
+  .parseAsync();
