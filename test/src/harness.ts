@@ -1,0 +1,260 @@
+/**
+ * Whole-system test harness: starts a real loftd on a temporary base dir with a config the
+ * test writes, talks to it with loftadm and raw sockets, and cleans up every process it
+ * started even when the test fails. Waiting is always for a condition, with a deadline.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { IpcClient } from '@loft/ipc';
+import type { MasterControlProtocol, ProcessInfo } from '@loft/master-protocol';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const LOFTD = path.join(REPO_ROOT, 'services/master/bin/loftd.js');
+export const LOFTADM = path.join(REPO_ROOT, 'packages/cli/bin/loftadm.js');
+export const LOFTCONF = path.join(REPO_ROOT, 'services/config/bin/loftconf.js');
+export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures');
+export const IS_ROOT = process.getuid?.() === 0;
+
+const POLL_INTERVAL_MS = 50;
+const START_TIMEOUT_MS = 20_000;
+
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runNode(script: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [script, ...args], { env: options.env ?? process.env, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Loftd {
+  readonly seenPids = new Set<number>();
+  private stderrText = '';
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly baseDir: string, readonly confPath: string, readonly logPath: string, readonly child: ChildProcess) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (d: string) => { this.stderrText += d; });
+    child.stdout?.resume();
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      this.exitInfo = { code, signal };
+      resolve(this.exitInfo);
+    }));
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  get stderr(): string {
+    return this.stderrText;
+  }
+
+  adm(...args: string[]): Promise<CommandResult> {
+    return runNode(LOFTADM, ['--base-dir', this.baseDir, ...args]);
+  }
+
+  async control<K extends keyof MasterControlProtocol & string>(method: K, params: MasterControlProtocol[K]['params']): Promise<MasterControlProtocol[K]['result']> {
+    const client = await IpcClient.connect<MasterControlProtocol>(path.join(this.baseDir, 'run', 'master.sock'), { timeoutMs: 30_000 });
+    try {
+      return await client.request(method, params);
+    } finally {
+      client.close();
+    }
+  }
+
+  async processes(service?: string): Promise<ProcessInfo[]> {
+    const list = await this.control('process-status', { service });
+    for (const p of list) this.seenPids.add(p.pid);
+    return list;
+  }
+
+  /** Ready processes of a service, once at least `count` exist. */
+  waitForReady(service: string, count = 1, generation?: number): Promise<ProcessInfo[]> {
+    return waitFor(`${count} ready ${service} process(es)`, async () => {
+      const ready = (await this.processes(service)).filter((p) => p.state === 'ready' && (generation === undefined || p.generation === generation));
+      return ready.length >= count ? ready : undefined;
+    }, START_TIMEOUT_MS);
+  }
+
+  logLines(): Array<Record<string, unknown>> {
+    let text = '';
+    try {
+      text = fs.readFileSync(this.logPath, 'utf8');
+    } catch {
+      return [];
+    }
+    return text.split('\n').filter(Boolean).map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return { msg: line };
+      }
+    });
+  }
+
+  waitForLog(what: string, match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return waitFor(`log line: ${what}`, () => this.logLines().find(match), timeoutMs);
+  }
+
+  writeConf(text: string): void {
+    fs.writeFileSync(this.confPath, confPreamble(this.logPath) + text);
+  }
+
+  /** SIGTERM and wait; returns how long the stop took. */
+  async stop(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+    const started = Date.now();
+    if (this.running) this.child.kill('SIGTERM');
+    const result = await Promise.race([
+      this.exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`loftd did not stop within ${timeoutMs} ms`)), timeoutMs).unref()),
+    ]);
+    return { ...result, ms: Date.now() - started };
+  }
+
+  /** Last resort for cleanup: nothing this test started may outlive it. */
+  killEverything(): void {
+    if (this.running) this.child.kill('SIGKILL');
+    for (const pid of this.seenPids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+}
+
+function confPreamble(logPath: string): string {
+  return `log_path = ${logPath}\nlog_level = debug\n`;
+}
+
+export interface StartOptions {
+  /** Services that must have a ready process before the test goes on. */
+  ready?: string[];
+  /** Don't wait for anything: for tests of start-up failures. */
+  noWait?: boolean;
+  /** Run loftd itself as this uid/gid (rootless mode); the base dir is given to it. */
+  as?: { uid: number; gid: number };
+}
+
+/** A fresh base dir and config, a loftd on them, and cleanup registered on `t`. */
+export async function startLoftd(t: TestContext, conf: string, options: StartOptions = {}): Promise<Loftd> {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-test-'));
+  // Services may run as nobody; they must be able to reach their sockets under the base dir.
+  fs.chmodSync(baseDir, 0o755);
+  const confPath = path.join(baseDir, 'loft.conf');
+  const logPath = path.join(baseDir, 'loft.log');
+  fs.writeFileSync(confPath, confPreamble(logPath) + conf);
+  if (options.as) for (const file of [baseDir, confPath]) fs.chownSync(file, options.as.uid, options.as.gid);
+  const child = spawn(process.execPath, [LOFTD, '-c', confPath, '--base-dir', baseDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.as ? { uid: options.as.uid, gid: options.as.gid, cwd: baseDir } : {}),
+  });
+  const loftd = new Loftd(baseDir, confPath, logPath, child);
+  if (child.pid) loftd.seenPids.add(child.pid);
+  t.after(async () => {
+    if (loftd.running) {
+      child.kill('SIGTERM');
+      await Promise.race([loftd.exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    }
+    loftd.killEverything();
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  });
+  if (options.noWait) return loftd;
+  await waitFor('master.sock', () => {
+    if (!loftd.running) throw new Error(`loftd exited early: ${loftd.stderr}`);
+    return fs.existsSync(path.join(baseDir, 'run', 'master.sock'));
+  }, START_TIMEOUT_MS).catch((err: Error) => {
+    throw new Error(`${err.message}\nloftd stderr:\n${loftd.stderr}\nlog:\n${loftd.logLines().map((l) => JSON.stringify(l)).join('\n')}`);
+  });
+  for (const service of ['config', 'log', ...(options.ready ?? [])]) await loftd.waitForReady(service);
+  return loftd;
+}
+
+/** Connect to a TCP port and read the first line. */
+export function connectAndGreet(port: number): Promise<{ socket: net.Socket; greeting: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setEncoding('utf8');
+    let buffer = '';
+    socket.on('error', reject);
+    socket.on('data', function onData(data: string) {
+      buffer += data;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        socket.off('data', onData);
+        resolve({ socket, greeting: buffer.slice(0, nl) });
+      }
+    });
+  });
+}
+
+/** Send one line on an open connection and read one line back. */
+export function ask(socket: net.Socket, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const onData = (data: Buffer | string): void => {
+      buffer += String(data);
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) {
+        socket.off('data', onData);
+        resolve(buffer.slice(0, nl));
+      }
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(`${line}\n`);
+  });
+}
+
+export function readUid(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+  if (!match) throw new Error(`no Uid line in /proc/${pid}/status`);
+  return Number(match[2]);
+}
