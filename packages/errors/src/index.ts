@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   LOFT_E_IPC_CLOSED: 'IPC connection closed',
   LOFT_E_IPC_REMOTE: 'IPC request failed on the remote side',
   LOFT_E_IPC_NO_METHOD: 'IPC method not known to the server',
+  LOFT_E_IPC_CALL_STYLE: 'IPC method called with request() but answers with a stream, or the reverse',
   // settings
   LOFT_E_CONF_SYNTAX: 'configuration syntax error',
   LOFT_E_CONF_INCLUDE: 'configuration include failed',
