@@ -12,12 +12,15 @@ import type { LogLine, MasterToChild } from '@loft/master-protocol';
 const LOG_LINE_MAX_BYTES = 16 * 1024;
 const LOG_QUEUE_MAX_LINES = 20_000;
 const LOG_BATCH_MAX_LINES = 500;
+/** Batches handed to the IPC channel and not yet written: Node would buffer without bound. */
+const LOG_BATCHES_IN_FLIGHT_MAX = 4;
 
 export class LogRelay {
   private sink: ChildProcess | undefined;
   private readonly queue: LogLine[] = [];
   private dropped = 0;
   private flushQueued = false;
+  private inFlight = 0;
 
   /** Read a child's output pipes line by line. */
   attach(child: ChildProcess, service: string): void {
@@ -39,6 +42,7 @@ export class LogRelay {
   /** The log service process, or undefined while there is none. */
   setSink(sink: ChildProcess | undefined): void {
     this.sink = sink;
+    this.inFlight = 0;
     if (sink) this.scheduleFlush();
   }
 
@@ -64,32 +68,53 @@ export class LogRelay {
       this.queue.unshift({ service: 'master', pid: process.pid, line });
       this.dropped = 0;
     }
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 && this.inFlight < LOG_BATCHES_IN_FLIGHT_MAX) {
       const lines = this.queue.splice(0, LOG_BATCH_MAX_LINES);
       const message: MasterToChild = { type: 'log-lines', lines };
+      this.inFlight++;
       try {
-        sink.send(message);
+        sink.send(message, undefined, {}, () => {
+          if (this.sink !== sink) return;
+          this.inFlight--;
+          this.scheduleFlush();
+        });
       } catch {
+        this.inFlight--;
         this.queue.unshift(...lines);
         return;
       }
     }
   }
 
+  /**
+   * Split a pipe into lines. A line longer than the bound is cut once, and the rest of it
+   * (up to its newline) is dropped, so one endless line costs one log line, not thousands.
+   */
   private readLines(stream: Readable, onLine: (line: string) => void): void {
     let partial = '';
+    let discarding = false;
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop() ?? '';
-      if (partial.length > LOG_LINE_MAX_BYTES) {
-        parts.push(partial.slice(0, LOG_LINE_MAX_BYTES) + ' [truncated]');
+      let start = 0;
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+        if (!discarding) {
+          const line = partial + chunk.slice(start, nl);
+          if (line) onLine(line.length > LOG_LINE_MAX_BYTES ? `${line.slice(0, LOG_LINE_MAX_BYTES)} [truncated]` : line);
+        }
         partial = '';
+        discarding = false;
+        start = nl + 1;
       }
-      for (const line of parts) if (line) onLine(line.length > LOG_LINE_MAX_BYTES ? line.slice(0, LOG_LINE_MAX_BYTES) + ' [truncated]' : line);
+      if (discarding) return;
+      partial += chunk.slice(start);
+      if (partial.length > LOG_LINE_MAX_BYTES) {
+        onLine(`${partial.slice(0, LOG_LINE_MAX_BYTES)} [truncated]`);
+        partial = '';
+        discarding = true;
+      }
     });
     stream.on('end', () => {
-      if (partial) onLine(partial);
+      if (partial && !discarding) onLine(partial);
     });
     stream.on('error', () => undefined);
   }
