@@ -27,6 +27,34 @@ export const ERROR_CODES = {
   LOFT_E_MASTER_LISTEN: 'could not create a listener',
   LOFT_E_MASTER_CONFIG: 'the config service failed',
   LOFT_E_MASTER_UNKNOWN_SERVICE: 'no such service',
+  // plugins (config sandbox)
+  LOFT_E_PLUGIN_NOT_FOUND: 'plugin not found',
+  LOFT_E_PLUGIN_TIMEOUT: 'plugin did not report its manifest in time',
+  LOFT_E_PLUGIN_CRASHED: 'plugin sandbox exited without a manifest',
+  LOFT_E_PLUGIN_FORBIDDEN: 'plugin tried something its sandbox forbids',
+  LOFT_E_PLUGIN_BAD_OUTPUT: 'plugin sandbox sent something that is not a manifest',
+  LOFT_E_PLUGIN_MANIFEST: 'plugin manifest is invalid',
+  LOFT_E_PLUGIN_SCHEMA: 'plugin settings schema is not allowed',
+  LOFT_E_PLUGIN_DEFAULTS: 'plugin defaults do not validate against its own schema',
+  LOFT_E_PLUGIN_VERSION: 'plugin does not support this Loft version',
+  LOFT_E_PLUGIN_DEPENDENCY: 'plugin dependency is missing',
+  // imap-proto (add more below, in this section only)
+  LOFT_E_IMAP_SYNTAX: 'IMAP syntax error',
+  LOFT_E_IMAP_LINE_TOO_LONG: 'IMAP command line too long',
+  LOFT_E_IMAP_LITERAL_TOO_LARGE: 'IMAP literal too large',
+  // auth (add more below, in this section only)
+  LOFT_E_AUTH_SCHEME: 'unknown or malformed password scheme',
+  LOFT_E_AUTH_DRIVER: 'passdb/userdb driver failed',
+  LOFT_E_AUTH_TEMPFAIL: 'authentication temporarily failed',
+  // mime (add more below, in this section only)
+  LOFT_E_MIME_PARSE: 'message could not be parsed',
+  // storage (add more below, in this section only)
+  LOFT_E_STORAGE_NOT_FOUND: 'mailbox or message not found',
+  LOFT_E_STORAGE_EXISTS: 'mailbox already exists',
+  LOFT_E_STORAGE_CORRUPT: 'storage file is corrupted',
+  LOFT_E_STORAGE_LOCKED: 'storage lock could not be taken',
+  LOFT_E_STORAGE_IO: 'storage I/O failed',
+  LOFT_E_STORAGE_INVALID: 'invalid storage request',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
