@@ -7,7 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeError } from '@loft/errors';
 import type { IpcClient } from '@loft/ipc';
-import type { MasterControlProtocol } from '@loft/master-protocol';
+import type { FilterContext, MasterControlProtocol } from '@loft/master-protocol';
 import { connectMaster, findBaseDir, NotRunningError } from './master-client.js';
 import { formatDuration, formatRows, OUTPUT_FORMATS, type OutputFormat } from './output.js';
 
@@ -20,6 +20,18 @@ interface GlobalArgs {
 }
 
 type Master = IpcClient<MasterControlProtocol>;
+
+/** `-f` is taken by the output format here, so filters come as --filter protocol=imap. */
+function parseFilter(pairs: string[] | undefined): FilterContext | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  const filter: FilterContext = {};
+  for (const pair of pairs) {
+    const [key, ...rest] = pair.split('=');
+    if (key !== 'protocol' && key !== 'local' && key !== 'remote' && key !== 'user') throw new Error(`--filter takes protocol=, local=, remote= or user=; got '${pair}'`);
+    filter[key] = rest.join('=');
+  }
+  return filter;
+}
 
 /** yargs types each command's own options; the global ones are always there too. */
 function global(args: object): GlobalArgs {
@@ -100,6 +112,17 @@ await yargs(hideBin(process.argv))
   .command('process', 'Processes of loftd', processCommands)
   .command('service', 'Services of loftd', serviceCommands)
   .command('log', 'The log service', logCommands)
+  .command('config', 'Print the running configuration, as loftconf prints a file', (y) => y
+    .option('n', { type: 'boolean', describe: 'Settings that differ from their defaults (the default)' })
+    .option('a', { type: 'boolean', describe: 'Every setting' })
+    .option('d', { type: 'boolean', describe: 'Every setting\'s default' })
+    .option('P', { type: 'boolean', describe: 'Show secrets' })
+    .option('filter', { type: 'string', array: true, describe: 'Filter context: protocol=, local=, remote=, user=' }), (args) =>
+    withMaster(global(args), async (m) => {
+      const mode = args.a ? 'all' : args.d ? 'defaults' : 'non-default';
+      const { text, generation } = await m.request('config-dump', { mode, showSecrets: args.P ?? false, filter: parseFilter(args.filter) });
+      return global(args).format === 'json' ? `${JSON.stringify({ generation, text })}\n` : text;
+    }))
   .command('reload', 'Re-read the configuration; a broken one changes nothing', {}, (args) =>
     withMaster(global(args), async (m) => {
       const { generation } = await m.request('reload', {});

@@ -42,12 +42,15 @@ export const ERROR_CODES = {
   LOFT_E_IMAP_SYNTAX: 'IMAP syntax error',
   LOFT_E_IMAP_LINE_TOO_LONG: 'IMAP command line too long',
   LOFT_E_IMAP_LITERAL_TOO_LARGE: 'IMAP literal too large',
+  LOFT_E_IMAP_BAD_CHARSET: 'IMAP charset not supported',
+  LOFT_E_IMAP_BAD_MAILBOX_NAME: 'IMAP mailbox name is not valid modified UTF-7',
   // auth (add more below, in this section only)
   LOFT_E_AUTH_SCHEME: 'unknown or malformed password scheme',
   LOFT_E_AUTH_DRIVER: 'passdb/userdb driver failed',
   LOFT_E_AUTH_TEMPFAIL: 'authentication temporarily failed',
   // mime (add more below, in this section only)
   LOFT_E_MIME_PARSE: 'message could not be parsed',
+  LOFT_E_MIME_UNKNOWN_CTE: 'unknown Content-Transfer-Encoding',
   // storage (add more below, in this section only)
   LOFT_E_STORAGE_NOT_FOUND: 'mailbox or message not found',
   LOFT_E_STORAGE_EXISTS: 'mailbox already exists',
@@ -55,17 +58,25 @@ export const ERROR_CODES = {
   LOFT_E_STORAGE_LOCKED: 'storage lock could not be taken',
   LOFT_E_STORAGE_IO: 'storage I/O failed',
   LOFT_E_STORAGE_INVALID: 'invalid storage request',
+  LOFT_E_STORAGE_HAS_CHILDREN: 'mailbox has children, delete them first',
+  LOFT_E_STORAGE_UNSAFE_PATH: 'refused a symlink or a path outside the mail directory',
+  LOFT_E_STORAGE_READ_ONLY: 'mailbox is open read-only',
+  LOFT_E_STORAGE_EXPUNGED: 'message has been expunged',
+  LOFT_E_STORAGE_NO_PARSER: 'no message parser for this cached field',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class LoftError extends Error {
   readonly code: ErrorCode;
+  /** The specific part of the message, without the code's generic text. */
+  readonly detail: string;
 
   constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
     super(detail ? `${ERROR_CODES[code]}: ${detail}` : ERROR_CODES[code], options);
     this.name = 'LoftError';
     this.code = code;
+    this.detail = detail ?? ERROR_CODES[code];
   }
 }
 

@@ -122,6 +122,8 @@ export type ChildRequestMethod =
   | 'config-reload'
   /** Config service: the settings the master needs. Result: ConfigForMaster. */
   | 'config-master'
+  /** Config service: the running configuration as conf text. Params: ConfigDumpParams. Result: string. */
+  | 'config-dump'
   /** Log service: recent error lines. Result: LogErrorEntry[]. */
   | 'log-errors'
   /** Log service: re-read settings after a reload. Result: null. */
@@ -146,6 +148,13 @@ export interface LogErrorEntry {
 export interface ConfigForMaster {
   generation: number;
   settings: MasterSettings;
+}
+
+/** What `loftadm config` asks for; the same choices as loftconf's -n/-a/-d, -P and -f. */
+export interface ConfigDumpParams {
+  mode: 'non-default' | 'all' | 'defaults';
+  showSecrets: boolean;
+  filter?: FilterContext;
 }
 
 export type ConfigReloadResult =
@@ -202,6 +211,7 @@ export interface MasterControlProtocol {
   stop: { params: Record<string, never>; result: { ok: true } };
   'log-errors': { params: { since?: number }; result: LogErrorEntry[] };
   'log-reopen': { params: Record<string, never>; result: { ok: true } };
+  'config-dump': { params: ConfigDumpParams; result: { text: string; generation: number } };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -53,12 +53,24 @@ export class SchemaRegistry {
   register(owner: string, schema: object): void {
     // Checked and kept as our own copy: the owner (or a plugin sandbox's reply) cannot change it later.
     const declaration = deepClone(schema);
-    const problems = declarationProblems(declaration);
-    if (problems.length === 0) problems.push(...this.nameProblems(owner, declaration as ObjectSchema), ...this.compileProblems(declaration as ObjectSchema));
+    const { schema: schemaProblems, defaults } = this.check(owner, declaration);
+    const problems = [...schemaProblems, ...defaults];
     if (problems.length > 0) throw new LoftError('LOFT_E_CONF_SCHEMA', `settings of '${owner}': ${problems.join('; ')}`);
     for (const [name, property] of Object.entries((declaration as ObjectSchema).properties)) this.declared.set(name, { owner, property });
     this.root = composeRoot([...this.declared]);
     this.defaultsCache = undefined;
+  }
+
+  /**
+   * What register() would refuse, without registering: problems with the declaration
+   * itself, and defaults that do not validate against it (a plugin reports them apart).
+   */
+  check(owner: string, schema: object): { schema: string[]; defaults: string[] } {
+    const problems = declarationProblems(schema);
+    if (problems.length > 0) return { schema: problems, defaults: [] };
+    const structural = [...this.nameProblems(owner, schema as ObjectSchema), ...this.compileProblems(schema as ObjectSchema)];
+    if (structural.length > 0) return { schema: structural, defaults: [] };
+    return { schema: [], defaults: this.defaultProblems(schema as ObjectSchema) };
   }
 
   /**
@@ -128,6 +140,10 @@ export class SchemaRegistry {
     } catch (err) {
       return [`ajv cannot compile it: ${err instanceof Error ? err.message : String(err)}`];
     }
+    return [];
+  }
+
+  private defaultProblems(schema: ObjectSchema): string[] {
     const { errors } = this.complete({}, schema);
     return errors.map((error) => `default at '${error.instancePath || '/'}' is invalid: ${error.message ?? error.keyword}`);
   }

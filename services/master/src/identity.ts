@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LoftError } from '@loft/errors';
 import type { ServiceSettings } from '@loft/master-protocol';
 import type { ServiceIdentity } from './service-pool.js';
-import { lookupGroup, lookupUser } from './users.js';
+import { lookupGroup, lookupUser } from '@loft/service-runtime';
 
 /** services/ of this install: built-in executables are services/<name>/dist/main.js. */
 const SERVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -175,6 +175,11 @@ export class Master implements PoolHost {
         this.reopenLog();
         return { ok: true as const };
       },
+      'config-dump': async (params) => {
+        const config = this.readyProcess('config');
+        if (!config) throw new LoftError('LOFT_E_MASTER_CONFIG', 'the config service is not running');
+        return { text: await config.channel.request<string>('config-dump', params), generation: this.generation };
+      },
     }, { logger: this.logger, name: RUN_FILES.MASTER_SOCKET });
     await control.listen(path.join(this.runDir, RUN_FILES.MASTER_SOCKET), MASTER_SOCKET_MODE);
     this.control = control;
