@@ -1,48 +1,129 @@
 /**
- * The config service's state: the last configuration that validated, its generation, and
- * the settings each process asks for. A reload that fails leaves all of it untouched.
+ * Loading a configuration, and the config service's state: the last configuration that
+ * validated, its generation, and the settings each process asks for. A reload that fails
+ * leaves all of it untouched.
+ *
+ * Loading is two passes, because which plugins to load is itself a setting: the first pass
+ * reads the core settings (plugins, mail_plugins, plugin_dir, sandbox_user); then the
+ * plugins' manifests are read in their sandboxes and their schemas registered; the second
+ * pass validates everything, plugin settings included, exactly like core ones.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { SchemaRegistry, formatConfError, loadConfig, type ConfigSnapshot } from '@loft/settings';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '@loft/log';
+import { SchemaRegistry, formatConf, formatConfError, formatSettings, loadConfig, type ConfigSnapshot, type FormatOptions } from '@loft/settings';
 import type { ConfigForMaster, ConfigReloadResult, FilterContext, MasterSettings, ServiceSettingsReply } from '@loft/master-protocol';
 import { masterSettingsSchema, type MasterOwnSettings } from '@loft/service-master/settings';
 import { logSettingsSchema, type LogSettings } from '@loft/service-log/settings';
+import { configSettingsSchema, type ConfigServiceSettings } from './settings.js';
+import { PluginLoader, type LoadedPlugin } from './plugin-loader.js';
+import { availablePrefixes } from './plugin-locator.js';
 
-/** Every core declaration; plugins add theirs through the sandbox (next step). */
+/** Loft's install: the sandbox may read it, and plugin packages may live in its node_modules. */
+export const LOFT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const LOFT_VERSION = String((JSON.parse(fs.readFileSync(path.join(LOFT_ROOT, 'package.json'), 'utf8')) as { version: unknown }).version);
+
+/** Every core declaration; plugins add theirs in the second pass. */
 export function createRegistry(): SchemaRegistry {
   const registry = new SchemaRegistry();
   registry.register('master', masterSettingsSchema);
   registry.register('log', logSettingsSchema);
+  registry.register('config', configSettingsSchema);
   return registry;
+}
+
+export interface LoadedConfiguration {
+  snapshot: ConfigSnapshot;
+  registry: SchemaRegistry;
+  plugins: LoadedPlugin[];
+  /** Every problem, formatted for people: plugin errors first, then file:line ones. */
+  errors: string[];
+}
+
+export async function loadConfiguration(file: string, loader: PluginLoader): Promise<LoadedConfiguration> {
+  // Each file is read once: /dev/stdin cannot be read twice, and both passes must see the same text.
+  const texts = new Map<string, string>();
+  const readFile = (p: string): string => {
+    let text = texts.get(p);
+    if (text === undefined) {
+      // fd 0 rather than the path: /dev/stdin cannot be opened when stdin is a socket.
+      text = fs.readFileSync(p === '/dev/stdin' ? 0 : p, 'utf8');
+      texts.set(p, text);
+    }
+    return text;
+  };
+  const first = loadConfig(file, createRegistry(), { readFile });
+  const core = first.base as unknown as ConfigServiceSettings;
+  const configDir = file.startsWith('/dev/') || file.startsWith('/proc/') ? process.cwd() : path.dirname(file);
+  const { plugins, errors } = await loader.load([...core.plugins, ...core.mail_plugins], {
+    configDir,
+    pluginDirs: core.plugin_dir,
+    moduleRoots: [LOFT_ROOT, configDir],
+  }, { sandboxUser: core.sandbox_user, timeoutMs: core.plugin_sandbox_timeout, heapBytes: core.plugin_sandbox_memory });
+
+  const registry = createRegistry();
+  for (const [prefix, name] of availablePrefixes(core.plugin_dir, configDir)) registry.reserve(prefix, name);
+  for (const plugin of plugins) {
+    const { name, settings, settingsPrefix } = plugin.manifest;
+    const who = `plugin '${plugin.spec}' (${plugin.entry})`;
+    const check = registry.check(name, settings);
+    if (check.schema.length > 0) errors.push(`LOFT_E_PLUGIN_SCHEMA: ${who}: ${check.schema.join('; ')}`);
+    else if (check.defaults.length > 0) errors.push(`LOFT_E_PLUGIN_DEFAULTS: ${who}: ${check.defaults.join('; ')}`);
+    else {
+      registry.register(name, settings);
+      registry.reserve(settingsPrefix, name);
+    }
+  }
+  const snapshot = loadConfig(file, registry, { readFile });
+  return { snapshot, registry, plugins, errors: [...errors, ...snapshot.errors.map(formatConfError)] };
 }
 
 export interface ConfigStateOptions {
   file: string;
   /** loftd --base-dir, which wins over base_dir in the file. */
   baseDirOverride?: string;
+  logger?: Logger;
+}
+
+export interface DumpOptions {
+  mode: FormatOptions['mode'];
+  showSecrets: boolean;
+  filter?: FilterContext;
 }
 
 export class ConfigState {
-  private snapshot: ConfigSnapshot | undefined;
+  private current: LoadedConfiguration | undefined;
   private generation = 0;
   /** Errors of the initial load when it failed; loftd prints them and exits. */
   private initialErrors: string[] = [];
+  readonly loader: PluginLoader;
 
-  constructor(private readonly registry: SchemaRegistry, private readonly options: ConfigStateOptions) {
-    const result = this.reload();
-    if (!result.ok) this.initialErrors = result.errors;
+  private constructor(private readonly options: ConfigStateOptions) {
+    this.loader = new PluginLoader(LOFT_ROOT, LOFT_VERSION, options.logger);
   }
 
-  reload(): ConfigReloadResult {
-    const next = loadConfig(this.options.file, this.registry);
-    if (next.errors.length > 0) return { ok: false, errors: next.errors.map(formatConfError) };
-    this.snapshot = next;
+  static async create(options: ConfigStateOptions): Promise<ConfigState> {
+    const state = new ConfigState(options);
+    const result = await state.reload();
+    if (!result.ok) state.initialErrors = result.errors;
+    return state;
+  }
+
+  async reload(): Promise<ConfigReloadResult> {
+    const next = await loadConfiguration(this.options.file, this.loader);
+    if (next.errors.length > 0) return { ok: false, errors: next.errors };
+    this.current = next;
     this.generation++;
     return { ok: true, generation: this.generation };
   }
 
+  private get snapshot(): ConfigSnapshot {
+    if (!this.current) throw new Error(this.initialErrors.join('\n') || 'no valid configuration is loaded');
+    return this.current.snapshot;
+  }
+
   forMaster(): ConfigForMaster {
-    if (!this.snapshot) throw new Error(this.initialErrors.join('\n'));
     const base = this.snapshot.base as unknown as MasterOwnSettings & LogSettings;
     const settings: MasterSettings = {
       base_dir: this.baseDir(base.base_dir),
@@ -56,11 +137,18 @@ export class ConfigState {
 
   /** Global settings for one process: filters for its context applied, services left out. */
   forService(service: string, filter: FilterContext): ServiceSettingsReply {
-    if (!this.snapshot) throw new Error('no valid configuration is loaded');
     const { service: _services, ...settings } = this.snapshot.resolve(filter) as Record<string, unknown>;
     settings.base_dir = this.baseDir(String(settings.base_dir));
     if (typeof settings.log_path === 'string' && settings.log_path) settings.log_path = path.resolve(settings.log_path);
     return { generation: this.generation, settings: { ...settings, service_name: service } };
+  }
+
+  /** `loftadm config`: what `loftconf` prints, from the running configuration. */
+  dump(options: DumpOptions): string {
+    const registry = this.current?.registry;
+    if (!registry) throw new Error('no valid configuration is loaded');
+    const format = { mode: options.mode, showSecrets: options.showSecrets };
+    return options.filter ? formatSettings(this.snapshot.resolve(options.filter), registry, format) : formatConf(this.snapshot, registry, format);
   }
 
   private baseDir(fromFile: string): string {

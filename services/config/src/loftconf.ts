@@ -13,8 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { formatConf, formatConfError, formatSettings, formatValue, loadConfig, type FilterContext, type FormatOptions } from '@loft/settings';
-import { createRegistry } from './config-state.js';
+import { formatConf, formatSettings, formatValue, type FilterContext, type FormatOptions } from '@loft/settings';
+import { LOFT_ROOT, LOFT_VERSION, createRegistry, loadConfiguration } from './config-state.js';
+import { PluginLoader } from './plugin-loader.js';
 
 const DEFAULT_CONFIG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'etc', 'loft.conf');
 const FILTER_KEYS = ['protocol', 'local', 'remote', 'user'] as const;
@@ -35,10 +36,12 @@ const argv = yargs(hideBin(process.argv))
   .strict()
   .parseSync();
 
-const registry = createRegistry();
+const loaded = await loadConfiguration(path.resolve(argv.config), new PluginLoader(LOFT_ROOT, LOFT_VERSION));
+const { snapshot, registry } = loaded;
 
 if (argv.describe !== undefined) {
-  const info = registry.describe(argv.describe);
+  // Plugin settings can be described only when the config loads them; core ones always.
+  const info = registry.describe(argv.describe) ?? createRegistry().describe(argv.describe);
   if (!info) {
     process.stderr.write(`loftconf: unknown setting '${argv.describe}'\n`);
     process.exit(EXIT_INVALID);
@@ -49,10 +52,9 @@ if (argv.describe !== undefined) {
   process.exit(0);
 }
 
-const snapshot = loadConfig(path.resolve(argv.config), registry);
-if (snapshot.errors.length > 0) {
-  for (const error of snapshot.errors) process.stderr.write(`${formatConfError(error)}\n`);
-  process.stderr.write(`loftconf: ${argv.config}: ${snapshot.errors.length} error(s)\n`);
+if (loaded.errors.length > 0) {
+  for (const error of loaded.errors) process.stderr.write(`${error}\n`);
+  process.stderr.write(`loftconf: ${argv.config}: ${loaded.errors.length} error(s)\n`);
   process.exit(EXIT_INVALID);
 }
 
