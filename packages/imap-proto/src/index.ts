@@ -1,1 +1,11 @@
 export * from './search-key.js';
+export * from './command-parser.js';
+export { ArgReader, syntaxError, parseNumber, parseNumber64, decodeUtf8 } from './arg-reader.js';
+export * from './sequence-set.js';
+export * from './fetch-items.js';
+export * from './search-program.js';
+export * from './command-args.js';
+export * from './date-time.js';
+export * from './mailbox-name.js';
+export * from './response-writer.js';
+export * from './imap-writer.js';
