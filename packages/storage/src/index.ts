@@ -1,1 +1,36 @@
-export {};
+/**
+ * @loft/storage: the mail storage API that IMAP, LMTP, loftadm and replication use.
+ * MailUser -> mailboxes (one private namespace, prefix "", separator "/") -> Mailbox.
+ */
+export { MailUser, SPECIAL_USES, type MailUserOptions, type MailboxInfo } from './mail-user.js';
+export {
+  Mailbox,
+  MailboxTransaction,
+  parseFlags,
+  type CommitResult,
+  type FlagChange,
+  type FlagUpdateResult,
+  type MailboxChanges,
+  type MailboxStatus,
+  type MessageView,
+  type SaveOptions,
+  type StorageTuning,
+} from './mailbox.js';
+export { headerFieldParser, headerValues, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
+export {
+  STORAGE_SETTINGS_DEFAULTS,
+  checkStorageSettings,
+  parseMailLocation,
+  storageSettingsSchema,
+  type MailFsync,
+  type MailLocation,
+  type StorageSettings,
+} from './settings.js';
+export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+export type { UidRange } from './binary.js';
+export * from './query/index.js';
+
+import type { MessageView } from './mailbox.js';
+import type { QueryMessage } from './query/index.js';
+// The compiler keeps the storage's message view and the query engine's input in step.
+const _viewFitsQuery: MessageView extends QueryMessage ? true : never = true;

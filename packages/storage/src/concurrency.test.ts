@@ -1,0 +1,101 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { MailUser } from './mail-user.js';
+import { exited, killAll, makeHome, openUser, removeHome, startChild, testMessage } from './storage-test-support.js';
+
+const SAVES_PER_CHILD = 120;
+const NOTIFY_DEADLINE_MS = 1000;
+
+describe('several processes of one user', () => {
+  let home: string;
+  let user: MailUser;
+  const children = new Set<ChildProcess>();
+  before(async () => {
+    home = await makeHome();
+    user = await openUser(home);
+  });
+  after(async () => {
+    await killAll(children);
+    await user?.close();
+    await removeHome(home);
+  });
+
+  it('two processes saving at once get distinct UIDs and lose nothing', async () => {
+    const a = startChild(['save-n', home, String(SAVES_PER_CHILD), 'a'], children);
+    const b = startChild(['save-n', home, String(SAVES_PER_CHILD), 'b'], children);
+    await Promise.all([a.waitFor((l) => l === 'DONE'), b.waitFor((l) => l === 'DONE')]);
+    const acked = new Map<number, string>();
+    for (const line of [...a.lines, ...b.lines]) {
+      if (!line.startsWith('ACK ')) continue;
+      const [, uid, tag] = line.split(' ');
+      assert.ok(!acked.has(Number(uid)), `UID ${uid} given twice`);
+      acked.set(Number(uid), tag!);
+    }
+    assert.equal(acked.size, 2 * SAVES_PER_CHILD);
+    const inbox = await user.openMailbox('INBOX');
+    assert.equal(inbox.messageCount, 2 * SAVES_PER_CHILD);
+    for (const [uid, tag] of acked) assert.deepEqual(await inbox.openMessage(uid), testMessage(tag));
+    await inbox.close();
+  });
+
+  it('two processes changing flags at once lose no flag, across log rotations', async () => {
+    const rounds = 3;
+    const tiny = { LOFT_STORAGE_TEST_TINY: '1' };
+    const a = startChild(['flag-loop', home, String(rounds), 'ka'], children, tiny);
+    const b = startChild(['flag-loop', home, String(rounds), 'kb'], children, tiny);
+    await Promise.all([a.waitFor((l) => l === 'DONE'), b.waitFor((l) => l === 'DONE')]);
+    const inbox = await user.openMailbox('INBOX', { readOnly: true });
+    const modseqs = new Set<bigint>();
+    for (const uid of inbox.uids()) {
+      const flags = inbox.flags(uid);
+      for (let r = 0; r < rounds; r++) {
+        assert.ok(flags.has(`ka${r}`) && flags.has(`kb${r}`), `UID ${uid} lost a keyword: ${[...flags].join(' ')}`);
+      }
+      modseqs.add(inbox.modseq(uid));
+    }
+    assert.equal(modseqs.size, inbox.messageCount, 'each change got its own modseq');
+    await inbox.close();
+    const log = await stat(join(user.root, 'mailboxes', inbox.guid, 'loft.index.log'));
+    assert.ok(log.size < 8192, `the log was rotated (${log.size} bytes)`);
+  });
+
+  it('tells another process of a change within a second', async () => {
+    const watcher = startChild(['watch', home], children);
+    await watcher.waitFor((l) => l === 'READY');
+    const inbox = await user.openMailbox('INBOX');
+    const started = Date.now();
+    await inbox.save(testMessage('notify'));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no notification within ${NOTIFY_DEADLINE_MS} ms`)), NOTIFY_DEADLINE_MS);
+    });
+    try {
+      await Promise.race([watcher.waitFor((l) => l === `CHANGED ${2 * SAVES_PER_CHILD + 1}`), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.ok(Date.now() - started < NOTIFY_DEADLINE_MS);
+    watcher.process.kill('SIGKILL');
+    await exited(watcher.process);
+    await inbox.close();
+  });
+
+  it('breaks the lock of a process that died holding it', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    children.add(dead);
+    await exited(dead);
+    const inbox = await user.openMailbox('INBOX');
+    const dir = join(user.root, 'mailboxes', inbox.guid);
+    await mkdir(join(dir, 'loft.lock'));
+    const { ino } = await stat(join(dir, 'loft.lock'));
+    await writeFile(join(dir, 'loft.lock.owner'), `${dead.pid} ${hostname()} ${ino}\n`);
+    const started = Date.now();
+    await inbox.save(testMessage('after-dead-lock'));
+    assert.ok(Date.now() - started < 2000, 'did not wait for the stale timeout');
+    await inbox.close();
+  });
+});

@@ -1,0 +1,428 @@
+/**
+ * A user's mail: one private namespace (prefix "", separator "/") of mailboxes.
+ *
+ * Layout under the mail_location root:
+ *   loft.mailboxlist    the mailbox list index (framed JSON, magic "FLML", version 1):
+ *                       { mailboxes: [{ name, guid, uidValidity, specialUse?, createdMs,
+ *                         status?: STATUS counters + the log identity they were taken at }] }
+ *   loft.subscriptions  subscribed names (framed JSON, magic "FLSU", version 1)
+ *   loft.lock           lock for changes to the two files above
+ *   mailboxes/<guid>/   one directory per mailbox, named by its GUID, never by its name
+ *
+ * Naming directories by GUID (Dovecot's LAYOUT=index) makes RENAME a list-index update,
+ * keeps client-chosen names out of file paths entirely, and lets INBOX be renamed by moving
+ * its directory to the new name and giving INBOX a fresh one. Each mailbox directory also
+ * records its name in loft.mailbox, so a lost list index is rebuilt from the directories.
+ *
+ * LIST reads only the list index. STATUS uses the counters cached there while the mailbox's
+ * log is unchanged (one lstat), and opens the mailbox only when it has changed.
+ */
+import { promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { LoftError } from '@loft/errors';
+import { readFramedJson, writeFramedJson } from './framed-json.js';
+import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
+import { Mailbox, type MailboxStatus, type StorageTuning } from './mailbox.js';
+import { initMailboxDir, mailboxPaths, newUidValidity, readMeta, writeMeta } from './mailbox-disk.js';
+import { MailboxLock } from './mailbox-lock.js';
+import type { MessageFieldParser } from './message-fields.js';
+import { assertInside, assertRealDir, ensureRealDir, isErrno } from './safe-fs.js';
+import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
+import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+
+const LIST_MAGIC = 0x4c4d4c46; // "FLML"
+const SUBS_MAGIC = 0x55534c46; // "FLSU"
+const LIST_VERSION = 1;
+/** Closed mailboxes whose STATUS counters are kept in memory before the list index is rewritten. */
+const STATUS_FLUSH_COUNT = 100;
+
+export const SPECIAL_USES = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as const;
+
+export interface MailUserOptions {
+  user: string;
+  /** The user's home directory; `~` in mail_location. */
+  home: string;
+  settings?: Partial<StorageSettings>;
+  logger?: StorageLogger;
+  /** Computes ENVELOPE/BODYSTRUCTURE for the cache (from @loft/mime). */
+  parser?: MessageFieldParser;
+  /** Internal thresholds, for tests and benchmarks. */
+  tuning?: StorageTuning;
+}
+
+export interface MailboxInfo {
+  name: string;
+  /** Empty for a level that exists only as the parent of others. */
+  guid: string;
+  /** IMAP LIST attributes: \HasChildren or \HasNoChildren, \Noselect, \Subscribed, \NonExistent, special use. */
+  attributes: string[];
+  specialUse?: string;
+  subscribed: boolean;
+}
+
+interface CachedStatus {
+  messages: number;
+  unseen: number;
+  recent: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: string;
+  size: number;
+  deleted: number;
+  logIno: number;
+  logSize: number;
+}
+
+interface ListEntry {
+  name: string;
+  guid: string;
+  uidValidity: number;
+  specialUse?: string;
+  createdMs: number;
+  status?: CachedStatus;
+}
+
+interface ListData {
+  mailboxes: ListEntry[];
+}
+
+export class MailUser {
+  readonly user: string;
+  readonly root: string;
+  readonly separator = SEPARATOR;
+  private readonly settings: StorageSettings;
+  private readonly logger: StorageLogger;
+  private readonly parser: MessageFieldParser | undefined;
+  private readonly tuning: StorageTuning | undefined;
+  private readonly lock: MailboxLock;
+  private readonly open = new Set<Mailbox>();
+  /** STATUS counters of closed mailboxes, written to the list index in one go. */
+  private readonly pendingStatus = new Map<string, CachedStatus>();
+  private listCache: { stamp: string; data: ListData } | undefined;
+
+  private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
+    this.user = options.user;
+    this.root = root;
+    this.settings = settings;
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.parser = options.parser;
+    this.tuning = options.tuning;
+    this.lock = new MailboxLock(root, this.logger);
+  }
+
+  static async open(options: MailUserOptions): Promise<MailUser> {
+    const settings = Object.freeze({ ...STORAGE_SETTINGS_DEFAULTS, ...options.settings });
+    const problems = checkStorageSettings(settings);
+    if (problems.length > 0) throw new LoftError('LOFT_E_STORAGE_INVALID', problems.join('; '));
+    const { root } = parseMailLocation(settings.mail_location, options.home);
+    await fsp.mkdir(root, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    });
+    await assertRealDir(root);
+    const user = new MailUser(options, root, settings);
+    await ensureRealDir(join(root, 'mailboxes'));
+    // Most opens find INBOX in place and write nothing.
+    if (!(await user.readList()).mailboxes.some((m) => m.name === 'INBOX')) {
+      await user.withList(async (data) => {
+        if (!data.mailboxes.some((m) => m.name === 'INBOX')) await user.addMailbox(data, 'INBOX');
+      });
+    }
+    return user;
+  }
+
+  private get fsync(): boolean {
+    return this.settings.mail_fsync !== 'never';
+  }
+
+  private mailboxDir(guid: string): string {
+    if (!/^[0-9a-f]{32}$/.test(guid)) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `mailbox list names a bad GUID ${JSON.stringify(guid)}`);
+    const dir = join(this.root, 'mailboxes', guid);
+    assertInside(this.root, dir);
+    return dir;
+  }
+
+  // ---- the list index ----------------------------------------------------------------
+
+  /**
+   * The list for reading only: parsed again only when the file changed (STATUS of 1,000
+   * mailboxes then costs 1,000 lstat calls, not 1,000 parses). Callers must not modify it.
+   */
+  private async readListShared(): Promise<ListData> {
+    const stat = await fsp.lstat(join(this.root, 'loft.mailboxlist')).catch(() => undefined);
+    const stamp = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : '';
+    if (stat && this.listCache?.stamp === stamp) return this.listCache.data;
+    const data = await this.readList();
+    if (stat) this.listCache = { stamp, data };
+    return data;
+  }
+
+  private async readList(): Promise<ListData> {
+    const path = join(this.root, 'loft.mailboxlist');
+    const read = await readFramedJson(path, LIST_MAGIC, LIST_VERSION);
+    if (read.state === 'ok') {
+      const value = read.value as Partial<ListData>;
+      if (Array.isArray(value.mailboxes)) return { mailboxes: value.mailboxes };
+    }
+    if (read.state === 'corrupt') this.logger.error({ path, reason: read.reason }, 'mailbox list index is damaged; rebuilding it from the mailbox directories');
+    return this.rebuildList();
+  }
+
+  /** The list from each mailbox directory's loft.mailbox. */
+  private async rebuildList(): Promise<ListData> {
+    const mailboxes: ListEntry[] = [];
+    const seen = new Set<string>();
+    let dirs: string[] = [];
+    try {
+      dirs = await fsp.readdir(join(this.root, 'mailboxes'));
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    for (const guid of dirs.filter((d) => /^[0-9a-f]{32}$/.test(d)).sort()) {
+      const meta = await readMeta(mailboxPaths(this.mailboxDir(guid)));
+      if (!meta || meta.guid !== guid) {
+        this.logger.warn({ guid }, 'mailbox directory without valid loft.mailbox left out of the list');
+        continue;
+      }
+      let name = normalizeName(meta.name);
+      if (seen.has(name)) name = `${name}-${guid.slice(0, 8)}`;
+      seen.add(name);
+      mailboxes.push({ name, guid, uidValidity: meta.uidValidity, createdMs: meta.createdMs });
+    }
+    return { mailboxes };
+  }
+
+  private async writeList(data: ListData): Promise<void> {
+    await writeFramedJson(join(this.root, 'loft.mailboxlist'), LIST_MAGIC, LIST_VERSION, data, this.fsync);
+  }
+
+  /** Runs `change` on the current list under the list lock and writes the result. */
+  private async withList<T>(change: (data: ListData) => Promise<T>): Promise<T> {
+    const release = await this.lock.acquire();
+    try {
+      const data = await this.readList();
+      const result = await change(data);
+      await this.writeList(data);
+      return result;
+    } finally {
+      await release?.();
+    }
+  }
+
+  private async addMailbox(data: ListData, name: string, specialUse?: string): Promise<ListEntry> {
+    const guid = randomBytes(16).toString('hex');
+    const uidValidity = newUidValidity();
+    const createdMs = Date.now();
+    const paths = mailboxPaths(this.mailboxDir(guid));
+    await initMailboxDir(paths, { guid, uidValidity, name, createdMs }, this.fsync);
+    // STATUS of the new, empty mailbox, so even the first STATUS opens nothing.
+    const log = await fsp.lstat(paths.log);
+    const status: CachedStatus = { messages: 0, unseen: 0, recent: 0, uidNext: 1, uidValidity, highestModseq: '0', size: 0, deleted: 0, logIno: log.ino, logSize: log.size };
+    const entry: ListEntry = { name, guid, uidValidity, createdMs, status, ...(specialUse ? { specialUse } : {}) };
+    data.mailboxes.push(entry);
+    return entry;
+  }
+
+  private static find(data: ListData, name: string): ListEntry | undefined {
+    return data.mailboxes.find((m) => m.name === name);
+  }
+
+  private static checkedName(name: string): string {
+    const normal = normalizeName(name);
+    validateName(normal);
+    return normal;
+  }
+
+  // ---- namespace operations ----------------------------------------------------------
+
+  /** IMAP LIST / LSUB from the list index; opens no mailbox. */
+  async listMailboxes(reference: string, pattern: string, options: { subscribedOnly?: boolean } = {}): Promise<MailboxInfo[]> {
+    const data = await this.readListShared();
+    const subscribed = new Set(await this.readSubscriptions());
+    const byName = new Map(data.mailboxes.map((m) => [m.name, m]));
+    const candidates = new Set<string>(options.subscribedOnly ? subscribed : byName.keys());
+    for (const name of [...candidates]) for (const parent of ancestors(name)) candidates.add(parent);
+    const withChildren = new Set<string>();
+    const withRealChildren = new Set<string>();
+    for (const name of byName.keys()) for (const parent of ancestors(name)) withRealChildren.add(parent);
+    for (const name of [...byName.keys(), ...subscribed]) for (const parent of ancestors(name)) withChildren.add(parent);
+    const matches = listMatcher(reference, pattern);
+    const out: MailboxInfo[] = [];
+    for (const name of candidates) {
+      if (!matches(name)) continue;
+      const entry = byName.get(name);
+      const isSubscribed = subscribed.has(name);
+      if (options.subscribedOnly && !isSubscribed && !withChildren.has(name)) continue;
+      const attributes: string[] = [];
+      if (!entry) attributes.push(options.subscribedOnly && isSubscribed ? '\\NonExistent' : '\\Noselect');
+      attributes.push(withRealChildren.has(name) ? '\\HasChildren' : '\\HasNoChildren');
+      if (isSubscribed) attributes.push('\\Subscribed');
+      if (entry?.specialUse) attributes.push(entry.specialUse);
+      out.push({ name, guid: entry?.guid ?? '', attributes, subscribed: isSubscribed, ...(entry?.specialUse ? { specialUse: entry.specialUse } : {}) });
+    }
+    return out.sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** CREATE; missing parent levels are created as mailboxes too (RFC 9051 6.3.4). */
+  async createMailbox(name: string, options: { specialUse?: string } = {}): Promise<void> {
+    const normal = MailUser.checkedName(name);
+    if (options.specialUse !== undefined && !(SPECIAL_USES as readonly string[]).includes(options.specialUse)) {
+      throw new LoftError('LOFT_E_STORAGE_INVALID', `special use ${options.specialUse} is not one of ${SPECIAL_USES.join(' ')}`);
+    }
+    await this.withList(async (data) => {
+      if (MailUser.find(data, normal)) throw new LoftError('LOFT_E_STORAGE_EXISTS', normal);
+      for (const parent of ancestors(normal)) if (!MailUser.find(data, parent)) await this.addMailbox(data, parent);
+      await this.addMailbox(data, normal, options.specialUse);
+    });
+  }
+
+  /** DELETE; INBOX and mailboxes with children are refused (as Dovecot does). */
+  async deleteMailbox(name: string): Promise<void> {
+    const normal = MailUser.checkedName(name);
+    if (normal === 'INBOX') throw new LoftError('LOFT_E_STORAGE_INVALID', 'INBOX cannot be deleted');
+    const removed = await this.withList(async (data) => {
+      const entry = MailUser.find(data, normal);
+      if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', normal);
+      if (data.mailboxes.some((m) => m.name.startsWith(`${normal}${SEPARATOR}`))) throw new LoftError('LOFT_E_STORAGE_HAS_CHILDREN', normal);
+      data.mailboxes.splice(data.mailboxes.indexOf(entry), 1);
+      return entry;
+    });
+    // Gone from the list first, so nobody opens it; then the files.
+    const dir = this.mailboxDir(removed.guid);
+    const aside = join(this.root, 'mailboxes', `.deleted.${removed.guid}`);
+    await fsp.rename(dir, aside).catch(() => undefined);
+    await fsp.rm(aside, { recursive: true, force: true });
+  }
+
+  /**
+   * RENAME with all children. Renaming INBOX moves its messages to the new name and leaves
+   * an empty INBOX; INBOX's children stay where they are (RFC 9051 6.3.6).
+   */
+  async renameMailbox(from: string, to: string): Promise<void> {
+    const source = MailUser.checkedName(from);
+    const target = MailUser.checkedName(to);
+    if (target === 'INBOX') throw new LoftError('LOFT_E_STORAGE_EXISTS', 'INBOX');
+    if (target === source || target.startsWith(`${source}${SEPARATOR}`)) throw new LoftError('LOFT_E_STORAGE_INVALID', `cannot rename ${source} into itself`);
+    const renamed = await this.withList(async (data) => {
+      const entry = MailUser.find(data, source);
+      if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', source);
+      if (MailUser.find(data, target)) throw new LoftError('LOFT_E_STORAGE_EXISTS', target);
+      const moved = source === 'INBOX' ? [entry] : data.mailboxes.filter((m) => m.name === source || m.name.startsWith(`${source}${SEPARATOR}`));
+      for (const m of moved) {
+        const newName = target + m.name.slice(source.length);
+        if (m !== entry && MailUser.find(data, newName)) throw new LoftError('LOFT_E_STORAGE_EXISTS', newName);
+      }
+      for (const m of moved) m.name = target + m.name.slice(source.length);
+      for (const parent of ancestors(target)) if (!MailUser.find(data, parent)) await this.addMailbox(data, parent);
+      if (source === 'INBOX') await this.addMailbox(data, 'INBOX');
+      return moved.map((m) => ({ ...m }));
+    });
+    // The directories' own record of their names only matters for rebuilding the list.
+    for (const m of renamed) {
+      const paths = mailboxPaths(this.mailboxDir(m.guid));
+      const meta = await readMeta(paths);
+      if (meta) await writeMeta(paths, { ...meta, name: m.name }, this.fsync).catch((err: unknown) => this.logger.warn({ err, guid: m.guid }, 'could not record the new name in loft.mailbox'));
+    }
+  }
+
+  private async readSubscriptions(): Promise<string[]> {
+    const path = join(this.root, 'loft.subscriptions');
+    const read = await readFramedJson(path, SUBS_MAGIC, LIST_VERSION);
+    if (read.state === 'corrupt') this.logger.error({ path, reason: read.reason }, 'subscriptions file is damaged; treating it as empty');
+    if (read.state !== 'ok') return [];
+    const names = (read.value as { names?: unknown }).names;
+    return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+  }
+
+  /** SUBSCRIBE / UNSUBSCRIBE; a name need not exist (RFC 9051 6.3.7). */
+  async subscribe(name: string, on: boolean): Promise<void> {
+    const normal = MailUser.checkedName(name);
+    const release = await this.lock.acquire();
+    try {
+      const names = new Set(await this.readSubscriptions());
+      if (on) names.add(normal);
+      else names.delete(normal);
+      await writeFramedJson(join(this.root, 'loft.subscriptions'), SUBS_MAGIC, LIST_VERSION, { names: [...names].sort() }, this.fsync);
+    } finally {
+      await release?.();
+    }
+  }
+
+  /** STATUS from the list index while the mailbox's log is unchanged; else opens it. */
+  async status(name: string): Promise<MailboxStatus> {
+    const normal = MailUser.checkedName(name);
+    const data = await this.readListShared();
+    const entry = MailUser.find(data, normal);
+    if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', normal);
+    const cached = this.pendingStatus.get(entry.guid) ?? entry.status;
+    if (cached) {
+      const stat = await fsp.lstat(mailboxPaths(this.mailboxDir(entry.guid)).log).catch(() => undefined);
+      if (stat && stat.ino === cached.logIno && stat.size === cached.logSize) return fromCached(cached);
+    }
+    const mailbox = await this.openEntry(entry, true);
+    try {
+      return mailbox.status();
+    } finally {
+      await mailbox.close();
+    }
+  }
+
+  /**
+   * Opens a mailbox. `readOnly` for EXAMINE; `recent` for IMAP SELECT only: the session
+   * takes \Recent for new messages (LMTP, loftadm and replication must not).
+   */
+  async openMailbox(name: string, options: { readOnly?: boolean; recent?: boolean } = {}): Promise<Mailbox> {
+    const normal = MailUser.checkedName(name);
+    const entry = MailUser.find(await this.readListShared(), normal);
+    if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', normal);
+    return this.openEntry(entry, options.readOnly ?? false, options.recent ?? false);
+  }
+
+  private async openEntry(entry: ListEntry, readOnly: boolean, claimRecent = false): Promise<Mailbox> {
+    const mailbox = await Mailbox.open({
+      dir: this.mailboxDir(entry.guid),
+      name: entry.name,
+      settings: this.settings,
+      logger: this.logger,
+      readOnly,
+      claimRecent,
+      ...(this.parser ? { parser: this.parser } : {}),
+      ...(this.tuning ? { tuning: this.tuning } : {}),
+      onClose: (m) => this.mailboxClosed(m),
+    });
+    this.open.add(mailbox);
+    return mailbox;
+  }
+
+  /** Remembers the closed mailbox's STATUS counters for the list index. */
+  private async mailboxClosed(mailbox: Mailbox): Promise<void> {
+    this.open.delete(mailbox);
+    const status = mailbox.status();
+    const stat = await fsp.lstat(mailboxPaths(this.mailboxDir(mailbox.guid)).log).catch(() => undefined);
+    if (!stat || stat.size !== mailbox.logStamp().offset) return; // changed meanwhile; compute next time
+    this.pendingStatus.set(mailbox.guid, { ...status, highestModseq: status.highestModseq.toString(), logIno: stat.ino, logSize: stat.size });
+    if (this.pendingStatus.size >= STATUS_FLUSH_COUNT) await this.flushStatus();
+  }
+
+  /** Writes remembered STATUS counters into the list index (one rewrite for many). */
+  async flushStatus(): Promise<void> {
+    if (this.pendingStatus.size === 0) return;
+    const pending = new Map(this.pendingStatus);
+    this.pendingStatus.clear();
+    await this.withList(async (data) => {
+      for (const entry of data.mailboxes) {
+        const status = pending.get(entry.guid);
+        if (status) entry.status = status;
+      }
+    }).catch((err: unknown) => this.logger.warn({ err }, 'could not update STATUS counters in the mailbox list index'));
+  }
+
+  async close(): Promise<void> {
+    for (const mailbox of [...this.open]) await mailbox.close();
+    await this.flushStatus();
+  }
+}
+
+function fromCached(c: CachedStatus): MailboxStatus {
+  return { messages: c.messages, unseen: c.unseen, recent: c.recent, uidNext: c.uidNext, uidValidity: c.uidValidity, highestModseq: BigInt(c.highestModseq), size: c.size, deleted: c.deleted };
+}

@@ -1,0 +1,392 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isLoftError } from '@loft/errors';
+import type { MailUser } from './mail-user.js';
+import type { Mailbox } from './mailbox.js';
+import { TINY_TUNING, makeHome, openUser, removeHome, testMessage } from './storage-test-support.js';
+
+describe('Mailbox', () => {
+  let home: string;
+  let user: MailUser;
+  before(async () => {
+    home = await makeHome();
+    user = await openUser(home);
+  });
+  after(async () => {
+    await user?.close();
+    await removeHome(home);
+  });
+
+  async function fresh(name: string): Promise<Mailbox> {
+    await user.createMailbox(name);
+    return user.openMailbox(name);
+  }
+
+  it('saves messages with increasing UIDs and returns them byte-identical', async () => {
+    const box = await fresh('save');
+    const a = await box.save(testMessage('a'), { flags: ['\\Seen'], keywords: ['$Forwarded'], internalDate: new Date('2026-01-02T03:04:05Z') });
+    const b = await box.save(testMessage('b'));
+    assert.equal(a.uid, 1);
+    assert.equal(b.uid, 2);
+    assert.match(a.guid, /^[0-9a-f]{32}$/);
+    assert.equal(box.messageCount, 0, 'new messages appear only at refresh');
+    const changes = await box.refresh();
+    assert.deepEqual(changes.appended, [1, 2]);
+    assert.deepEqual(Array.from(box.uids()), [1, 2]);
+    assert.deepEqual(await box.openMessage(1), testMessage('a'));
+    assert.deepEqual(await box.openMessage(2), testMessage('b'));
+    assert.ok(box.flags(1).has('\\Seen'));
+    assert.ok(box.flags(1).has('$Forwarded'));
+    assert.ok(!box.flags(2).has('\\Seen'));
+    assert.equal(box.internalDate(1).toISOString(), '2026-01-02T03:04:05.000Z');
+    assert.equal(box.messageSize(2), testMessage('b').length);
+    assert.equal(box.messageGuid(1), a.guid);
+    assert.equal(box.seqOfUid(2), 2);
+    assert.equal(box.seqOfUid(3), 0);
+    assert.deepEqual(box.keywords(), ['$Forwarded']);
+    await box.updateFlags([2], { op: 'add', flags: ['$forwarded'] });
+    assert.ok(box.flags(2).has('$Forwarded'), 'keywords are case-insensitive, first spelling kept');
+    assert.deepEqual(box.keywords(), ['$Forwarded']);
+    const stream = await box.openMessageStream(2);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream.stream) chunks.push(chunk as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), testMessage('b'));
+    await box.close();
+  });
+
+  it('saves from an async iterable', async () => {
+    const box = await fresh('stream');
+    const message = testMessage('streamed', 100_000);
+    async function* parts(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < message.length; i += 8192) yield message.subarray(i, i + 8192);
+    }
+    const { uid } = await box.save(parts());
+    await box.refresh();
+    assert.deepEqual(await box.openMessage(uid), message);
+    await box.close();
+  });
+
+  it('never reuses a UID after expunge, and keeps state across reopen', async () => {
+    const box = await fresh('uids');
+    for (let i = 0; i < 3; i++) await box.save(testMessage(`u${i}`));
+    await box.refresh();
+    assert.deepEqual(await box.expunge([3]), [3]);
+    const changes = await box.refresh();
+    assert.deepEqual(changes.expunged, [3]);
+    assert.deepEqual(changes.expungedSeqs, [3]);
+    const { uid } = await box.save(testMessage('u3'));
+    assert.equal(uid, 4);
+    await box.close();
+    const again = await user.openMailbox('uids');
+    assert.deepEqual(Array.from(again.uids()), [1, 2, 4]);
+    assert.equal(again.uidNext, 5);
+    await assert.rejects(again.openMessage(3), (err) => isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND'));
+    await again.close();
+  });
+
+  it('raises modseq on every change and supports UNCHANGEDSINCE and changesSince', async () => {
+    const box = await fresh('modseq');
+    await box.save(testMessage('m1'));
+    await box.save(testMessage('m2'));
+    await box.refresh();
+    const start = box.highestModseq;
+    const first = await box.updateFlags([1], { op: 'add', flags: ['\\Flagged'] });
+    assert.equal(first.updated.length, 1);
+    assert.ok(first.updated[0]!.modseq > start);
+    assert.ok(first.updated[0]!.flags.includes('\\Flagged'));
+    assert.equal(box.modseq(1), first.updated[0]!.modseq);
+    assert.equal(box.highestModseq, first.updated[0]!.modseq);
+    const noop = await box.updateFlags([1], { op: 'add', flags: ['\\Flagged'] });
+    assert.equal(noop.updated.length, 0, 'a STORE that changes nothing does not bump modseq');
+    const conditional = await box.updateFlags([1, 2], { op: 'add', flags: ['\\Seen'], unchangedSince: start });
+    assert.deepEqual(conditional.failed, [1]);
+    assert.deepEqual(conditional.updated.map((u) => u.uid), [2]);
+    const replaced = await box.updateFlags([2], { op: 'replace', flags: ['\\Answered', 'todo'] });
+    assert.deepEqual([...box.flags(2)].sort(), ['\\Answered', 'todo']);
+    assert.equal(replaced.updated.length, 1);
+    await box.updateFlags([1], { op: 'add', flags: ['\\Deleted'] });
+    assert.deepEqual(await box.expungeDeleted([2]), [], 'UID EXPUNGE leaves messages not in its set');
+    assert.deepEqual(await box.expungeDeleted(), [1]);
+    const since = await box.changesSince(start);
+    assert.deepEqual(since.changed, [2]);
+    assert.deepEqual(since.vanished, [[1, 1]]);
+    await box.close();
+  });
+
+  it('commits a transaction of saves, flags and expunges as one modseq', async () => {
+    const box = await fresh('txn');
+    await box.save(testMessage('t0'));
+    await box.refresh();
+    const before = box.highestModseq;
+    const txn = box.transaction();
+    await txn.save(testMessage('t1'));
+    await txn.save(testMessage('t2'), { flags: ['\\Draft'] });
+    txn.updateFlags([1], { op: 'add', flags: ['\\Deleted'] });
+    const result = await txn.commit();
+    assert.deepEqual(result.saved.map((s) => s.uid), [2, 3]);
+    assert.equal(result.modseq, before + 1n);
+    const rolled = box.transaction();
+    await rolled.save(testMessage('never'));
+    await rolled.rollback();
+    const changes = await box.refresh();
+    assert.deepEqual(changes.appended, [2, 3]);
+    assert.equal(box.uidNext, 4);
+    assert.deepEqual(await readdir(join(user.root, 'mailboxes', box.guid, 'tmp')), [], 'rolled-back file removed');
+    await box.close();
+  });
+
+  it('copies and moves with UIDPLUS maps, keeping GUIDs and flags', async () => {
+    const src = await fresh('copy-src');
+    const dst = await fresh('copy-dst');
+    await src.save(testMessage('c1'), { flags: ['\\Seen'], keywords: ['work'] });
+    await src.save(testMessage('c2'));
+    await src.refresh();
+    const copied = await src.copy([1, 2], dst);
+    assert.deepEqual([...copied], [[1, 1], [2, 2]]);
+    await dst.refresh();
+    assert.deepEqual(await dst.openMessage(1), testMessage('c1'));
+    assert.equal(dst.messageGuid(1), src.messageGuid(1));
+    assert.ok(dst.flags(1).has('work'));
+    const moved = await src.move([2], dst);
+    assert.deepEqual([...moved], [[2, 3]]);
+    const srcChanges = await src.refresh();
+    assert.deepEqual(srcChanges.expunged, [2]);
+    await dst.refresh();
+    assert.deepEqual(await dst.openMessage(3), testMessage('c2'));
+    await src.close();
+    await dst.close();
+  });
+
+  it('keeps sequence numbers stable until refresh announces expunges', async () => {
+    await user.createMailbox('views');
+    const one = await user.openMailbox('views');
+    const two = await user.openMailbox('views');
+    for (let i = 0; i < 3; i++) await one.save(testMessage(`v${i}`));
+    await one.refresh();
+    await two.refresh();
+    await one.expunge([2]);
+    await two.updateFlags([3], { op: 'add', flags: ['\\Seen'] }); // syncs the log internally
+    assert.equal(two.messageCount, 3, 'the other session still sees 3 messages');
+    assert.equal(two.seqOfUid(3), 3);
+    assert.ok(two.isExpunged(2));
+    await assert.rejects(two.openMessage(2), (err) => isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED'));
+    const changes = await two.refresh();
+    assert.deepEqual(changes.expunged, [2]);
+    assert.deepEqual(changes.expungedSeqs, [2]);
+    assert.equal(two.seqOfUid(3), 2);
+    await one.close();
+    await two.close();
+  });
+
+  it('reports flag changes of other sessions at refresh', async () => {
+    await user.createMailbox('flags-seen');
+    const one = await user.openMailbox('flags-seen');
+    const two = await user.openMailbox('flags-seen');
+    await one.save(testMessage('f'));
+    await one.refresh();
+    await two.refresh();
+    await one.updateFlags([1], { op: 'add', flags: ['\\Answered'] });
+    const changes = await two.refresh();
+    assert.deepEqual(changes.flagsChanged, [1]);
+    assert.ok(two.flags(1).has('\\Answered'));
+    await one.close();
+    await two.close();
+  });
+
+  it('calls watch() listeners when another session changes the mailbox, until stopped', async () => {
+    await user.createMailbox('watched');
+    const watcher = await user.openMailbox('watched');
+    const writer = await user.openMailbox('watched');
+    let calls = 0;
+    let deadline: NodeJS.Timeout | undefined;
+    // The watcher does not keep the process alive on its own (persistent: false); the
+    // deadline timer does, and fails the test if no call comes within a second.
+    const notified = new Promise<void>((resolve, reject) => {
+      deadline = setTimeout(() => reject(new Error('no watch() call within 1 s')), 1000);
+      const stop = watcher.watch(() => {
+        calls++;
+        stop();
+        resolve();
+      });
+    });
+    await writer.save(testMessage('w'));
+    await notified.finally(() => clearTimeout(deadline));
+    assert.equal(calls, 1);
+    assert.deepEqual((await watcher.refresh()).appended, [1]);
+    await watcher.close();
+    await writer.close();
+  });
+
+  it('gives \\Recent to the first session only', async () => {
+    const box = await fresh('recent');
+    await box.save(testMessage('r'));
+    await box.close();
+    const lmtp = await user.openMailbox('recent');
+    assert.ok(!lmtp.flags(1).has('\\Recent'), 'a non-SELECT session neither sees nor takes \\Recent');
+    await lmtp.close();
+    const first = await user.openMailbox('recent', { recent: true });
+    assert.ok(first.flags(1).has('\\Recent'));
+    assert.equal((await user.status('recent')).recent, 0, 'taken by the first SELECT');
+    const second = await user.openMailbox('recent', { recent: true });
+    assert.ok(!second.flags(1).has('\\Recent'));
+    await first.close();
+    await second.close();
+  });
+
+  it('refuses writes to a read-only mailbox and bad flags', async () => {
+    await user.createMailbox('ro');
+    const box = await user.openMailbox('ro', { readOnly: true });
+    await assert.rejects(box.save(testMessage('x')), (err) => isLoftError(err, 'LOFT_E_STORAGE_READ_ONLY'));
+    await box.close();
+    const rw = await user.openMailbox('ro');
+    await assert.rejects(rw.save(testMessage('x'), { flags: ['\\Bogus'] }), (err) => isLoftError(err, 'LOFT_E_STORAGE_INVALID'));
+    await assert.rejects(rw.save(testMessage('x'), { keywords: ['has space'] }), (err) => isLoftError(err, 'LOFT_E_STORAGE_INVALID'));
+    await rw.close();
+  });
+
+  it('caches header fields and serves the query accessor', async () => {
+    const box = await fresh('cache');
+    await box.save(testMessage('cached'));
+    await box.refresh();
+    assert.deepEqual(await box.cachedField(1, 'headers:subject'), ['cached']);
+    assert.equal(await box.cachedField(1, 'sentDate'), Date.parse('2026-11-28T10:00:00Z'));
+    await assert.rejects(box.cachedField(1, 'envelope'), (err) => isLoftError(err, 'LOFT_E_STORAGE_NO_PARSER'));
+    const view = box.messageView(1);
+    assert.equal(view.uid, 1);
+    assert.deepEqual(view.header('Message-ID'), ['<cached@example.org>']);
+    assert.match(view.bodyText(), /^body of cached/);
+    assert.match(view.headerText(), /^From: a@example.org/);
+    await box.close();
+    const again = await user.openMailbox('cache');
+    assert.deepEqual(await again.cachedField(1, 'headers:subject'), ['cached'], 'from the cache file');
+    await again.close();
+  });
+
+  it('stores message files under hashed directories', async () => {
+    const hashedHome = await makeHome();
+    try {
+      const hashed = await openUser(hashedHome, { mail_dir_hash: 2 });
+      const box = await hashed.openMailbox('INBOX');
+      for (let i = 0; i < 3; i++) await box.save(testMessage(`h${i}`));
+      await box.refresh();
+      const dir = join(hashed.root, 'mailboxes', box.guid);
+      assert.deepEqual(await readdir(join(dir, '02', '00')), ['u.2']);
+      assert.deepEqual(await box.openMessage(3), testMessage('h2'));
+      await box.forceResync();
+      await box.refresh();
+      assert.deepEqual(Array.from(box.uids()), [1, 2, 3]);
+      await hashed.close();
+    } finally {
+      await removeHome(hashedHome);
+    }
+  });
+
+  it('writes index checkpoints and reopens from them', async () => {
+    const box = await fresh('checkpoint');
+    const txn = box.transaction();
+    for (let i = 0; i < 50; i++) await txn.save(testMessage(`cp${i}`));
+    await txn.commit();
+    await box.refresh();
+    // Enough single-message changes to pass CHECKPOINT_MIN_LOG_BYTES of log.
+    for (let i = 0; i < 2000; i++) await box.updateFlags([(i % 50) + 1], { op: i % 3 ? 'add' : 'remove', flags: [`kw${i % 40}`, '\\Seen'] });
+    const status = box.status();
+    await box.close();
+    const dir = join(user.root, 'mailboxes', box.guid);
+    assert.ok((await readdir(dir)).includes('loft.index'), 'a checkpoint was written');
+    const again = await user.openMailbox('checkpoint');
+    assert.deepEqual(again.status(), status);
+    assert.equal(again.keywords().length, 40);
+    await again.close();
+  });
+});
+
+describe('Mailbox after another process force-resyncs it', () => {
+  let home: string;
+  let user: MailUser;
+  before(async () => {
+    home = await makeHome();
+    user = await openUser(home);
+  });
+  after(async () => {
+    await user?.close();
+    await removeHome(home);
+  });
+
+  it('keeps the view, then writes to the new log', async () => {
+    const one = await user.openMailbox('INBOX');
+    for (let i = 0; i < 3; i++) await one.save(testMessage(`rs${i}`));
+    await one.updateFlags([1], { op: 'add', flags: ['\\Seen'] }); // before refresh: not in view
+    await one.refresh();
+    await one.updateFlags([2], { op: 'add', flags: ['\\Flagged'] });
+    const modseqBefore = one.highestModseq;
+    const two = await user.openMailbox('INBOX');
+    await two.forceResync();
+    await two.close();
+    const result = await one.updateFlags([3], { op: 'add', flags: ['\\Answered'] });
+    assert.deepEqual(result.updated.map((u) => u.uid), [3]);
+    assert.ok(result.updated[0]!.modseq > modseqBefore, 'modseq never goes back after a resync');
+    const changes = await one.refresh();
+    assert.deepEqual(changes.expunged, []);
+    assert.deepEqual(Array.from(one.uids()), [1, 2, 3]);
+    assert.ok(one.flags(2).has('\\Flagged'), 'flags survive the resync');
+    await one.close();
+    const three = await user.openMailbox('INBOX');
+    assert.ok(three.flags(3).has('\\Answered'), 'the change after the resync reached the new log');
+    await three.close();
+  });
+});
+
+describe('Mailbox across frequent checkpoints and log rotations', () => {
+  let home: string;
+  let user: MailUser;
+  before(async () => {
+    home = await makeHome();
+    user = await openUser(home, {}, TINY_TUNING);
+  });
+  after(async () => {
+    await user?.close();
+    await removeHome(home);
+  });
+
+  it('keeps every change and every session view consistent', async () => {
+    const writer = await user.openMailbox('INBOX');
+    const other = await user.openMailbox('INBOX');
+    const idle = await user.openMailbox('INBOX', { readOnly: true });
+    for (let i = 0; i < 30; i++) await writer.save(testMessage(`rot${i}`));
+    await writer.refresh();
+    for (const uid of writer.uids()) await writer.cachedField(uid, 'headers:subject');
+    const cachePath = join(user.root, 'mailboxes', writer.guid, 'loft.index.cache');
+    const cacheBefore = (await stat(cachePath)).size;
+    await other.refresh();
+    await idle.refresh();
+    for (let round = 0; round < 5; round++) {
+      for (const uid of writer.uids()) {
+        await writer.updateFlags([uid], { op: 'add', flags: [`w${round}`] });
+        await other.updateFlags([uid], { op: 'add', flags: [`o${round}`] });
+      }
+    }
+    await other.expunge([5, 6]);
+    await writer.expunge(Array.from({ length: 18 }, (_, i) => 13 + i)); // UIDs 13-30
+    for (let round = 0; round < 8; round++) for (const uid of writer.uids()) await writer.updateFlags([uid], { op: 'add', flags: [`x${round}`] });
+    assert.ok((await stat(cachePath)).size < cacheBefore, 'the cache was compacted at a rotation');
+    const log = await stat(join(user.root, 'mailboxes', writer.guid, 'loft.index.log'));
+    assert.ok(log.size < 4096, `the log was rotated (${log.size} bytes)`);
+    const changes = await idle.refresh();
+    assert.deepEqual(changes.expunged.slice(0, 2), [5, 6]);
+    assert.equal(idle.messageCount, 10);
+    for (const uid of idle.uids()) {
+      const flags = idle.flags(uid);
+      for (let round = 0; round < 5; round++) assert.ok(flags.has(`w${round}`) && flags.has(`o${round}`), `UID ${uid}: ${[...flags].join(' ')}`);
+      assert.deepEqual(await idle.cachedField(uid, 'headers:subject'), [`rot${uid - 1}`]);
+    }
+    const since = await idle.changesSince(1n);
+    assert.deepEqual(since.vanished, [[5, 6], [13, 30]], 'vanished after rotation: every missing UID below uidNext');
+    for (const box of [writer, other, idle]) await box.close();
+    const reopened = await user.openMailbox('INBOX');
+    assert.equal(reopened.messageCount, 10);
+    assert.deepEqual(await reopened.openMessage(12), testMessage('rot11'));
+    await reopened.close();
+  });
+});

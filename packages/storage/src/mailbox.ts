@@ -1,0 +1,1182 @@
+/**
+ * An open mailbox: one IMAP session's view of the messages, their flags and modseqs.
+ *
+ * The view changes only in refresh() (and at open). Changes that other processes log, and
+ * this session's own commits, are applied to the table at once, but expunged messages stay
+ * in the view (marked) and new ones stay beyond `messageCount` until refresh() reports them,
+ * so sequence numbers never shift under a client before it is told (RFC 9051 7.5.1).
+ *
+ * Writes: a save writes its message file to tmp/, then under the mailbox lock takes the next
+ * UIDs, links the files to u.<uid> and appends ONE log transaction; flag changes and
+ * expunges append a transaction without any lock. Every commit then reads the log back up to
+ * its own transaction, which gives it the modseq and the outcome that all readers agree on.
+ */
+import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { LoftError, isLoftError } from '@loft/errors';
+import { rangeUids, toRanges, type UidRange } from './binary.js';
+import { DBOX_HEADER_BYTES, decodeDboxHeader, messagePath, readDboxMessage, writeDboxFile } from './dbox-file.js';
+import { MailCache } from './mail-cache.js';
+import { FLAG_EXPUNGE_PENDING, MessageTable, SYSTEM_FLAGS, SYSTEM_FLAG_MASK, encodeIndex, INDEX_HEADER_BYTES } from './mail-index.js';
+import { newLogId, readDiskState, readTail, mailboxPaths, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
+import { MailboxLock, type ReleaseLock } from './mailbox-lock.js';
+import { rebuildMailbox } from './mailbox-rebuild.js';
+import type { ApplyResult, MailboxState } from './mailbox-state.js';
+import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
+import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, tempName } from './safe-fs.js';
+import type { StorageSettings } from './settings.js';
+import type { StorageLogger } from './storage-logger.js';
+import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransaction, newTxid, scanLog, type LogHeader, type LogRecord } from './transaction-log.js';
+
+/** Log bytes past the checkpoint before a new checkpoint is written: at least this… */
+export const CHECKPOINT_MIN_LOG_BYTES = 64 * 1024;
+/** A log longer than this is closed and a new one started at the next checkpoint. */
+export const LOG_ROTATE_BYTES = 1024 * 1024;
+/** …and at least this fraction of the index size, so rewrites stay amortised. */
+const CHECKPOINT_INDEX_FRACTION = 4;
+/** fs.watch events arriving within this window are reported once. */
+const WATCH_DEBOUNCE_MS = 20;
+const KEYWORD_MAX_BYTES = 128;
+const MAX_UID = 0xffffffff;
+/** The cache is compacted at log rotation once it is at least this large. */
+const CACHE_COMPACT_MIN_BYTES = 64 * 1024;
+/** Rewrites of a lockless transaction voided by log rotations before giving up. */
+const COMMIT_ATTEMPTS = 5;
+
+export interface MailboxContext {
+  dir: string;
+  name: string;
+  settings: StorageSettings;
+  logger: StorageLogger;
+  readOnly: boolean;
+  /** This is an IMAP SELECT: take \Recent for messages no session has seen (RFC 3501). */
+  claimRecent?: boolean;
+  parser?: MessageFieldParser;
+  /** Called once when the mailbox is closed (the owner refreshes its STATUS counters). */
+  onClose?: (mailbox: Mailbox) => Promise<void>;
+  tuning?: StorageTuning;
+}
+
+/** Internal thresholds; tests and benchmarks lower them to exercise the rare paths. */
+export interface StorageTuning {
+  checkpointMinLogBytes?: number;
+  logRotateBytes?: number;
+  cacheCompactMinBytes?: number;
+}
+
+export interface MailboxChanges {
+  /** UIDs expunged since the last refresh that this session had seen. */
+  expunged: number[];
+  /** Their sequence numbers, descending: send EXPUNGE responses in this order as they are. */
+  expungedSeqs: number[];
+  /** UIDs now visible that were not (send EXISTS with the new messageCount). */
+  appended: number[];
+  /** UIDs still visible whose flags or modseq changed. */
+  flagsChanged: number[];
+  highestModseq: bigint;
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  recent: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModseq: bigint;
+  /** Sum of message sizes, bytes. */
+  size: number;
+  /** Messages with \Deleted. */
+  deleted: number;
+}
+
+export interface SaveOptions {
+  /** System flags and keywords, as IMAP names (\Seen, $Forwarded…). \Recent is ignored. */
+  flags?: readonly string[];
+  keywords?: readonly string[];
+  internalDate?: Date;
+  /** Message GUID (32 hex digits); new if absent. Replication and COPY keep it. */
+  guid?: string;
+}
+
+export interface FlagChange {
+  op: 'add' | 'remove' | 'replace';
+  flags: readonly string[];
+  /** CONDSTORE UNCHANGEDSINCE: only messages whose modseq is <= this are changed. */
+  unchangedSince?: bigint;
+}
+
+export interface FlagUpdateResult {
+  updated: Array<{ uid: number; flags: string[]; modseq: bigint }>;
+  /** UIDs refused by unchangedSince (CONDSTORE MODIFIED). */
+  failed: number[];
+}
+
+export interface CommitResult extends FlagUpdateResult {
+  saved: Array<{ uid: number; guid: string }>;
+  expunged: number[];
+  modseq: bigint;
+}
+
+/** What the query engine (SEARCH/SORT/THREAD) reads of one message. */
+export interface MessageView {
+  seq: number;
+  uid: number;
+  modseq: bigint;
+  flags: ReadonlySet<string>;
+  internalDate: Date;
+  saveDate: Date | null;
+  size: number;
+  /** Raw, unfolded values of the header fields named `name`. */
+  header(name: string): string[];
+  bodyText(): string;
+  headerText(): string;
+}
+
+interface PreparedSave {
+  tmpPath: string;
+  guid: Buffer;
+  flags: number;
+  keywords: string[];
+  internalDate: number;
+  saveDate: number;
+  size: number;
+}
+
+interface ParsedFlags {
+  system: number;
+  keywords: string[];
+}
+
+const DELETED_BIT = SYSTEM_FLAGS.find(([name]) => name === '\\Deleted')![1];
+const SYSTEM_BY_NAME = new Map(SYSTEM_FLAGS.map(([name, bit]) => [name.toLowerCase(), bit]));
+
+/** Splits IMAP flag names into system-flag bits and keywords; refuses what IMAP refuses. */
+export function parseFlags(names: readonly string[]): ParsedFlags {
+  let system = 0;
+  const keywords: string[] = [];
+  for (const name of names) {
+    if (name.startsWith('\\')) {
+      const bit = SYSTEM_BY_NAME.get(name.toLowerCase());
+      if (bit !== undefined) system |= bit;
+      else if (name.toLowerCase() !== '\\recent') throw new LoftError('LOFT_E_STORAGE_INVALID', `unknown system flag ${name}`);
+      continue;
+    }
+    // eslint-disable-next-line no-control-regex
+    if (name === '' || Buffer.byteLength(name) > KEYWORD_MAX_BYTES || /[\s(){%*"\\\]\x00-\x1f\x7f]/.test(name)) {
+      throw new LoftError('LOFT_E_STORAGE_INVALID', `invalid keyword ${JSON.stringify(name)}`);
+    }
+    if (!keywords.some((k) => k.toLowerCase() === name.toLowerCase())) keywords.push(name);
+  }
+  return { system, keywords };
+}
+
+export class Mailbox {
+  readonly name: string;
+  readonly readOnly: boolean;
+  private readonly claimsRecent: boolean;
+  private readonly paths: MailboxPaths;
+  private readonly lock: MailboxLock;
+  private readonly logger: StorageLogger;
+  private readonly settings: StorageSettings;
+  private readonly parser: MessageFieldParser | undefined;
+  private readonly onClose: MailboxContext['onClose'];
+  private readonly checkpointMinLogBytes: number;
+  private readonly logRotateBytes: number;
+  private readonly cacheCompactMinBytes: number;
+  private guidValue = '';
+  private state!: MailboxState;
+  private log!: fsp.FileHandle;
+  private appendFd = -1;
+  private logHeader!: LogHeader;
+  private logIno = 0;
+  private readOffset = 0;
+  private indexOffset = 0;
+  private indexBytes = 0;
+  private announced = 0;
+  private recentFrom = 0;
+  private readonly pendingFlags = new Set<number>();
+  private cache!: MailCache;
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Stop functions of active watch() calls. */
+  private readonly watchers = new Set<() => void>();
+  private readonly knownDirs = new Set<string>();
+  private closed = false;
+
+  private constructor(ctx: MailboxContext) {
+    this.name = ctx.name;
+    this.readOnly = ctx.readOnly;
+    this.claimsRecent = (ctx.claimRecent ?? false) && !ctx.readOnly;
+    this.paths = mailboxPaths(ctx.dir);
+    this.logger = ctx.logger;
+    this.settings = ctx.settings;
+    this.parser = ctx.parser;
+    this.onClose = ctx.onClose;
+    this.checkpointMinLogBytes = ctx.tuning?.checkpointMinLogBytes ?? CHECKPOINT_MIN_LOG_BYTES;
+    this.logRotateBytes = ctx.tuning?.logRotateBytes ?? LOG_ROTATE_BYTES;
+    this.cacheCompactMinBytes = ctx.tuning?.cacheCompactMinBytes ?? CACHE_COMPACT_MIN_BYTES;
+    this.lock = new MailboxLock(ctx.dir, ctx.logger);
+  }
+
+  static async open(ctx: MailboxContext): Promise<Mailbox> {
+    const mailbox = new Mailbox(ctx);
+    await mailbox.load();
+    return mailbox;
+  }
+
+  // ---- the view ------------------------------------------------------------------------
+
+  /** Mailbox GUID (32 hex digits); stays the same across renames. */
+  get guid(): string {
+    return this.guidValue;
+  }
+
+  get uidValidity(): number {
+    return this.state.header.uidValidity;
+  }
+
+  get uidNext(): number {
+    return this.state.header.uidNext;
+  }
+
+  get highestModseq(): bigint {
+    return BigInt(this.state.header.highestModseq);
+  }
+
+  /** Messages in this session's view (EXISTS). */
+  get messageCount(): number {
+    return this.announced;
+  }
+
+  /** The sorted UIDs of the view (seq = index + 1). Read-only; valid until the next refresh(). */
+  uids(): Uint32Array {
+    return this.state.table.uids.subarray(0, this.announced);
+  }
+
+  /** Sequence number of `uid`, 0 if it is not in the view. */
+  seqOfUid(uid: number): number {
+    const slot = this.state.table.slotOf(uid);
+    return slot >= 0 && slot < this.announced ? slot + 1 : 0;
+  }
+
+  uidOfSeq(seq: number): number {
+    return seq >= 1 && seq <= this.announced ? this.state.table.uids[seq - 1]! : 0;
+  }
+
+  private slotOf(uid: number): number {
+    const slot = this.state.table.slotOf(uid);
+    if (slot < 0 || slot >= this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `UID ${uid} is not in ${this.name}`);
+    return slot;
+  }
+
+  /** Whether `uid` is in the view but already expunged by someone (not yet announced). */
+  isExpunged(uid: number): boolean {
+    const slot = this.state.table.slotOf(uid);
+    return slot >= 0 && (this.state.table.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0;
+  }
+
+  flags(uid: number): ReadonlySet<string> {
+    const slot = this.slotOf(uid);
+    const t = this.state.table;
+    const out = new Set<string>();
+    const bits = t.flags[slot]!;
+    for (const [name, bit] of SYSTEM_FLAGS) if (bits & bit) out.add(name);
+    if (uid >= this.recentFrom && this.claimsRecent) out.add('\\Recent');
+    for (const id of t.keywordIndexes(slot)) out.add(this.state.header.keywords[id]!);
+    return out;
+  }
+
+  modseq(uid: number): bigint {
+    return BigInt(this.state.table.modseqs[this.slotOf(uid)]!);
+  }
+
+  /** Keywords ever used in this mailbox (for PERMANENTFLAGS and FLAGS). */
+  keywords(): string[] {
+    return [...this.state.header.keywords];
+  }
+
+  messageSize(uid: number): number {
+    return this.state.table.sizes[this.slotOf(uid)]!;
+  }
+
+  internalDate(uid: number): Date {
+    return new Date(this.state.table.internalDates[this.slotOf(uid)]!);
+  }
+
+  saveDate(uid: number): Date {
+    return new Date(this.state.table.saveDates[this.slotOf(uid)]!);
+  }
+
+  messageGuid(uid: number): string {
+    return this.state.table.guidHex(this.slotOf(uid));
+  }
+
+  /** STATUS counters of the mailbox as the log has it (not just this view). */
+  status(): MailboxStatus {
+    const t = this.state.table;
+    const h = this.state.header;
+    let messages = 0;
+    let unseen = 0;
+    let recent = 0;
+    let size = 0;
+    let deleted = 0;
+    for (let slot = 0; slot < t.count; slot++) {
+      const bits = t.flags[slot]!;
+      if (bits & FLAG_EXPUNGE_PENDING) continue;
+      messages++;
+      if (!(bits & 1)) unseen++;
+      if (bits & 8) deleted++;
+      if (t.uids[slot]! >= h.firstRecentUid) recent++;
+      size += t.sizes[slot]!;
+    }
+    return { messages, unseen, recent, uidNext: h.uidNext, uidValidity: h.uidValidity, highestModseq: BigInt(h.highestModseq), size, deleted };
+  }
+
+  /** Log identity and length, so a cached STATUS can tell it is still current. */
+  logStamp(): { logId: number; offset: number } {
+    return { logId: this.logHeader.logId, offset: this.readOffset };
+  }
+
+  // ---- loading and syncing -------------------------------------------------------------
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private fsyncFor(kind: 'save' | 'change'): boolean {
+    const mode = this.settings.mail_fsync;
+    return mode === 'always' || (mode === 'optimized' && kind === 'save');
+  }
+
+  private async load(): Promise<void> {
+    await ensureRealDir(this.paths.dir);
+    if (!this.readOnly) await ensureRealDir(this.paths.tmp);
+    const meta = await readMeta(this.paths);
+    if (!meta) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.meta} is missing or damaged`);
+    this.guidValue = meta.guid;
+    const disk = await this.readTrusted();
+    this.install(disk);
+    this.announced = this.state.table.count;
+    this.cache = new MailCache(this.paths.cache, this.state.header.uidValidity, this.logger);
+    this.recentFrom = this.state.header.firstRecentUid;
+    if (this.claimsRecent && this.state.header.uidNext > this.state.header.firstRecentUid) await this.claimRecent();
+  }
+
+  /** Disk state that adds up, rebuilding from the message files if it does not. */
+  private async readTrusted(lockHeld = false): Promise<Extract<DiskState, { kind: 'ok' }>> {
+    let disk = await readDiskState(this.paths, true);
+    if (disk.kind === 'ok') return disk;
+    const release = lockHeld ? undefined : await this.lock.acquire();
+    try {
+      // Whoever held the lock may have just fixed it.
+      disk = await readDiskState(this.paths, true);
+      if (disk.kind === 'ok') return disk;
+      this.logger.error({ dir: this.paths.dir, reason: disk.reason }, 'mailbox index or log cannot be trusted');
+      await rebuildMailbox(this.paths, { hashLevels: this.settings.mail_dir_hash, fsync: this.settings.mail_fsync !== 'never', logger: this.logger, reason: disk.reason });
+      disk = await readDiskState(this.paths, true);
+      if (disk.kind !== 'ok') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.dir}: still inconsistent after a rebuild: ${disk.reason}`);
+      return disk;
+    } finally {
+      await release?.();
+    }
+  }
+
+  private install(disk: Extract<DiskState, { kind: 'ok' }>): void {
+    this.state = disk.state;
+    this.log = disk.log;
+    this.logHeader = disk.logHeader;
+    this.logIno = disk.logIno;
+    this.readOffset = disk.offset;
+    this.indexOffset = disk.indexOffset;
+    this.indexBytes = disk.indexBytes;
+  }
+
+  /** Re-reads everything after the log was replaced (a rebuild); keeps the view's promises. */
+  private async reload(lockHeld: boolean): Promise<void> {
+    const oldTable = this.state.table;
+    const oldKeywords = this.state.header.keywords;
+    const oldAnnounced = this.announced;
+    const lastAnnouncedUid = oldAnnounced > 0 ? oldTable.uids[oldAnnounced - 1]! : 0;
+    await this.log.close().catch(() => undefined);
+    this.closeAppendFd();
+    const disk = await this.readTrusted(lockHeld);
+    const fresh = disk.state.table;
+    const merged = new MessageTable();
+    const copyRow = (from: MessageTable, slot: number, names: readonly string[], extra: number): void => {
+      const to = merged.push(from.uids[slot]!, from.flags[slot]! | extra, from.modseqs[slot]!, from.guids.subarray(slot * 16, slot * 16 + 16), from.sizes[slot]!, from.internalDates[slot]!, from.saveDates[slot]!);
+      for (const id of from.keywordIndexes(slot)) merged.setKeyword(to, disk.state.keywordId(names[id]!), true);
+    };
+    let i = 0;
+    let j = 0;
+    while (i < oldAnnounced || j < fresh.count) {
+      const a = i < oldAnnounced ? oldTable.uids[i]! : Infinity;
+      const b = j < fresh.count ? fresh.uids[j]! : Infinity;
+      if (a === b) {
+        if (oldTable.modseqs[i] !== fresh.modseqs[j] || (oldTable.flags[i]! & SYSTEM_FLAG_MASK) !== (fresh.flags[j]! & SYSTEM_FLAG_MASK)) this.pendingFlags.add(a);
+        copyRow(fresh, j, disk.state.header.keywords, 0);
+        i++;
+        j++;
+      } else if (a < b) {
+        copyRow(oldTable, i, oldKeywords, FLAG_EXPUNGE_PENDING);
+        i++;
+      } else {
+        copyRow(fresh, j, disk.state.header.keywords, 0);
+        j++;
+      }
+    }
+    disk.state.table = merged;
+    this.install(disk);
+    this.announced = merged.lowerBound(lastAnnouncedUid + 1);
+    this.logger.info({ dir: this.paths.dir }, 'transaction log was replaced (rotation or force-resync); view reloaded');
+  }
+
+  /**
+   * Applies log transactions written since the last read. Returns the outcome of the
+   * transaction `waitTxid` if it was among them.
+   */
+  private async syncLog(lockHeld: boolean, waitTxid?: string): Promise<ApplyResult | undefined> {
+    let stat;
+    try {
+      stat = lstatSync(this.paths.log);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw ioError('lstat', this.paths.log, err);
+    }
+    if (!stat || stat.ino !== this.logIno) {
+      await this.reload(lockHeld);
+      return undefined;
+    }
+    const scan = scanLog(readTailSync(this.log.fd, this.readOffset), this.readOffset);
+    let found: ApplyResult | undefined;
+    let problem = scan.skipped.length > 0 ? `transaction log is damaged at offset ${scan.skipped[0]}` : undefined;
+    for (const { txn } of scan.transactions) {
+      const result = this.state.apply(txn, { flagsChanged: this.pendingFlags });
+      if (result.rejectedAppends > 0) problem = 'transaction log appends a UID below uidNext';
+      if (txn.txid === waitTxid) found = result;
+    }
+    this.readOffset = scan.end;
+    if (problem) await this.resync(problem, lockHeld);
+    else if (scan.rotated) await this.reload(lockHeld);
+    return found;
+  }
+
+  private async resync(reason: string, lockHeld: boolean): Promise<void> {
+    const release = lockHeld ? undefined : await this.lock.acquire();
+    try {
+      await rebuildMailbox(this.paths, { hashLevels: this.settings.mail_dir_hash, fsync: this.settings.mail_fsync !== 'never', logger: this.logger, reason });
+      await this.reload(true);
+    } finally {
+      await release?.();
+    }
+  }
+
+  /** Rebuilds index and log from the message files now (loftadm force-resync). */
+  forceResync(): Promise<void> {
+    return this.exclusive(() => this.resync('force-resync requested', false));
+  }
+
+  /** Brings the view up to date and says what changed since the last refresh. */
+  refresh(): Promise<MailboxChanges> {
+    return this.exclusive(async () => {
+      this.assertOpen();
+      await this.syncLog(false);
+      const t = this.state.table;
+      const expunged: number[] = [];
+      const expungedSeqs: number[] = [];
+      let keptAnnounced = 0;
+      let pending = 0;
+      for (let slot = 0; slot < t.count; slot++) {
+        const gone = (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0;
+        if (gone) pending++;
+        if (slot < this.announced) {
+          if (gone) {
+            expunged.push(t.uids[slot]!);
+            expungedSeqs.push(slot + 1);
+          } else keptAnnounced++;
+        }
+      }
+      if (pending > 0) t.compact((slot) => (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0);
+      const appended = Array.from(t.uids.subarray(keptAnnounced, t.count));
+      this.announced = t.count;
+      for (const uid of expunged) this.pendingFlags.delete(uid);
+      for (const uid of appended) this.pendingFlags.delete(uid);
+      const flagsChanged = [...this.pendingFlags].filter((uid) => t.slotOf(uid) >= 0).sort((a, b) => a - b);
+      this.pendingFlags.clear();
+      if (appended.length > 0 && this.claimsRecent && this.state.header.firstRecentUid <= appended[0]!) await this.claimRecent();
+      return { expunged, expungedSeqs: expungedSeqs.reverse(), appended, flagsChanged, highestModseq: this.highestModseq };
+    });
+  }
+
+  /** This session takes \Recent for the messages no session has seen yet. */
+  private async claimRecent(): Promise<void> {
+    const upTo = this.state.header.uidNext;
+    if (upTo <= this.state.header.firstRecentUid) return;
+    try {
+      await this.appendLog(encodeTransaction({ txid: newTxid(), records: [{ type: 'recent', firstRecentUid: upTo }] }), false);
+      await this.syncLog(false);
+    } catch (err) {
+      this.logger.warn({ err, dir: this.paths.dir }, 'could not record \\Recent; other sessions may also see these messages as recent');
+    }
+  }
+
+  // ---- writing -----------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new LoftError('LOFT_E_STORAGE_INVALID', `mailbox ${this.name} is closed`);
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.readOnly) throw new LoftError('LOFT_E_STORAGE_READ_ONLY', this.name);
+  }
+
+  private async appendLog(frame: Buffer, fsync: boolean): Promise<void> {
+    if (this.appendFd < 0) {
+      let fd: number;
+      try {
+        fd = openSync(this.paths.log, constants.O_WRONLY | constants.O_APPEND | O_NOFOLLOW);
+      } catch (err) {
+        throw ioError('open', this.paths.log, err);
+      }
+      if (fstatSync(fd).ino !== this.logIno) {
+        closeSync(fd);
+        throw new LoftError('LOFT_E_STORAGE_IO', `${this.paths.log} was replaced; retry`);
+      }
+      this.appendFd = fd;
+    }
+    // One write() on O_APPEND: other writers' transactions land before or after, never
+    // inside. Synchronous, because a small write to the page cache is cheaper than a trip
+    // through the thread pool.
+    let written: number;
+    try {
+      written = writeSync(this.appendFd, frame, 0, frame.length);
+    } catch (err) {
+      throw ioError('write', this.paths.log, err);
+    }
+    if (written !== frame.length) {
+      throw new LoftError('LOFT_E_STORAGE_IO', `short write to ${this.paths.log} (${written} of ${frame.length} bytes); the partial transaction will be ignored`);
+    }
+    if (fsync) await fdatasync(this.appendFd);
+  }
+
+  private closeAppendFd(): void {
+    if (this.appendFd >= 0) closeSync(this.appendFd);
+    this.appendFd = -1;
+  }
+
+  /** Writes a message to tmp/; it becomes visible only when its transaction commits. */
+  async prepareSave(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions): Promise<PreparedSave> {
+    this.assertWritable();
+    const { system, keywords } = parseFlags([...(options.flags ?? []), ...(options.keywords ?? [])]);
+    const guid = options.guid ? Buffer.from(options.guid, 'hex') : randomBytes(16);
+    if (guid.length !== 16) throw new LoftError('LOFT_E_STORAGE_INVALID', `message GUID must be 32 hex digits: ${options.guid}`);
+    const internalDate = options.internalDate?.getTime() ?? Date.now();
+    if (!Number.isFinite(internalDate) || internalDate < 0) throw new LoftError('LOFT_E_STORAGE_INVALID', 'internal date is out of range');
+    const saveDate = Date.now();
+    const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
+    const header = await writeDboxFile(tmpPath, message, { guid, internalDate, saveDate }, this.fsyncFor('save'));
+    if (header.size > 0xffffffff) {
+      await fsp.rm(tmpPath, { force: true });
+      throw new LoftError('LOFT_E_STORAGE_INVALID', 'message is larger than 4 GiB');
+    }
+    return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: header.size };
+  }
+
+  /** Gives prepared saves their UIDs and links their files into place. Lock held. */
+  private async placeSaves(saves: readonly PreparedSave[]): Promise<LogRecord[]> {
+    for (let round = 0; round < 2; round++) {
+      const records: LogRecord[] = [];
+      const placed: string[] = [];
+      let collision: string | undefined;
+      let uid = this.state.header.uidNext;
+      if (uid + saves.length - 1 > MAX_UID) throw new LoftError('LOFT_E_STORAGE_INVALID', `${this.name}: UIDs are exhausted; the mailbox needs a new UIDVALIDITY`);
+      for (const save of saves) {
+        const target = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+        await this.ensureHashDirs(target);
+        try {
+          // link(), not rename(): it refuses to replace a file already at this UID.
+          linkSync(save.tmpPath, target);
+        } catch (err) {
+          if (!isErrno(err, 'EEXIST')) throw ioError('link', target, err);
+          collision = target;
+          break;
+        }
+        placed.push(target);
+        records.push({ type: 'append', uid, flags: save.flags, keywords: save.keywords, guid: save.guid, internalDate: save.internalDate, saveDate: save.saveDate, size: save.size });
+        uid++;
+      }
+      if (collision === undefined) {
+        for (const save of saves) unlinkQuietly(save.tmpPath);
+        if (this.fsyncFor('save')) for (const dir of new Set(placed.map((p) => dirname(p)))) await fsyncDir(dir);
+        return records;
+      }
+      // A file the log does not know holds this UID: a save that died before logging, or a
+      // log that lost records. Adopt it through a rebuild rather than overwrite it.
+      for (const path of placed) unlinkQuietly(path);
+      await this.resync(`message file ${collision} exists but the log does not have its UID`, true);
+    }
+    throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.dir}: UID allocation keeps colliding with existing files`);
+  }
+
+  private async ensureHashDirs(target: string): Promise<void> {
+    if (this.settings.mail_dir_hash === 0) return;
+    const dir = dirname(target);
+    if (this.knownDirs.has(dir)) return;
+    let at = this.paths.dir;
+    for (const part of dir.slice(at.length + 1).split('/')) {
+      at = join(at, part);
+      await ensureRealDir(at);
+    }
+    this.knownDirs.add(dir);
+  }
+
+  /** Commits saves and changes as one log transaction. */
+  async commitPrepared(saves: readonly PreparedSave[], records: readonly LogRecord[]): Promise<CommitResult> {
+    this.assertWritable();
+    return this.exclusive(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const txid = newTxid();
+        let appends: LogRecord[] = [];
+        let release: ReleaseLock | undefined;
+        try {
+          if (saves.length > 0) {
+            release = await this.lock.acquire();
+            await this.syncLog(true);
+            appends = await this.placeSaves(saves);
+          } else if (attempt > 0) {
+            await this.syncLog(false);
+          }
+          await this.appendLog(encodeTransaction({ txid, records: [...appends, ...records] }), this.fsyncFor(saves.length > 0 ? 'save' : 'change'));
+        } catch (err) {
+          if (!(isLoftError(err, 'LOFT_E_STORAGE_IO') && attempt < COMMIT_ATTEMPTS && saves.length === 0 && err.message.includes('replaced'))) throw err;
+          continue;
+        } finally {
+          await release?.();
+        }
+        const result = await this.syncLog(false, txid);
+        if (!result && saves.length === 0) {
+          // The log was rotated or rebuilt under us and our transaction is void: write again.
+          if (attempt < COMMIT_ATTEMPTS) continue;
+          throw new LoftError('LOFT_E_STORAGE_IO', `${this.paths.log} was replaced ${COMMIT_ATTEMPTS} times during one commit`);
+        }
+        if (!result && saves.length > 0) {
+          // A rebuild ran between our write and the read-back; it kept what it found.
+          for (const append of appends) if (append.type === 'append' && this.state.table.slotOf(append.uid) < 0) throw new LoftError('LOFT_E_STORAGE_IO', `saved UID ${append.uid} vanished in a concurrent rebuild`);
+        }
+        await this.maybeCheckpoint();
+        const outcome = this.commitResult(appends, result);
+        // The caller reports its own flag changes; refresh() need not repeat them.
+        for (const { uid } of outcome.updated) this.pendingFlags.delete(uid);
+        return outcome;
+      }
+    });
+  }
+
+  private commitResult(appends: readonly LogRecord[], result: ApplyResult | undefined): CommitResult {
+    const t = this.state.table;
+    const saved = appends.flatMap((r) => (r.type === 'append' ? [{ uid: r.uid, guid: Buffer.from(r.guid).toString('hex') }] : []));
+    const updated = (result?.updated ?? []).flatMap((uid) => {
+      const slot = t.slotOf(uid);
+      return slot < 0 ? [] : [{ uid, flags: [...this.flagsOfSlot(slot)], modseq: BigInt(t.modseqs[slot]!) }];
+    });
+    return { saved, updated, failed: result?.conflicts ?? [], expunged: result?.expunged ?? [], modseq: BigInt(result?.modseq ?? this.state.header.highestModseq) };
+  }
+
+  private flagsOfSlot(slot: number): Set<string> {
+    const t = this.state.table;
+    const out = new Set<string>();
+    for (const [name, bit] of SYSTEM_FLAGS) if (t.flags[slot]! & bit) out.add(name);
+    for (const id of t.keywordIndexes(slot)) out.add(this.state.header.keywords[id]!);
+    if (t.uids[slot]! >= this.recentFrom && this.claimsRecent) out.add('\\Recent');
+    return out;
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    const threshold = Math.max(this.checkpointMinLogBytes, this.indexBytes / CHECKPOINT_INDEX_FRACTION);
+    if (this.readOffset - this.indexOffset < threshold) return;
+    const release = await this.lock.acquire(0).catch(() => undefined);
+    if (!release) return;
+    try {
+      if (this.readOffset > this.logRotateBytes) await this.rotateLog();
+      else await this.writeCheckpoint();
+    } catch (err) {
+      this.logger.warn({ err, path: this.paths.index }, 'writing the index checkpoint failed; the log still has everything');
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Closes the log with a rotation marker and starts a new one whose checkpoint is the state
+   * at the marker. Lock held, so no save is in flight; a lockless flag change or expunge that
+   * lands after the marker is void, and its writer writes it again to the new log.
+   */
+  private async rotateLog(): Promise<void> {
+    const fsync = this.settings.mail_fsync !== 'never';
+    await this.syncLog(true);
+    await this.appendLog(encodeTransaction({ txid: newTxid(), records: [{ type: 'rotated' }] }), fsync);
+    const scan = scanLog(readTailSync(this.log.fd, this.readOffset), this.readOffset);
+    if (!scan.rotated || scan.skipped.length > 0) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.log}: rotation marker not found where it was written`);
+    for (const { txn } of scan.transactions) this.state.apply(txn, { flagsChanged: this.pendingFlags });
+    this.readOffset = scan.end;
+    const h = this.state.header;
+    const logId = newLogId();
+    const tmp = tempName(this.paths.log);
+    await atomicWriteFile(tmp, encodeLogHeader({ logId, uidValidity: h.uidValidity, baseModseq: h.highestModseq }), fsync);
+    // Index first: an opener that pairs it with the old log sees different logIds and waits
+    // for our lock; one that pairs the old index with the closed log does the same.
+    await atomicWriteFile(this.paths.index, encodeIndex({ ...h, logId, logOffset: LOG_HEADER_BYTES }, this.state.table), fsync);
+    await fsp.rename(tmp, this.paths.log);
+    if (fsync) await fsyncDir(this.paths.dir);
+    this.logger.debug({ path: this.paths.log, logId }, 'transaction log rotated');
+    await this.reload(true);
+    if (this.cache.size() > this.cacheCompactMinBytes) {
+      try {
+        this.cache.compact((uid) => this.isLive(uid));
+      } catch (err) {
+        this.logger.warn({ err, path: this.paths.cache }, 'compacting the cache failed; it keeps growing until the next rotation');
+      }
+    }
+  }
+
+  /** Replaces loft.index with the state at readOffset, unless a newer one is there. Lock held. */
+  private async writeCheckpoint(): Promise<void> {
+    const head = await readHead(this.paths.index, INDEX_HEADER_BYTES);
+    if (head && head.length >= INDEX_HEADER_BYTES && head.readUInt32LE(32) === this.logHeader.logId && head.readDoubleLE(48) >= this.readOffset) return;
+    const buf = encodeIndex({ ...this.state.header, logId: this.logHeader.logId, logOffset: this.readOffset }, this.state.table);
+    await atomicWriteFile(this.paths.index, buf, this.settings.mail_fsync !== 'never');
+    this.indexBytes = buf.length;
+    this.indexOffset = this.readOffset;
+  }
+
+  transaction(): MailboxTransaction {
+    this.assertWritable();
+    return new MailboxTransaction(this);
+  }
+
+  /** Saves one message; when this returns, it is on disk per mail_fsync and in the log. */
+  async save(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<{ uid: number; guid: string }> {
+    const prepared = await this.prepareSave(message, options);
+    const result = await this.commitPrepared([prepared], []).catch(async (err: unknown) => {
+      await fsp.rm(prepared.tmpPath, { force: true });
+      throw err;
+    });
+    return result.saved[0]!;
+  }
+
+  /** UIDs of `uids` that are in the view and not expunged, as ranges. */
+  private liveRanges(uids: readonly number[]): UidRange[] {
+    const t = this.state.table;
+    return toRanges(
+      uids.filter((uid) => {
+        const slot = t.slotOf(uid);
+        return slot >= 0 && (t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0;
+      }),
+    );
+  }
+
+  /** @internal builds the log record of a flag change. */
+  flagRecord(uids: readonly number[], change: FlagChange): LogRecord | undefined {
+    const { system, keywords } = parseFlags(change.flags);
+    const ranges = this.liveRanges(uids);
+    if (ranges.length === 0) return undefined;
+    const op = change.op === 'add' ? FlagOp.Add : change.op === 'remove' ? FlagOp.Remove : FlagOp.Replace;
+    const unchangedSince = change.unchangedSince === undefined ? 0 : Number(change.unchangedSince);
+    if (change.unchangedSince !== undefined && unchangedSince < 1) throw new LoftError('LOFT_E_STORAGE_INVALID', 'UNCHANGEDSINCE must be at least 1');
+    return { type: 'flags', op, flags: system, keywords, unchangedSince, ranges };
+  }
+
+  /** @internal builds the log record of an expunge. */
+  expungeRecord(uids: readonly number[]): LogRecord | undefined {
+    const ranges = this.liveRanges(uids);
+    return ranges.length === 0 ? undefined : { type: 'expunge', ranges };
+  }
+
+  async updateFlags(uids: readonly number[], change: FlagChange): Promise<FlagUpdateResult> {
+    this.assertWritable();
+    const record = this.flagRecord(uids, change);
+    if (!record) return { updated: [], failed: [] };
+    const { updated, failed } = await this.commitPrepared([], [record]);
+    return { updated, failed };
+  }
+
+  /** Expunges `uids`; returns those this call expunged (others may have been first). */
+  async expunge(uids: readonly number[]): Promise<number[]> {
+    this.assertWritable();
+    const record = this.expungeRecord(uids);
+    if (!record) return [];
+    const { expunged } = await this.commitPrepared([], [record]);
+    await this.removeFiles(expunged);
+    return expunged;
+  }
+
+  /** IMAP EXPUNGE (or UID EXPUNGE with `uids`): expunges the messages marked \Deleted. */
+  async expungeDeleted(uids?: readonly number[]): Promise<number[]> {
+    this.assertWritable();
+    const t = this.state.table;
+    const candidates = uids ?? Array.from(this.uids());
+    return this.expunge(
+      candidates.filter((uid) => {
+        const slot = t.slotOf(uid);
+        return slot >= 0 && slot < this.announced && (t.flags[slot]! & DELETED_BIT) !== 0;
+      }),
+    );
+  }
+
+  /** @internal unlinks the files of messages the log now has as expunged. */
+  async removeFiles(uids: readonly number[]): Promise<void> {
+    for (const uid of uids) unlinkQuietly(messagePath(this.paths.dir, uid, this.settings.mail_dir_hash));
+  }
+
+  /** Copies messages into `target` keeping their GUIDs (UIDPLUS: source UID -> new UID). */
+  async copy(uids: readonly number[], target: Mailbox): Promise<Map<number, number>> {
+    this.assertOpen();
+    target.assertWritable();
+    const t = this.state.table;
+    const sources = [...new Set(uids)].sort((a, b) => a - b).filter((uid) => {
+      const slot = t.slotOf(uid);
+      return slot >= 0 && slot < this.announced && (t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0;
+    });
+    const saves: PreparedSave[] = [];
+    try {
+      for (const uid of sources) saves.push(await this.prepareCopy(uid, target));
+      const result = await target.commitPrepared(saves, []);
+      return new Map(sources.map((uid, i) => [uid, result.saved[i]!.uid]));
+    } catch (err) {
+      for (const save of saves) await fsp.rm(save.tmpPath, { force: true });
+      throw err;
+    }
+  }
+
+  private async prepareCopy(uid: number, target: Mailbox): Promise<PreparedSave> {
+    const t = this.state.table;
+    const slot = this.slotOf(uid);
+    const source = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+    const guid = Buffer.from(t.guids.subarray(slot * 16, slot * 16 + 16));
+    const tmpPath = join(target.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
+    try {
+      // sdbox copy is a hard link: the file has no UID in it, so both mailboxes share it.
+      await fsp.link(source, tmpPath);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+      const { message } = await this.readVerified(uid);
+      await writeDboxFile(tmpPath, message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() }, target.fsyncFor('save'));
+    }
+    const keywords = t.keywordIndexes(slot).map((id) => this.state.header.keywords[id]!);
+    return { tmpPath, guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
+  }
+
+  /** COPY then expunge from here. A crash in between leaves a copy in both, never in neither. */
+  async move(uids: readonly number[], target: Mailbox): Promise<Map<number, number>> {
+    this.assertWritable();
+    const map = await this.copy(uids, target);
+    await this.expunge([...map.keys()]);
+    return map;
+  }
+
+  // ---- reading messages --------------------------------------------------------------
+
+  private async readVerified(uid: number): Promise<{ message: Buffer }> {
+    const slot = this.slotOf(uid);
+    const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+    let read;
+    try {
+      read = await readDboxMessage(path);
+    } catch (err) {
+      if (isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+      throw err;
+    }
+    this.checkGuid(uid, slot, read.header.guid, path);
+    return read;
+  }
+
+  private checkGuid(uid: number, slot: number, guid: Buffer, path: string): void {
+    if (Buffer.compare(guid, Buffer.from(this.state.table.guids.subarray(slot * 16, slot * 16 + 16))) !== 0) {
+      // Never serve a message that is not the one the index says is at this UID.
+      this.logger.error({ path, uid }, 'message file GUID differs from the index; run force-resync');
+      throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${path}: GUID differs from the index`);
+    }
+  }
+
+  /** The raw message (RFC 5322 bytes as received). */
+  async openMessage(uid: number): Promise<Buffer> {
+    this.assertOpen();
+    return (await this.readVerified(uid)).message;
+  }
+
+  /** The raw message as a stream, for large messages. */
+  async openMessageStream(uid: number): Promise<{ size: number; stream: Readable }> {
+    this.assertOpen();
+    const slot = this.slotOf(uid);
+    const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+    const handle = await openNoFollow(path, constants.O_RDONLY).catch((err: unknown) => {
+      throw isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND') ? new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err }) : err;
+    });
+    try {
+      const stat = await handle.stat();
+      const head = Buffer.alloc(DBOX_HEADER_BYTES);
+      await handle.read(head, 0, DBOX_HEADER_BYTES, 0);
+      const header = decodeDboxHeader(head, stat.size);
+      if (typeof header === 'string') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${path}: ${header}`);
+      this.checkGuid(uid, slot, header.guid, path);
+      return { size: header.size, stream: handle.createReadStream({ start: DBOX_HEADER_BYTES, autoClose: true }) };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  private readSync(uid: number): Buffer {
+    const slot = this.slotOf(uid);
+    const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+    let fd: number;
+    try {
+      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
+    } catch (err) {
+      throw ioError('open', path, err);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      const data = Buffer.alloc(size);
+      let done = 0;
+      while (done < size) {
+        const n = readSync(fd, data, done, size - done, done);
+        if (n === 0) break;
+        done += n;
+      }
+      const header = decodeDboxHeader(data.subarray(0, DBOX_HEADER_BYTES), done);
+      if (typeof header === 'string') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${path}: ${header}`);
+      this.checkGuid(uid, slot, header.guid, path);
+      return data.subarray(DBOX_HEADER_BYTES);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private fieldSync(uid: number, field: CachedFieldName): unknown {
+    const cached = this.cache.get(uid, field);
+    if (cached !== undefined) return JSON.parse(cached) as unknown;
+    const message = this.readSync(uid);
+    let value = this.parser?.parse(field, message);
+    if (value === undefined) value = headerFieldParser.parse(field, message);
+    if (value === undefined) throw new LoftError('LOFT_E_STORAGE_NO_PARSER', `${field} (pass a MessageFieldParser from @loft/mime to MailUser.open)`);
+    this.cache.put(uid, field, JSON.stringify(value));
+    return value;
+  }
+
+  /**
+   * A parsed field of a message, from the cache or parsed (and cached) on a miss:
+   * 'envelope' and 'bodystructure' need the @loft/mime parser; 'headers:<name>' gives the
+   * raw unfolded values; 'sentDate' ms since the epoch or null; 'headerText' the header block.
+   */
+  async cachedField(uid: number, field: CachedFieldName): Promise<unknown> {
+    this.assertOpen();
+    return this.fieldSync(uid, field);
+  }
+
+  /** The query engine's accessor of the message at `seq` (synchronous reads). */
+  messageView(seq: number): MessageView {
+    const uid = this.uidOfSeq(seq);
+    if (uid === 0) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
+    const t = this.state.table;
+    const slot = seq - 1;
+    const view: MessageView = {
+      seq,
+      uid,
+      modseq: BigInt(t.modseqs[slot]!),
+      flags: this.flagsOfSlot(slot),
+      internalDate: new Date(t.internalDates[slot]!),
+      saveDate: new Date(t.saveDates[slot]!),
+      size: t.sizes[slot]!,
+      header: (name) => this.fieldSync(uid, `headers:${name.toLowerCase()}`) as string[],
+      headerText: () => this.fieldSync(uid, 'headerText') as string,
+      bodyText: () => {
+        const message = this.readSync(uid);
+        return message.subarray(headerEnd(message).bodyStart).toString('utf8');
+      },
+    };
+    return view;
+  }
+
+  // ---- change notification and CONDSTORE ----------------------------------------------
+
+  /**
+   * Calls `listener` when the log changes (another process or session wrote to it), within
+   * a second; the listener should then refresh(). Returns a function that stops watching.
+   * The watch does not keep the process alive by itself (the IMAP connection does).
+   */
+  watch(listener: () => void): () => void {
+    this.assertOpen();
+    let timer: NodeJS.Timeout | undefined;
+    const watcher = fsWatch(this.paths.dir, { persistent: false }, (_event, filename) => {
+      if (filename !== null && filename !== 'loft.index.log') return;
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        listener();
+      }, WATCH_DEBOUNCE_MS);
+    });
+    watcher.on('error', (err) => this.logger.warn({ err, dir: this.paths.dir }, 'watching the mailbox log failed; IDLE falls back to polling'));
+    const stop = (): void => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      watcher.close();
+      this.watchers.delete(stop);
+    };
+    this.watchers.add(stop);
+    return stop;
+  }
+
+  /**
+   * CONDSTORE/QRESYNC: UIDs of the view changed after `modseq`, and UID ranges expunged after
+   * it. When the log no longer reaches back that far (after a force-resync), every UID below
+   * uidNext that is not in the mailbox is reported as vanished, as RFC 7162 allows.
+   */
+  async changesSince(modseq: bigint): Promise<{ changed: number[]; vanished: UidRange[] }> {
+    this.assertOpen();
+    const since = Number(modseq);
+    const t = this.state.table;
+    const changed: number[] = [];
+    for (let slot = 0; slot < this.announced; slot++) if (t.modseqs[slot]! > since && !(t.flags[slot]! & FLAG_EXPUNGE_PENDING)) changed.push(t.uids[slot]!);
+    const vanished: number[] = [];
+    if (since >= this.logHeader.baseModseq) {
+      const scan = scanLog(await readTail(this.log, LOG_HEADER_BYTES), LOG_HEADER_BYTES);
+      let counter = this.logHeader.baseModseq;
+      for (const { txn, end } of scan.transactions) {
+        if (end > this.readOffset) break;
+        if (bumpsModseq(txn)) counter++;
+        if (counter <= since) continue;
+        for (const r of txn.records) if (r.type === 'expunge') vanished.push(...rangeUids(r.ranges));
+      }
+      return { changed, vanished: toRanges(vanished.filter((uid) => !this.isLive(uid))) };
+    }
+    const gaps: UidRange[] = [];
+    let next = 1;
+    for (let slot = 0; slot < t.count; slot++) {
+      if (t.flags[slot]! & FLAG_EXPUNGE_PENDING) continue;
+      if (t.uids[slot]! > next) gaps.push([next, t.uids[slot]! - 1]);
+      next = t.uids[slot]! + 1;
+    }
+    if (next < this.state.header.uidNext) gaps.push([next, this.state.header.uidNext - 1]);
+    return { changed, vanished: gaps };
+  }
+
+  private isLive(uid: number): boolean {
+    const slot = this.state.table.slotOf(uid);
+    return slot >= 0 && (this.state.table.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.exclusive(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      for (const stop of [...this.watchers]) stop();
+      if (!this.readOnly) {
+        await this.syncLog(false).catch(() => undefined);
+        await this.maybeCheckpoint();
+      }
+      this.cache.close();
+      this.closeAppendFd();
+      await this.log.close().catch(() => undefined);
+    });
+    await this.onClose?.(this);
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw ioError('unlink', path, err);
+  }
+}
+
+const fdatasync = promisify(fdatasyncCb);
+
+/** Bytes [from, end of file) of an open file, read synchronously. */
+function readTailSync(fd: number, from: number): Buffer {
+  const size = fstatSync(fd).size;
+  if (size <= from) return Buffer.alloc(0);
+  const buf = Buffer.allocUnsafe(size - from);
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, buf.length - done, from + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return buf.subarray(0, done);
+}
+
+/** The first `bytes` bytes of a file, or undefined if it cannot be read. */
+async function readHead(path: string, bytes: number): Promise<Buffer | undefined> {
+  try {
+    const handle = await openNoFollow(path, constants.O_RDONLY);
+    try {
+      const buf = Buffer.alloc(bytes);
+      const { bytesRead } = await handle.read(buf, 0, bytes, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** A batch of saves, flag changes and expunges committed as one log transaction. */
+export class MailboxTransaction {
+  private readonly saves: PreparedSave[] = [];
+  private readonly records: LogRecord[] = [];
+  private done = false;
+
+  constructor(private readonly mailbox: Mailbox) {}
+
+  /** Writes the message file now; it gets its UID and becomes visible at commit(). */
+  async save(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<void> {
+    this.assertActive();
+    this.saves.push(await this.mailbox.prepareSave(message, options));
+  }
+
+  updateFlags(uids: readonly number[], change: FlagChange): void {
+    this.assertActive();
+    const record = this.mailbox.flagRecord(uids, change);
+    if (record) this.records.push(record);
+  }
+
+  expunge(uids: readonly number[]): void {
+    this.assertActive();
+    const record = this.mailbox.expungeRecord(uids);
+    if (record) this.records.push(record);
+  }
+
+  async commit(): Promise<CommitResult> {
+    this.assertActive();
+    this.done = true;
+    try {
+      const result = await this.mailbox.commitPrepared(this.saves, this.records);
+      await this.mailbox.removeFiles(result.expunged);
+      return result;
+    } catch (err) {
+      await this.discard();
+      throw err;
+    }
+  }
+
+  async rollback(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.discard();
+  }
+
+  private async discard(): Promise<void> {
+    for (const save of this.saves) await fsp.rm(save.tmpPath, { force: true });
+  }
+
+  private assertActive(): void {
+    if (this.done) throw new LoftError('LOFT_E_STORAGE_INVALID', 'transaction already committed or rolled back');
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Which parsed fields the cache can hold, and who computes them. ENVELOPE and BODYSTRUCTURE
+ * need a MIME parser; that is @loft/mime's job, plugged in through MessageFieldParser when
+ * MailUser is opened. Without one, only the header-level fields below are available.
+ */
+
+export type CachedFieldName = 'envelope' | 'bodystructure' | 'sentDate' | 'headerText' | `headers:${string}`;
+
+export interface MessageFieldParser {
+  /** The field's value (JSON-serialisable), or undefined if this parser does not compute it. */
+  parse(field: CachedFieldName, message: Buffer): unknown;
+}
+
+/** Offset of the blank line ending the header block (message length if there is none). */
+export function headerEnd(message: Buffer): { end: number; bodyStart: number } {
+  const crlf = message.indexOf('\r\n\r\n');
+  const lf = message.indexOf('\n\n');
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { end: crlf + 2, bodyStart: crlf + 4 };
+  if (lf >= 0) return { end: lf + 1, bodyStart: lf + 2 };
+  return { end: message.length, bodyStart: message.length };
+}
+
+/** Raw, unfolded values of every header field named `name` (case-insensitive). */
+export function headerValues(headerText: string, name: string): string[] {
+  const wanted = name.toLowerCase();
+  const out: string[] = [];
+  const unfolded = headerText.replace(/\r?\n(?=[ \t])/g, '');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    if (line.slice(0, colon).trim().toLowerCase() === wanted) out.push(line.slice(colon + 1).replace(/^[ \t]+/, ''));
+  }
+  return out;
+}
+
+/** Header-level fields that need no MIME parsing. */
+export const headerFieldParser: MessageFieldParser = {
+  parse(field, message) {
+    const text = message.subarray(0, headerEnd(message).end).toString('latin1');
+    if (field === 'headerText') return text;
+    if (field === 'sentDate') {
+      const value = headerValues(text, 'date')[0];
+      const ms = value === undefined ? NaN : Date.parse(value.replace(/\([^)]*\)/g, '').trim());
+      return Number.isNaN(ms) ? null : ms;
+    }
+    if (field.startsWith('headers:')) return headerValues(text, field.slice('headers:'.length));
+    return undefined;
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * File access that treats the mail directory as hostile: every open uses O_NOFOLLOW, every
+ * directory on the way is checked with lstat to be a real directory (not a symlink), and
+ * replacing a file is always write-temp + fsync + rename (+ fsync of the directory).
+ *
+ * Why: in `lmtp_privsep = seteuid` mode deliveries run as root inside the user's home, where
+ * the user may plant symlinks. Node has no openat(), so a directory swapped between the
+ * lstat and the open is a residual race; the default fork privsep mode does not have it.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, isAbsolute, relative, sep } from 'node:path';
+import { LoftError } from '@loft/errors';
+
+export const O_NOFOLLOW = constants.O_NOFOLLOW;
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** Translates a failed system call into the coded error callers see at the module boundary. */
+export function ioError(op: string, path: string, err: unknown): LoftError {
+  if (isErrno(err, 'ELOOP')) return new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${op} ${path}: is a symlink`, { cause: err });
+  if (isErrno(err, 'ENOENT')) return new LoftError('LOFT_E_STORAGE_NOT_FOUND', `${op} ${path}`, { cause: err });
+  const code = (err as { code?: string } | null)?.code ?? 'unknown';
+  return new LoftError('LOFT_E_STORAGE_IO', `${op} ${path} failed: ${code}`, { cause: err });
+}
+
+/** Opens a file without following a symlink in its last component. */
+export async function openNoFollow(path: string, flags: number, mode = 0o600): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(path, flags | O_NOFOLLOW, mode);
+  } catch (err) {
+    throw ioError('open', path, err);
+  }
+}
+
+/** The whole file, or undefined if it does not exist. */
+export async function readFileNoFollow(path: string): Promise<Buffer | undefined> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, constants.O_RDONLY | O_NOFOLLOW);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw ioError('open', path, err);
+  }
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Refuses `path` unless it lies inside `root` (both absolute, already normalised). */
+export function assertInside(root: string, path: string): void {
+  const rel = relative(root, path);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('..'))) return;
+  throw new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${path} is outside ${root}`);
+}
+
+/** Makes sure `path` is a real directory (creating it 0700 if missing); a symlink is refused. */
+export async function ensureRealDir(path: string): Promise<void> {
+  try {
+    await fsp.mkdir(path, { mode: 0o700 });
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw ioError('mkdir', path, err);
+  }
+  await assertRealDir(path);
+}
+
+export async function assertRealDir(path: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fsp.lstat(path);
+  } catch (err) {
+    throw ioError('lstat', path, err);
+  }
+  if (stat.isSymbolicLink()) throw new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${path} is a symlink`);
+  if (!stat.isDirectory()) throw new LoftError('LOFT_E_STORAGE_IO', `${path} is not a directory`);
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  const handle = await openNoFollow(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function tempName(path: string): string {
+  return `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
+}
+
+/** Replaces `path` atomically: a reader sees the old or the new file, never a mix. */
+export async function atomicWriteFile(path: string, data: Uint8Array | readonly Uint8Array[], fsync: boolean): Promise<void> {
+  const tmp = tempName(path);
+  const handle = await openNoFollow(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    try {
+      await handle.writeFile(data instanceof Uint8Array ? data : Buffer.concat(data));
+      if (fsync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err instanceof LoftError ? err : ioError('write', path, err);
+  }
+  if (fsync) await fsyncDir(dirname(path));
+}
