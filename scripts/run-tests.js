@@ -31,5 +31,7 @@ if (selected.length === 0) {
   console.error('run-tests: no test files found (did `tsc -b` run?)');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...selected], { stdio: 'inherit' });
+// A test that hangs fails by name after this long rather than stalling the whole run.
+const TEST_TIMEOUT_MS = 180_000;
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, ...selected], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -3,7 +3,7 @@
  * test writes, talks to it with loftadm and raw sockets, and cleans up every process it
  * started even when the test fails. Waiting is always for a condition, with a deadline.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -169,8 +169,37 @@ export class Loftd {
   }
 }
 
-function confPreamble(logPath: string): string {
-  return `log_path = ${logPath}\nlog_level = debug\n`;
+/**
+ * What every test config starts with: its own log file, and the built-in services made
+ * safe for a test machine: accounts every Debian system has (the built-in defaults name
+ * loft and loftnull, which a production install creates), and imap-login's listeners off
+ * (a test that wants them sets ports of its own, later blocks win).
+ */
+export function confPreamble(logPath: string): string {
+  return `log_path = ${logPath}
+log_level = debug
+service anvil {
+  user = nobody
+  unix_listener anvil {
+    user = nobody
+  }
+}
+service auth {
+  user = nobody
+  unix_listener auth-login {
+    user = nobody
+  }
+}
+service imap-login {
+  user = nobody
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`;
 }
 
 export interface StartOptions {
@@ -220,6 +249,11 @@ export async function startLoftd(t: TestContext, conf: string, options: StartOpt
 export function connectAndGreet(port: number): Promise<{ socket: net.Socket; greeting: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no greeting on port ${port} within ${ANSWER_TIMEOUT_MS} ms`));
+    }, ANSWER_TIMEOUT_MS);
+    socket.once('data', () => clearTimeout(timer));
     socket.setEncoding('utf8');
     let buffer = '';
     socket.on('error', reject);
@@ -234,14 +268,18 @@ export function connectAndGreet(port: number): Promise<{ socket: net.Socket; gre
   });
 }
 
+const ANSWER_TIMEOUT_MS = 30_000;
+
 /** Send one line on an open connection and read one line back. */
 export function ask(socket: net.Socket, line: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`no answer to '${line}' within ${ANSWER_TIMEOUT_MS} ms (got ${JSON.stringify(buffer)})`)), ANSWER_TIMEOUT_MS);
     const onData = (data: Buffer | string): void => {
       buffer += String(data);
       const nl = buffer.indexOf('\n');
       if (nl >= 0) {
+        clearTimeout(timer);
         socket.off('data', onData);
         resolve(buffer.slice(0, nl));
       }
@@ -257,4 +295,62 @@ export function readUid(pid: number): number {
   const match = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
   if (!match) throw new Error(`no Uid line in /proc/${pid}/status`);
   return Number(match[2]);
+}
+
+/** A self-signed certificate for localhost, made with openssl in `dir`. */
+export function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const result = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`openssl failed: ${result.stderr}`);
+  return { cert, key };
+}
+
+/** Users for login tests: PLAIN passwords, distinct uids (no system accounts needed). */
+export const TEST_USERS = [
+  { user: 'alice', password: 'secret', uid: 5001 },
+  { user: 'bob', password: 'hunter2', uid: 5002 },
+] as const;
+
+/**
+ * Config for a loftd that serves IMAP logins: imap-login on `port` (and imaps on
+ * `tlsPort` when given), a passwd-file passdb/userdb with TEST_USERS (plus `extraUsers`
+ * lines), a TLS certificate.
+ */
+export function loginConf(dir: string, port: number, options: { tlsPort?: number; extraUsers?: string[]; extra?: string } = {}): string {
+  const users = path.join(dir, 'users');
+  const lines = TEST_USERS.map((u) => `${u.user}:{PLAIN}${u.password}:${u.uid}:${u.uid}::${dir}/home/${u.user}::`);
+  fs.writeFileSync(users, [...lines, ...(options.extraUsers ?? [])].join('\n') + '\n', { mode: 0o644 });
+  const { cert, key } = makeCertificate(dir);
+  fs.chmodSync(key, 0o600);
+  return `service imap-login {
+  inet_listener imap {
+    port = ${port}
+  }
+  inet_listener imaps {
+    port = ${options.tlsPort ?? 0}
+  }
+}
+ssl_cert = <${cert}
+ssl_key = <${key}
+auth_failure_delay = 300ms
+passdb users {
+  driver = passwd-file
+  args = ${users}
+}
+userdb users {
+  driver = passwd-file
+  args = ${users}
+}
+${options.extra ?? ''}`;
+}
+
+/** Run a Python snippet (the stdlib's imaplib is a real, independent client); returns stdout. */
+export function python(code: string, timeoutMs = 60_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('python3', ['-c', code], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`python failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
 }

@@ -200,3 +200,14 @@ test('process_limit and client_limit: busy processes make more, up to the limit,
   socket.destroy();
   for (const c of clients) c.socket.destroy();
 });
+
+test('a port another process listens on is a clear start-up error, not a silent dead listener', async (t) => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as net.AddressInfo).port;
+  const loftd = await startLoftd(t, echoService(port), { noWait: true });
+  const { code } = await loftd.exited;
+  assert.notEqual(code, 0);
+  assert.match(loftd.stderr, new RegExp(`listen\\(service echo inet_listener echo 127\\.0\\.0\\.1:${port}\\) failed: EADDRINUSE`));
+});

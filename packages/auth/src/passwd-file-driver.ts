@@ -27,8 +27,10 @@ function parseArgs(args: string): PasswdFileArgs {
     else rest.push(value === undefined ? key : `${key}=${value}`);
   }
   if (rest.length !== 1) throw driverError('passwd-file', `args must be [scheme=S] [username_format=F] PATH, got '${args}'`);
-  if (!rest[0].startsWith('/')) throw driverError('passwd-file', `the file '${rest[0]}' must be an absolute path`);
-  return { path: parseTemplate(rest[0]), pathTemplate: rest[0], usernameFormat: parseTemplate(usernameFormat), scheme };
+  // Relative paths are relative to the working directory, which loftd sets to base_dir as
+  // Dovecot does; the directory itself is not a template, so its '%' are escaped.
+  const file = rest[0].startsWith('/') ? rest[0] : `${process.cwd().replace(/%/g, '%%')}/${rest[0]}`;
+  return { path: parseTemplate(file), pathTemplate: file, usernameFormat: parseTemplate(usernameFormat), scheme };
 }
 
 type Found = { entry: PasswdEntry; user: string; where: string } | PassdbResult;

@@ -1,7 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import path, { join } from 'node:path';
 import type { AuthRequest } from './auth-types.js';
 import { createPassdb, createUserdb } from './drivers.js';
 import { parsePasswdFile } from './passwd-file.js';
@@ -160,9 +162,21 @@ test('user names never reach a file path with /, .., NUL or control characters',
   assert.equal(userdb.iterate, undefined, 'per-domain files cannot be listed');
 });
 
+test('a relative passwd-file path is relative to the working directory (base_dir, as loftd runs services)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-relative-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'users'), 'rel:{PLAIN}pw:1000:1000::/home/rel::\n');
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  const db = createPassdb({ driver: 'passwd-file', args: 'users' });
+  process.chdir(cwd);
+  assert.equal((await db.verifyPlain({ user: 'rel', service: 'imap' }, 'pw')).result, 'ok');
+  await db.close();
+});
+
 test('bad args are refused when the driver is created', () => {
   assert.throws(() => createPassdb({ driver: 'passwd-file', args: '' }), /LOFT_E_AUTH_DRIVER|args must be/);
-  assert.throws(() => createPassdb({ driver: 'passwd-file', args: 'relative/passwd' }), /absolute path/);
   assert.throws(() => createPassdb({ driver: 'passwd-file', args: '/etc/%x/passwd' }), /unknown variable '%x'/);
   assert.throws(() => createUserdb({ driver: 'nope' as 'sql', args: '' }), /unknown driver 'nope'/);
 });

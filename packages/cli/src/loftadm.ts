@@ -6,6 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { describeError } from '@loft/errors';
+import { hashPassword, PASSWORD_SCHEMES } from '@loft/auth';
 import type { IpcClient } from '@loft/ipc';
 import type { FilterContext, MasterControlProtocol } from '@loft/master-protocol';
 import { connectMaster, findBaseDir, NotRunningError } from './master-client.js';
@@ -20,6 +21,12 @@ interface GlobalArgs {
 }
 
 type Master = IpcClient<MasterControlProtocol>;
+
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
 
 /** `-f` is taken by the output format here, so filters come as --filter protocol=imap. */
 function parseFilter(pairs: string[] | undefined): FilterContext | undefined {
@@ -122,6 +129,71 @@ await yargs(hideBin(process.argv))
       const mode = args.a ? 'all' : args.d ? 'defaults' : 'non-default';
       const { text, generation } = await m.request('config-dump', { mode, showSecrets: args.P ?? false, filter: parseFilter(args.filter) });
       return global(args).format === 'json' ? `${JSON.stringify({ generation, text })}\n` : text;
+    }))
+  .command('who [user]', 'Who is logged in (as doveadm who)', (y) => y
+    .positional('user', { type: 'string', describe: 'Only this user' })
+    .option('1', { type: 'boolean', describe: 'One line per connection' }), (args) =>
+    withMaster(global(args), async (m) => {
+      const sessions = await m.request('who', { user: args.user });
+      if (args['1'] || global(args).format === 'json') {
+        const rows = sessions.map((s) => ({ username: s.user, service: s.service, pid: s.pid, ip: s.remoteIp, started: new Date(s.started).toISOString() }));
+        return formatRows(rows, ['username', 'service', 'pid', 'ip', 'started'], global(args).format);
+      }
+      const groups = new Map<string, { username: string; connections: number; service: string; pids: Set<number>; ips: Set<string> }>();
+      for (const s of sessions) {
+        const key = `${s.user}\0${s.service}`;
+        const group = groups.get(key) ?? { username: s.user, connections: 0, service: s.service, pids: new Set<number>(), ips: new Set<string>() };
+        group.connections++;
+        group.pids.add(s.pid);
+        group.ips.add(s.remoteIp);
+        groups.set(key, group);
+      }
+      const rows = [...groups.values()].map((g) => ({ username: g.username, '#': g.connections, proto: g.service, pids: `(${[...g.pids].join(' ')})`, ips: `(${[...g.ips].join(' ')})` }));
+      return formatRows(rows, ['username', '#', 'proto', 'pids', 'ips'], global(args).format);
+    }))
+  .command('kick <user>', 'End every session of a user', (y) => y.positional('user', { type: 'string', demandOption: true }), (args) =>
+    withMaster(global(args), async (m) => {
+      const { kicked } = await m.request('kick', { user: args.user });
+      return formatRows([{ user: args.user, kicked }], ['user', 'kicked'], global(args).format);
+    }))
+  .command('pw', 'Hash a password (as doveadm pw); reads it from -p or standard input', (y) => y
+    .option('s', { type: 'string', default: 'SHA512-CRYPT', describe: `Scheme: ${PASSWORD_SCHEMES.join(', ')}` })
+    .option('p', { type: 'string', describe: 'The password (visible in ps; prefer standard input)' }), async (args) => {
+    try {
+      const password = args.p ?? (await readStdinLine());
+      process.stdout.write(`${await hashPassword(password, args.s)}\n`);
+    } catch (err) {
+      process.stderr.write(`loftadm: ${describeError(err)}\n`);
+      process.exitCode = EXIT_FAILED;
+    }
+  })
+  .command('auth', 'Ask auth as a login would', (y) => y
+    .command('test <user> [password]', 'Check a password: the passdb verdict and extra fields, then the userdb fields', (z) => z
+      .positional('user', { type: 'string', demandOption: true })
+      .positional('password', { type: 'string' })
+      .option('service', { type: 'string', default: 'imap' }), (args) =>
+      withMaster(global(args), async (m) => {
+        const password = args.password ?? (await readStdinLine());
+        const result = await m.request('auth-test', { user: args.user, password, service: args.service });
+        if (result.result !== 'ok') process.exitCode = EXIT_FAILED;
+        if (global(args).format === 'json') return `${JSON.stringify(result, null, 2)}\n`;
+        const fields: Record<string, string> = result.result === 'ok'
+          ? { result: 'passdb: ok', user: result.user, ...result.passdbExtra, ...(result.userdb?.result === 'ok' ? { uid: String(result.userdb.uid), gid: String(result.userdb.gid), home: result.userdb.home, ...(result.userdb.mail ? { mail: result.userdb.mail } : {}) } : { userdb: result.userdb?.result ?? 'none' }) }
+          : { result: `passdb: ${result.result}`, user: result.user, ...(result.reason ? { reason: result.reason } : {}) };
+        return formatRows(Object.entries(fields).map(([field, value]) => ({ field, value })), ['field', 'value'], global(args).format);
+      }))
+    .demandCommand(1, 'loftadm auth: name a subcommand (test)'))
+  .command('user <user>', 'Show a user\'s userdb fields (uid, gid, home, mail)', (y) => y
+    .positional('user', { type: 'string', demandOption: true })
+    .option('service', { type: 'string', default: 'imap' }), (args) =>
+    withMaster(global(args), async (m) => {
+      const result = await m.request('user-lookup', { user: args.user, service: args.service });
+      if (result.result !== 'ok') {
+        process.exitCode = EXIT_FAILED;
+        return formatRows([{ user: result.user, result: result.result, reason: result.reason ?? '' }], ['user', 'result', 'reason'], global(args).format);
+      }
+      const fields: Record<string, string> = { user: result.user, uid: String(result.uid), gid: String(result.gid), home: result.home, ...(result.mail ? { mail: result.mail } : {}), ...result.extra };
+      return formatRows(Object.entries(fields).map(([field, value]) => ({ field, value })), ['field', 'value'], global(args).format);
     }))
   .command('reload', 'Re-read the configuration; a broken one changes nothing', {}, (args) =>
     withMaster(global(args), async (m) => {

@@ -70,6 +70,12 @@ export interface UnixListenerSettings {
 export interface ServiceSettings {
   /** Builtin service name (`config`, `log`, …) or an absolute path to a JS module. */
   executable: string;
+  /**
+   * '' (an ordinary service), 'login' (pre-auth: may hand authenticated clients to the
+   * master), 'mail' (serves authenticated users: one pool of processes per uid, started on
+   * demand when a client is handed over). As Dovecot's service `type`.
+   */
+  type: '' | 'login' | 'mail';
   /** User the processes run as; empty = the user loftd runs as. */
   user: string;
   group: string;
@@ -97,6 +103,9 @@ export interface MasterSettings {
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** How long (ms) stopping children may take before they are killed. */
   shutdown_timeout: number;
+  /** Mail processes never run with a uid outside this range (0 = no upper bound). */
+  first_valid_uid: number;
+  last_valid_uid: number;
   service: Record<string, ServiceSettings>;
 }
 
@@ -115,7 +124,15 @@ export type MasterToChild =
   /** Log service only: reopen the log file (logrotate). */
   | { type: 'log-reopen' }
   /** A request that expects a `reply` with the same id. */
-  | { type: 'request'; id: number; method: ChildRequestMethod; params: unknown };
+  | { type: 'request'; id: number; method: ChildRequestMethod; params: unknown }
+  /** Mail service (imap): an authenticated client; its socket comes with this message. */
+  | { type: 'connection'; session: SessionHandoff }
+  /** Login service: the master could not hand this client over; its socket comes back with this message. */
+  | { type: 'handoff-failed'; handoffId: number; reason: string; temporary: boolean }
+  /** Mail service: end every session of this user (loftadm kick). */
+  | { type: 'kick'; user: string }
+  /** anvil only: a session began or ended (the master saw the hand-off / the end). */
+  | { type: 'anvil-session'; event: 'start' | 'end'; session: AnvilSession };
 
 export type ChildRequestMethod =
   /** Config service: re-read the config file. Result: ConfigReloadResult. */
@@ -127,7 +144,52 @@ export type ChildRequestMethod =
   /** Log service: recent error lines. Result: LogErrorEntry[]. */
   | 'log-errors'
   /** Log service: re-read settings after a reload. Result: null. */
-  | 'log-reload';
+  | 'log-reload'
+  /** anvil: sessions, optionally of one user. Params: { user?: string }. Result: AnvilSession[]. */
+  | 'anvil-who'
+  /** anvil: sessions of this user and remote IP so far. Params: { user, remoteIp }. Result: number. */
+  | 'anvil-count';
+
+/** Who a client is, as the login process saw the connection (not trusted for identity). */
+export interface ClientInfo {
+  remoteIp: string;
+  remotePort: number;
+  localIp: string;
+  localPort: number;
+  /** TLS (imaps or STARTTLS), or a local connection. */
+  secured: boolean;
+  /** TLS terminated in the login process, which relays plaintext over the socket passed on. */
+  tls: boolean;
+}
+
+/** What a mail process gets with an authenticated client; every field but `client`/`tag`/`pending` comes from auth. */
+export interface SessionHandoff {
+  /** Unique per session, for anvil and session-end. */
+  id: string;
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** mail_location override from userdb, if any. */
+  mail?: string;
+  /** Tag of the LOGIN/AUTHENTICATE command, answered by the mail process. */
+  tag: string;
+  client: ClientInfo;
+  /** Bytes the client sent after the login command, base64. */
+  pending: string;
+  /** Set when mail_max_userip_connections is exceeded: refuse the session with this limit. */
+  overLimit?: number;
+}
+
+export interface AnvilSession {
+  id: string;
+  user: string;
+  service: string;
+  pid: number;
+  remoteIp: string;
+  /** ms since the epoch */
+  started: number;
+}
 
 export interface LogLine {
   service: string;
@@ -171,7 +233,11 @@ export type ChildToMaster =
   | { type: 'status'; clients: number; available: number }
   /** The child closed its listeners (at client_limit) and wants them again. */
   | { type: 'want-listeners' }
-  | { type: 'reply'; id: number; result?: unknown; error?: string };
+  | { type: 'reply'; id: number; result?: unknown; error?: string }
+  /** Login service: an authenticated client; its socket comes with this message. */
+  | { type: 'handoff'; handoffId: number; service: string; ticket: string; tag: string; client: ClientInfo; pending: string }
+  /** Mail service: a session handed over earlier has ended. */
+  | { type: 'session-end'; sessionId: string };
 
 // ---------------------------------------------------------------------------------------
 // loftadm <-> master over run/master.sock (ipc request/response).
@@ -212,6 +278,66 @@ export interface MasterControlProtocol {
   'log-errors': { params: { since?: number }; result: LogErrorEntry[] };
   'log-reopen': { params: Record<string, never>; result: { ok: true } };
   'config-dump': { params: ConfigDumpParams; result: { text: string; generation: number } };
+  who: { params: { user?: string }; result: AnvilSession[] };
+  kick: { params: { user: string }; result: { kicked: number } };
+  /** loftadm auth test: the passdb verdict (and userdb fields on success). */
+  'auth-test': { params: { user: string; password: string; service?: string }; result: AuthTestResult };
+  /** loftadm user: the userdb fields. */
+  'user-lookup': { params: { user: string; service?: string }; result: UserLookupResult };
+}
+
+export type UserLookupResult =
+  | { result: 'ok'; user: string; uid: number; gid: number; home: string; mail?: string; extra: Record<string, string> }
+  | { result: 'unknown_user' | 'tempfail'; user: string; reason?: string };
+
+export type AuthTestResult =
+  | { result: 'ok'; user: string; passdbExtra: Record<string, string>; userdb?: UserLookupResult }
+  | { result: 'mismatch' | 'unknown_user' | 'tempfail' | 'nologin'; user: string; reason?: string };
+
+// ---------------------------------------------------------------------------------------
+// imap-login <-> auth over run/auth-login.sock, and master <-> auth over run/auth-userdb.sock.
+// ---------------------------------------------------------------------------------------
+export interface AuthLoginRequest {
+  user: string;
+  password: string;
+  /** SASL authorization identity (AUTHENTICATE PLAIN); must equal user or be empty. */
+  authzid?: string;
+  service: string;
+  mechanism: 'PLAIN' | 'LOGIN';
+  client: ClientInfo;
+  /** This server's own listening addresses (host:port): a proxy to one of them logs in locally. */
+  selfTargets: string[];
+}
+
+export type AuthLoginReply =
+  /** Log in here: the master redeems the ticket for the user's identity. */
+  | { result: 'ok'; user: string; ticket: string }
+  /** Log in on another server and relay. */
+  | { result: 'proxy'; user: string; host: string; port: number; ssl: 'no' | 'yes' | 'starttls'; destuser: string; password: string }
+  /** `temporary`: the backend failed, tell the client to try later; never "wrong password". */
+  | { result: 'fail'; temporary: boolean; message: string };
+
+export interface AuthLoginProtocol {
+  login: { params: AuthLoginRequest; result: AuthLoginReply };
+}
+
+export interface AuthUserdbProtocol {
+  /** One-time: a second redeem of the same ticket, an expired or a forged one, fails. */
+  redeem: { params: { ticket: string; service: string }; result: UserLookupResult };
+  'user-lookup': { params: { user: string; service: string }; result: UserLookupResult };
+  'auth-test': { params: { user: string; password: string; service: string }; result: AuthTestResult };
+}
+
+// ---------------------------------------------------------------------------------------
+// auth <-> anvil over run/anvil.sock: auth-failure penalties per remote IP.
+// ---------------------------------------------------------------------------------------
+export interface AnvilProtocol {
+  /** Current penalty for this IP in ms (0 = none). */
+  'penalty-get': { params: { ip: string }; result: { penaltyMs: number; failures: number } };
+  /** One more failure from this IP. */
+  'penalty-inc': { params: { ip: string }; result: { penaltyMs: number; failures: number } };
+  /** A success from this IP clears its penalty. */
+  'penalty-reset': { params: { ip: string }; result: { ok: true } };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -239,4 +365,7 @@ export const RUN_FILES = {
   PID: 'loftd.pid',
   MASTER_SOCKET: 'master.sock',
   CONFIG_SOCKET: 'config.sock',
+  AUTH_LOGIN_SOCKET: 'auth-login.sock',
+  AUTH_USERDB_SOCKET: 'auth-userdb.sock',
+  ANVIL_SOCKET: 'anvil.sock',
 } as const;

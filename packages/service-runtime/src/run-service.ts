@@ -5,7 +5,7 @@
  * down gracefully. A service supplies only the parts that are its own.
  */
 import net from 'node:net';
-import { ENV, EXIT, type ConfigProtocol, type FilterContext, type MasterToChild } from '@loft/master-protocol';
+import { ENV, EXIT, type ChildToMaster, type ConfigProtocol, type FilterContext, type MasterToChild, type SessionHandoff } from '@loft/master-protocol';
 import { IpcClient } from '@loft/ipc';
 import { createLogger, isLogLevel, type Logger } from '@loft/log';
 import type { DestinationStream } from 'pino';
@@ -32,6 +32,11 @@ export interface ServiceContext {
   trackClient(socket: net.Socket): void;
   /** Process title detail: `loft/<service> [detail]`. */
   setTitle(detail?: string): void;
+  /**
+   * Login services: give an authenticated client to the master (DESIGN §3). The socket is
+   * paused here; after the call this process no longer owns it.
+   */
+  handoff(message: Omit<Extract<ChildToMaster, { type: 'handoff' }>, 'type'>, socket: net.Socket): void;
 }
 
 export interface ServiceDefinition {
@@ -45,8 +50,10 @@ export interface ServiceDefinition {
   onConnection?(socket: net.Socket, listener: ListenerInfo, ctx: ServiceContext): void;
   /** A request from the master; the result goes back as the reply. */
   onRequest?(method: string, params: unknown, ctx: ServiceContext): Promise<unknown> | unknown;
-  /** Master messages that are not the runtime's own (log-lines, log-reopen, …). */
-  onMessage?(message: MasterToChild, ctx: ServiceContext): void;
+  /** Master messages that are not the runtime's own (log-lines, log-reopen, handoff-failed, kick…); `handle` is a socket when one came along. */
+  onMessage?(message: MasterToChild, ctx: ServiceContext, handle?: unknown): void;
+  /** Mail services: an authenticated client handed over by the master; already tracked, its end reported. */
+  onSession?(socket: net.Socket, session: SessionHandoff, ctx: ServiceContext): void;
   /** Stop serving: end clients politely. The process exits once no client is left. */
   onShutdown?(ctx: ServiceContext): Promise<void> | void;
 }
@@ -200,6 +207,15 @@ class Runtime {
       setTitle: (detail) => {
         process.title = detail ? `loft/${name} [${detail}]` : `loft/${name}`;
       },
+      handoff: (message, socket) => {
+        socket.pause();
+        process.send?.({ type: 'handoff', ...message }, socket, undefined, (err) => {
+          if (err) {
+            this.logger.error({ err }, 'hand-off to the master failed');
+            socket.destroy();
+          }
+        });
+      },
     };
   }
 
@@ -220,9 +236,24 @@ class Runtime {
             ? this.definition.onRequest(method, params, this.context)
             : Promise.reject(new Error(`${this.name} does not handle ${method}`)));
         return;
+      case 'connection':
+        this.acceptSession(message.session, handle);
+        return;
       default:
-        this.definition.onMessage?.(message, this.context);
+        this.definition.onMessage?.(message, this.context, handle);
     }
+  }
+
+  private acceptSession(session: SessionHandoff, handle: unknown): void {
+    if (!(handle instanceof net.Socket) || !this.definition.onSession) {
+      this.logger.error({ session: session.id }, 'session message without a socket, or this service takes no sessions');
+      if (handle instanceof net.Socket) handle.destroy();
+      return;
+    }
+    const socket = handle;
+    this.trackClient(socket);
+    socket.once('close', () => sendToMaster({ type: 'session-end', sessionId: session.id }));
+    this.definition.onSession(socket, session, this.context);
   }
 
   private listen(message: Extract<MasterToChild, { type: 'listener' }>, handle: unknown): void {

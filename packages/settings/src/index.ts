@@ -7,3 +7,4 @@ export { formatConfError, type ConfError } from './conf-error.js';
 export { loadConfig, type ConfigSnapshot, type LoadOptions } from './load-config.js';
 export type { ConfFilter, FilterContext } from './resolve.js';
 export { formatConf, formatSettings, formatValue, type FormatOptions } from './format.js';
+export { parseIp, parseCidr, cidrContains, ipInNetworks, type Cidr } from './ip-address.js';

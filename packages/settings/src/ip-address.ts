@@ -61,3 +61,13 @@ export function cidrContains(cidr: Cidr, address: IpBytes): boolean {
 export function isListenAddress(text: string): boolean {
   return text === '*' || parseIp(text) !== undefined;
 }
+
+/** Whether `ip` lies in any of `networks` (CIDR or single addresses, as settings hold them). */
+export function ipInNetworks(ip: string, networks: readonly string[]): boolean {
+  const address = parseIp(ip.startsWith('::ffff:') ? ip.slice(7) : ip);
+  if (!address) return false;
+  return networks.some((network) => {
+    const cidr = parseCidr(network);
+    return cidr !== undefined && cidrContains(cidr, address);
+  });
+}

@@ -16,6 +16,13 @@ import { SchemaRegistry, formatConf, formatConfError, formatSettings, loadConfig
 import type { ConfigForMaster, ConfigReloadResult, FilterContext, MasterSettings, ServiceSettingsReply } from '@loft/master-protocol';
 import { masterSettingsSchema, type MasterOwnSettings } from '@loft/service-master/settings';
 import { logSettingsSchema, type LogSettings } from '@loft/service-log/settings';
+import { anvilSettingsSchema } from '@loft/service-anvil/settings';
+import { authSettingsSchema } from '@loft/service-auth/settings';
+import { imapLoginSettingsSchema } from '@loft/service-imap-login/settings';
+import { imapSettingsSchema } from '@loft/service-imap/settings';
+import { lmtpSettingsSchema } from '@loft/service-lmtp/settings';
+import { admSettingsSchema } from '@loft/service-adm/settings';
+import { storageSettingsSchema } from '@loft/storage';
 import { configSettingsSchema, type ConfigServiceSettings } from './settings.js';
 import { PluginLoader, type LoadedPlugin } from './plugin-loader.js';
 import { availablePrefixes } from './plugin-locator.js';
@@ -30,6 +37,13 @@ export function createRegistry(): SchemaRegistry {
   registry.register('master', masterSettingsSchema);
   registry.register('log', logSettingsSchema);
   registry.register('config', configSettingsSchema);
+  registry.register('anvil', anvilSettingsSchema);
+  registry.register('auth', authSettingsSchema);
+  registry.register('imap-login', imapLoginSettingsSchema);
+  registry.register('imap', imapSettingsSchema);
+  registry.register('lmtp', lmtpSettingsSchema);
+  registry.register('adm', admSettingsSchema);
+  registry.register('storage', storageSettingsSchema);
   return registry;
 }
 
@@ -130,6 +144,8 @@ export class ConfigState {
       log_path: base.log_path ? path.resolve(base.log_path) : '',
       log_level: base.log_level,
       shutdown_timeout: base.shutdown_timeout,
+      first_valid_uid: base.first_valid_uid,
+      last_valid_uid: base.last_valid_uid,
       service: structuredClone(base.service),
     };
     return { generation: this.generation, settings };
@@ -137,7 +153,10 @@ export class ConfigState {
 
   /** Global settings for one process: filters for its context applied, services left out. */
   forService(service: string, filter: FilterContext): ServiceSettingsReply {
-    const { service: _services, ...settings } = this.snapshot.resolve(filter) as Record<string, unknown>;
+    const { service: services, ...settings } = this.snapshot.resolve(filter) as Record<string, unknown>;
+    // A process sees its own service section (its listeners, e.g. for proxy loop checks), not others'.
+    const own = (services as Record<string, unknown>)[service];
+    if (own) settings.service = { [service]: own };
     settings.base_dir = this.baseDir(String(settings.base_dir));
     if (typeof settings.log_path === 'string' && settings.log_path) settings.log_path = path.resolve(settings.log_path);
     return { generation: this.generation, settings: { ...settings, service_name: service } };

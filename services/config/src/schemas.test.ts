@@ -10,6 +10,13 @@ import { SchemaRegistry, loadConfig } from '@loft/settings';
 import { masterSettingsSchema } from '@loft/service-master/settings';
 import { logSettingsSchema } from '@loft/service-log/settings';
 import { configSettingsSchema } from './settings.js';
+import { anvilSettingsSchema } from '@loft/service-anvil/settings';
+import { authSettingsSchema } from '@loft/service-auth/settings';
+import { imapLoginSettingsSchema } from '@loft/service-imap-login/settings';
+import { imapSettingsSchema } from '@loft/service-imap/settings';
+import { lmtpSettingsSchema } from '@loft/service-lmtp/settings';
+import { admSettingsSchema } from '@loft/service-adm/settings';
+import { storageSettingsSchema } from '@loft/storage';
 import { ALLOWED_SCHEMA_KEYWORDS, validateManifest } from './plugin-manifest.js';
 import { LOFT_ROOT, LOFT_VERSION, createRegistry } from './config-state.js';
 
@@ -19,6 +26,13 @@ const declarations: Array<[string, object]> = [
   ['master', masterSettingsSchema],
   ['log', logSettingsSchema],
   ['config', configSettingsSchema],
+  ['anvil', anvilSettingsSchema],
+  ['auth', authSettingsSchema],
+  ['imap-login', imapLoginSettingsSchema],
+  ['imap', imapSettingsSchema],
+  ['lmtp', lmtpSettingsSchema],
+  ['adm', admSettingsSchema],
+  ['storage', storageSettingsSchema],
   ['plugin last-login', validateManifest('last-login', exampleManifest, LOFT_VERSION).settings],
 ];
 
@@ -61,5 +75,5 @@ for (const [owner, schema] of declarations) {
 
 test('the core registry holds every core declaration', () => {
   const owners = new Set(createRegistry().owners().values());
-  assert.deepEqual([...owners].sort(), ['config', 'log', 'master']);
+  assert.deepEqual([...owners].sort(), ['adm', 'anvil', 'auth', 'config', 'imap', 'imap-login', 'lmtp', 'log', 'master', 'storage']);
 });

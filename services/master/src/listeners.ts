@@ -58,11 +58,25 @@ export function unixListenerKey(service: string, name: string, socketPath: strin
   return `${service}/unix/${name}/${socketPath}/${mode.toString(8)}`;
 }
 
-export function createInetHandle(service: string, name: string, address: string, port: number, ssl: boolean): ListenerHandle {
+/**
+ * bind() succeeds on a port another process listens on (libuv sets SO_REUSEADDR), and only
+ * the children's listen() would fail. So the port is first proven free by listening on it
+ * briefly here, which turns "address in use" into a start-up error that names the listener.
+ */
+function probePort(host: string, port: number, where: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(new LoftError('LOFT_E_MASTER_LISTEN', `listen(${where}) failed: ${err.code ?? err.message}`, { cause: err })));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+export async function createInetHandle(service: string, name: string, address: string, port: number, ssl: boolean): Promise<ListenerHandle> {
   const host = address === '*' ? '0.0.0.0' : address;
   const family = net.isIP(host);
   if (family === 0) throw new LoftError('LOFT_E_MASTER_LISTEN', `service ${service}: inet_listener ${name}: '${address}' is not an IP address`);
   const where = family === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  await probePort(host, port, `service ${service} inet_listener ${name} ${where}`);
   const handle = checkHandle(requireCreateServerHandle()(host, port, family, undefined, TCP_FLAGS), where);
   return { key: inetListenerKey(service, name, address, port, ssl), service, kind: 'inet', name, ssl, where, handle };
 }

@@ -11,7 +11,7 @@ import { LoftError, describeError } from '@loft/errors';
 import { IpcServer } from '@loft/ipc';
 import { createLogger, type Logger, type LogLevel } from '@loft/log';
 import {
-  ENV, RUN_FILES, type ConfigForMaster, type ConfigReloadResult, type LogErrorEntry, type MasterControlProtocol,
+  ENV, RUN_FILES, type AnvilSession, type ChildToMaster, type ConfigForMaster, type ConfigReloadResult, type LogErrorEntry, type MasterControlProtocol,
   type MasterSettings, type ProcessInfo, type ServiceInfo, type ServiceSettings,
 } from '@loft/master-protocol';
 import { CORE_SERVICES, SERVICE_DEFAULTS } from './settings.js';
@@ -19,6 +19,8 @@ import { closeListener, createInetHandle, createUnixHandle, inetListenerKey, uni
 import { LogRelay } from './log-relay.js';
 import { acquirePidFile, type PidFile } from './pid-file.js';
 import { ServicePool, type PoolHost, type ProcessEntry } from './service-pool.js';
+import { AuthUserdbClient } from './auth-userdb-client.js';
+import { HandoffBroker, type HandoffHost } from './handoff.js';
 import { resolveExecutable, resolveIdentity, resolveSocketOwner } from './identity.js';
 
 const CORE_STOP_GRACE_MS = 5_000;
@@ -32,13 +34,17 @@ export interface MasterOptions {
   onStopped?: () => void;
 }
 
-export class Master implements PoolHost {
+export class Master implements PoolHost, HandoffHost {
   readonly relay = new LogRelay();
   readonly logger: Logger;
   private settings!: MasterSettings;
   private generation = 0;
   private readonly rootless = process.getuid?.() !== 0;
   private readonly pools = new Map<string, ServicePool>();
+  /** Mail services' pools, one per uid: `service:uid`. Created when a user first logs in. */
+  private mailPools = new Map<string, ServicePool>();
+  readonly auth = new AuthUserdbClient(() => this.listenerPath('auth-userdb'));
+  private readonly broker = new HandoffBroker(this);
   /** Older generations still draining their clients. */
   private readonly draining = new Set<ServicePool>();
   private listeners = new Map<string, ListenerHandle>();
@@ -75,13 +81,85 @@ export class Master implements PoolHost {
     return env;
   }
 
+  /** config keeps loftd's own directory: a relative base_dir in loft.conf is relative to it. */
+  workingDirectory(): string | undefined {
+    return this.settings?.base_dir;
+  }
+
   onProcessReady(entry: ProcessEntry): void {
     if (entry.pool.name === 'log') this.relay.setSink(entry.child);
   }
 
   onProcessExit(entry: ProcessEntry): void {
     if (entry.pool.name === 'log') this.relay.setSink(undefined);
+    if (entry.pool.settings.type === 'mail') this.broker.processGone(entry.pid);
     if (!entry.pool.current && entry.pool.processes.size === 0) this.draining.delete(entry.pool);
+  }
+
+  onHandoff(entry: ProcessEntry, message: Extract<ChildToMaster, { type: 'handoff' }>, socket: unknown): void {
+    void this.broker.handoff(entry, message, socket);
+  }
+
+  onSessionEnd(entry: ProcessEntry, sessionId: string): void {
+    this.broker.sessionEnded(entry, sessionId);
+  }
+
+  mailPool(service: string, uid: number, gid: number): ServicePool | undefined {
+    const settings = this.settings.service[service];
+    if (!settings || settings.type !== 'mail') return undefined;
+    const key = `${service}:${uid}`;
+    let pool = this.mailPools.get(key);
+    if (!pool) {
+      const identity = this.rootless ? {} : { uid, gid };
+      pool = new ServicePool(service, settings, this.generation, [], identity, resolveExecutable(service, settings), this);
+      this.mailPools.set(key, pool);
+    }
+    return pool;
+  }
+
+  validUid(uid: number): boolean {
+    if (this.rootless) return true; // every process runs as the invoking user anyway
+    return uid >= this.settings.first_valid_uid && (this.settings.last_valid_uid === 0 || uid <= this.settings.last_valid_uid);
+  }
+
+  async countSessions(user: string, remoteIp: string): Promise<{ count: number; limit: number }> {
+    const anvil = this.readyProcess('anvil');
+    if (!anvil) return { count: 0, limit: 0 };
+    return anvil.channel.request<{ count: number; limit: number }>('anvil-count', { user, remoteIp });
+  }
+
+  notifyAnvil(event: 'start' | 'end', session: AnvilSession): void {
+    const anvil = this.readyProcess('anvil');
+    if (anvil?.child.connected) anvil.child.send({ type: 'anvil-session', event, session }, () => undefined);
+  }
+
+  /** Path of the unix listener with this name, in whichever service declares it. */
+  private listenerPath(name: string): string | undefined {
+    for (const service of Object.values(this.settings?.service ?? {})) {
+      const listener = service.unix_listener[name];
+      if (listener) return path.resolve(this.runDir, listener.path || name);
+    }
+    return undefined;
+  }
+
+  private async who(user?: string): Promise<AnvilSession[]> {
+    const anvil = this.readyProcess('anvil');
+    if (!anvil) throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', 'the anvil service is not running');
+    return anvil.channel.request<AnvilSession[]>('anvil-who', { user });
+  }
+
+  private kick(user: string): { kicked: number } {
+    const kicked = this.broker.sessionsOf(user);
+    for (const pid of this.broker.pidsOf(user)) {
+      for (const pool of this.mailPoolsAll()) {
+        for (const entry of pool.processes) if (entry.pid === pid && entry.child.connected) entry.child.send({ type: 'kick', user }, () => undefined);
+      }
+    }
+    return { kicked };
+  }
+
+  private mailPoolsAll(): ServicePool[] {
+    return [...this.mailPools.values(), ...[...this.draining].filter((p) => p.settings.type === 'mail')];
   }
 
   async start(): Promise<void> {
@@ -102,7 +180,9 @@ export class Master implements PoolHost {
     }
     await this.startPool('log', this.settings.service.log);
     for (const [name, service] of Object.entries(this.settings.service)) {
-      if (!(CORE_SERVICES as readonly string[]).includes(name)) await this.startPool(name, service);
+      if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
+      if (service.type === 'mail') resolveExecutable(name, service); // checked now, started per user on demand
+      else await this.startPool(name, service);
     }
     await this.startControl();
     this.logger.info({ generation: this.generation, base_dir: this.settings.base_dir }, `loftd started (generation ${this.generation}, ${this.pools.size} services)`);
@@ -147,7 +227,7 @@ export class Master implements PoolHost {
     for (const [listenerName, inet] of Object.entries(service.inet_listener)) {
       if (inet.port === 0) continue;
       const key = inetListenerKey(name, listenerName, inet.address, inet.port, inet.ssl);
-      handles.push(available.get(key) ?? createInetHandle(name, listenerName, inet.address, inet.port, inet.ssl));
+      handles.push(available.get(key) ?? await createInetHandle(name, listenerName, inet.address, inet.port, inet.ssl));
     }
     for (const [listenerName, unix] of Object.entries(service.unix_listener)) {
       const socketPath = path.resolve(this.runDir, unix.path || listenerName);
@@ -175,6 +255,10 @@ export class Master implements PoolHost {
         this.reopenLog();
         return { ok: true as const };
       },
+      who: ({ user }) => this.who(user),
+      kick: ({ user }) => this.kick(user),
+      'auth-test': ({ user, password, service }) => this.auth.request('auth-test', { user, password, service: service ?? 'imap' }),
+      'user-lookup': ({ user, service }) => this.auth.request('user-lookup', { user, service: service ?? 'imap' }),
       'config-dump': async (params) => {
         const config = this.readyProcess('config');
         if (!config) throw new LoftError('LOFT_E_MASTER_CONFIG', 'the config service is not running');
@@ -186,7 +270,7 @@ export class Master implements PoolHost {
   }
 
   private allPools(): ServicePool[] {
-    return [...this.pools.values(), ...this.draining];
+    return [...this.pools.values(), ...this.mailPools.values(), ...this.draining];
   }
 
   processStatus(service?: string): ProcessInfo[] {
@@ -277,6 +361,10 @@ export class Master implements PoolHost {
     const prepared: Array<[string, ServiceSettings, Awaited<ReturnType<typeof resolveIdentity>>, string]> = [];
     for (const [name, service] of Object.entries(settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
+      if (service.type === 'mail') {
+        resolveExecutable(name, service);
+        continue;
+      }
       prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service)]);
     }
     // Open the new generation's listeners (reusing identical ones) before retiring the old.
@@ -305,6 +393,11 @@ export class Master implements PoolHost {
       this.pools.delete(name);
       if (pool.processes.size > 0) this.draining.add(pool);
     }
+    for (const pool of this.mailPools.values()) {
+      pool.retire();
+      if (pool.processes.size > 0) this.draining.add(pool);
+    }
+    this.mailPools = new Map();
     for (const pool of fresh) {
       this.pools.set(pool.name, pool);
       pool.ensure();
@@ -328,6 +421,7 @@ export class Master implements PoolHost {
     const grace = this.settings?.shutdown_timeout ?? CORE_STOP_GRACE_MS;
     const others = this.allPools().filter((p) => p.name !== 'log' && p.name !== 'config');
     await Promise.all(others.map((pool) => pool.stopAll(grace)));
+    this.auth.close();
     await this.pools.get('config')?.stopAll(CORE_STOP_GRACE_MS);
     // Closed before log stops: a log process still starting up must find config.sock refused,
     // not a listening socket that nobody accepts on any more.

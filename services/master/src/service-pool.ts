@@ -43,9 +43,18 @@ export interface PoolHost {
   readonly relay: LogRelay;
   /** Environment every child gets (PATH, base dir, config socket, log level). */
   baseEnvironment(): NodeJS.ProcessEnv;
+  /** Children run in base_dir, as Dovecot's do: relative paths in settings are relative to it. */
+  workingDirectory(): string | undefined;
   onProcessReady(entry: ProcessEntry): void;
   onProcessExit(entry: ProcessEntry): void;
+  /** A login process hands over an authenticated client (only type = login services may). */
+  onHandoff(entry: ProcessEntry, message: Extract<ChildToMaster, { type: 'handoff' }>, socket: unknown): void;
+  /** A mail process says a session ended (only type = mail services may). */
+  onSessionEnd(entry: ProcessEntry, sessionId: string): void;
 }
+
+/** How long a hand-off may wait for a process of the user's uid to have a free slot. */
+const ACQUIRE_TIMEOUT_MS = 30_000;
 
 export class ServicePool {
   readonly processes = new Set<ProcessEntry>();
@@ -55,6 +64,8 @@ export class ServicePool {
   private throttledUntil = 0;
   private throttleTimer: NodeJS.Timeout | undefined;
   private limitLogged = false;
+  /** Hand-offs waiting for a free slot (on-demand pools). */
+  private readonly waiters: Array<{ resolve(entry: ProcessEntry): void; reject(err: Error): void; timer: NodeJS.Timeout }> = [];
 
   constructor(
     readonly name: string,
@@ -77,9 +88,74 @@ export class ServicePool {
     return sum;
   }
 
-  /** Processes this pool keeps at least: process_min_avail, and never zero (see DESIGN §2). */
+  /**
+   * Processes this pool keeps at least: process_min_avail, and never zero for a service
+   * that accepts on listeners (see DESIGN §2); a per-uid mail pool starts on demand.
+   */
   private get minimum(): number {
-    return Math.min(this.settings.process_limit, Math.max(1, this.settings.process_min_avail));
+    const floor = this.settings.type === 'mail' ? 0 : 1;
+    return Math.min(this.settings.process_limit, Math.max(floor, this.settings.process_min_avail));
+  }
+
+  /**
+   * A ready process with a free client slot, forking one when none has (mail pools). The
+   * slot is taken at once, so two hand-offs in a row cannot both take the last one.
+   */
+  acquire(): Promise<ProcessEntry> {
+    const entry = this.freeProcess();
+    if (entry) return Promise.resolve(entry);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.findIndex((w) => w.timer === timer);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new Error(`service(${this.name}): no process had a free slot within ${ACQUIRE_TIMEOUT_MS} ms (process_limit ${this.settings.process_limit}, client_limit ${this.settings.client_limit})`));
+      }, ACQUIRE_TIMEOUT_MS);
+      this.waiters.push({ resolve, reject, timer });
+      this.growForWaiters();
+    });
+  }
+
+  private freeProcess(): ProcessEntry | undefined {
+    for (const entry of this.processes) {
+      if (entry.state === 'ready' && entry.available > 0) {
+        entry.available--;
+        entry.clients++;
+        return entry;
+      }
+    }
+    return undefined;
+  }
+
+  private serveWaiters(): void {
+    while (this.waiters.length > 0) {
+      const entry = this.freeProcess();
+      if (!entry) break;
+      const waiter = this.waiters.shift()!;
+      clearTimeout(waiter.timer);
+      waiter.resolve(entry);
+    }
+    if (this.waiters.length > 0) this.growForWaiters();
+  }
+
+  /** One more process when hand-offs wait and none is starting. */
+  private growForWaiters(): void {
+    const live = this.liveProcesses();
+    if (live.some((e) => e.state === 'starting')) return;
+    if (live.length >= this.settings.process_limit) {
+      if (!this.limitLogged) {
+        this.host.logger.warn(`service(${this.name}): process_limit (${this.settings.process_limit}) reached, sessions wait for a free slot`);
+        this.limitLogged = true;
+      }
+      return;
+    }
+    if (this.throttledUntil > Date.now()) {
+      this.throttleTimer ??= setTimeout(() => {
+        this.throttleTimer = undefined;
+        this.growForWaiters();
+      }, this.throttledUntil - Date.now());
+      return;
+    }
+    this.spawn();
   }
 
   private liveProcesses(): ProcessEntry[] {
@@ -137,7 +213,7 @@ export class ServicePool {
       const stdio = this.name === 'log' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe', 'ipc'];
       // detached: a process group of its own, so Ctrl-C or a group-wide SIGTERM reaches only the
       // master, which stops services in order. A child whose master dies exits on 'disconnect'.
-      child = fork(this.modulePath, [], { env, execArgv, stdio: stdio as ('ignore' | 'pipe' | 'inherit' | 'ipc')[], serialization: 'json', detached: true });
+      child = fork(this.modulePath, [], { env, execArgv, stdio: stdio as ('ignore' | 'pipe' | 'inherit' | 'ipc')[], serialization: 'json', detached: true, cwd: this.name === 'config' ? undefined : this.host.workingDirectory() });
     } catch (err) {
       this.host.logger.error({ err }, `service(${this.name}): fork failed`);
       this.startFailed();
@@ -158,7 +234,7 @@ export class ServicePool {
     };
     this.processes.add(entry);
     this.host.relay.attach(child, this.name);
-    child.on('message', (message: unknown) => this.onMessage(entry, message));
+    child.on('message', (message: unknown, handle: unknown) => this.onMessage(entry, message, handle));
     child.on('error', (err) => this.host.logger.debug({ err, pid }, `service(${this.name}): IPC error`));
     child.once('exit', (code, signal) => {
       this.onExit(entry, code, signal);
@@ -182,9 +258,18 @@ export class ServicePool {
     }
   }
 
-  private onMessage(entry: ProcessEntry, message: unknown): void {
+  private onMessage(entry: ProcessEntry, message: unknown, handle?: unknown): void {
     const msg = message as ChildToMaster;
     switch (msg?.type) {
+      case 'handoff':
+        if (this.settings.type !== 'login' || !isCount(msg.handoffId) || typeof msg.ticket !== 'string' || typeof msg.tag !== 'string' ||
+          typeof msg.service !== 'string' || typeof msg.pending !== 'string' || typeof msg.client !== 'object' || msg.client === null) break;
+        this.host.onHandoff(entry, msg, handle);
+        return;
+      case 'session-end':
+        if (this.settings.type !== 'mail' || typeof msg.sessionId !== 'string') break;
+        this.host.onSessionEnd(entry, msg.sessionId);
+        return;
       case 'ready':
         if (entry.state !== 'starting') return;
         entry.state = 'ready';
@@ -199,6 +284,7 @@ export class ServicePool {
         entry.available = msg.available;
         this.updateIdleTimer(entry);
         this.ensure();
+        this.serveWaiters();
         return;
       case 'want-listeners':
         if (entry.state !== 'stopping') for (const listener of this.listeners) this.sendListener(entry, listener);
@@ -238,6 +324,7 @@ export class ServicePool {
     if (entry.state === 'starting' && !expected) this.startFailed(code, signal);
     this.host.onProcessExit(entry);
     this.ensure();
+    if (this.waiters.length > 0) this.growForWaiters();
   }
 
   private startFailed(code?: number | null, signal?: NodeJS.Signals | null): void {
@@ -268,6 +355,7 @@ export class ServicePool {
   retire(): void {
     this.current = false;
     clearTimeout(this.throttleTimer);
+    this.failWaiters('a new configuration generation started');
     for (const entry of this.processes) {
       if (entry.state === 'stopping') continue;
       entry.state = 'stopping';
@@ -276,10 +364,18 @@ export class ServicePool {
     }
   }
 
+  private failWaiters(reason: string): void {
+    for (const waiter of this.waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error(reason));
+    }
+  }
+
   /** Stop every process, waiting for all of them (each is killed after graceMs). */
   async stopAll(graceMs: number): Promise<void> {
     this.current = false;
     clearTimeout(this.throttleTimer);
+    this.failWaiters('loftd is stopping');
     const all = [...this.processes];
     for (const entry of all) {
       if (entry.state === 'stopping' && !entry.killTimer) {

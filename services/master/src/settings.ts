@@ -9,6 +9,8 @@ import type { InetListenerSettings, ServiceSettings, UnixListenerSettings } from
 export interface MasterOwnSettings {
   base_dir: string;
   shutdown_timeout: number;
+  first_valid_uid: number;
+  last_valid_uid: number;
   service: Record<string, ServiceSettings>;
 }
 
@@ -37,6 +39,7 @@ const unixListenerSchema: JSONSchemaType<UnixListenerSettings> = {
 
 export const SERVICE_DEFAULTS: Omit<ServiceSettings, 'inet_listener' | 'unix_listener'> = {
   executable: '',
+  type: '',
   user: '',
   group: '',
   process_limit: 100,
@@ -51,6 +54,7 @@ const serviceSchema: JSONSchemaType<ServiceSettings> = {
   type: 'object',
   properties: {
     executable: { type: 'string', loftKind: 'path', default: SERVICE_DEFAULTS.executable, description: 'Built-in service name, or an absolute path to a service module; empty means the section name.' },
+    type: { type: 'string', loftKind: 'enum', enum: ['', 'login', 'mail'], default: SERVICE_DEFAULTS.type, description: 'login: pre-auth, hands clients over; mail: one process pool per user uid, started on demand.' },
     user: { type: 'string', default: SERVICE_DEFAULTS.user, description: 'User the processes run as; empty means the user loftd runs as.' },
     group: { type: 'string', default: SERVICE_DEFAULTS.group, description: 'Group the processes run as; empty means the primary group of user.' },
     process_limit: { type: 'integer', loftKind: 'uint', minimum: 1, default: SERVICE_DEFAULTS.process_limit, description: 'Most processes of this service at once.' },
@@ -62,31 +66,57 @@ const serviceSchema: JSONSchemaType<ServiceSettings> = {
     inet_listener: { type: 'object', loftSection: 'named', required: [], additionalProperties: inetListenerSchema, default: {}, description: 'TCP listener: inet_listener NAME { address port ssl }.' },
     unix_listener: { type: 'object', loftSection: 'named', required: [], additionalProperties: unixListenerSchema, default: {}, description: 'UNIX socket listener: unix_listener NAME { path mode user group }.' },
   },
-  required: ['executable', 'user', 'group', 'process_limit', 'process_min_avail', 'client_limit', 'service_count', 'idle_kill', 'vsz_limit', 'inet_listener', 'unix_listener'],
+  required: ['executable', 'type', 'user', 'group', 'process_limit', 'process_min_avail', 'client_limit', 'service_count', 'idle_kill', 'vsz_limit', 'inet_listener', 'unix_listener'],
   additionalProperties: false,
 };
 
 /** Built-in services that every loftd runs; loft.conf may tune them, not remove them. */
 export const CORE_SERVICES = ['config', 'log'] as const;
 
+/**
+ * Default instances of the built-in services (Dovecot keeps these beside each service; the
+ * master owns the service section, so they are listed here). Users follow Dovecot's
+ * split: `loftnull` owns nothing and runs pre-auth code, `loft` runs auth and anvil; create
+ * both (see etc/production) or name others in loft.conf.
+ */
+export const BUILTIN_SERVICES = {
+  config: { executable: 'config', process_limit: 1, idle_kill: 0, unix_listener: { config: { path: 'config.sock', mode: 0o600 } } },
+  log: { executable: 'log', process_limit: 1, idle_kill: 0 },
+  anvil: {
+    executable: 'anvil', user: 'loft', process_limit: 1, idle_kill: 0,
+    unix_listener: { anvil: { path: 'anvil.sock', mode: 0o600, user: 'loft' } },
+  },
+  auth: {
+    executable: 'auth', user: 'loft', process_limit: 1, idle_kill: 0,
+    unix_listener: {
+      'auth-login': { path: 'auth-login.sock', mode: 0o600, user: 'loftnull' },
+      'auth-userdb': { path: 'auth-userdb.sock', mode: 0o600 },
+    },
+  },
+  'imap-login': {
+    executable: 'imap-login', type: 'login', user: 'loftnull', process_limit: 16, client_limit: 1000,
+    inet_listener: { imap: { address: '127.0.0.1', port: 143 }, imaps: { address: '127.0.0.1', port: 993, ssl: true } },
+  },
+  imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 100 },
+} as const;
+
 export const masterSettingsSchema: JSONSchemaType<MasterOwnSettings> = {
   type: 'object',
   properties: {
     base_dir: { type: 'string', loftKind: 'path', default: '/run/loft', description: 'Directory for run/ (sockets, pid file); relative paths are relative to loftd\'s working directory.' },
     shutdown_timeout: { type: 'integer', loftKind: 'duration', minimum: 0, default: 10_000, description: 'How long processes may take to finish on stop before they are killed.' },
+    first_valid_uid: { type: 'integer', loftKind: 'uint', minimum: 0, default: 500, description: 'Lowest uid a user\'s mail may be accessed as (Dovecot\'s default keeps system accounts and root out).' },
+    last_valid_uid: { type: 'integer', loftKind: 'uint', minimum: 0, default: 0, description: 'Highest uid a user\'s mail may be accessed as; 0 means no upper bound.' },
     service: {
       type: 'object',
       loftSection: 'named',
       required: [],
       additionalProperties: serviceSchema,
       // Partial instances: the settings package fills the rest from serviceSchema's defaults.
-      default: {
-        config: { executable: 'config', process_limit: 1, client_limit: 1000, idle_kill: 0, unix_listener: { config: { path: 'config.sock', mode: 0o600 } } },
-        log: { executable: 'log', process_limit: 1, idle_kill: 0 },
-      } as unknown as Record<string, ServiceSettings>,
+      default: BUILTIN_SERVICES as unknown as Record<string, ServiceSettings>,
       description: 'A service: service NAME { executable user process_limit client_limit … }.',
     },
   },
-  required: ['base_dir', 'shutdown_timeout', 'service'],
+  required: ['base_dir', 'shutdown_timeout', 'first_valid_uid', 'last_valid_uid', 'service'],
   additionalProperties: false,
 };

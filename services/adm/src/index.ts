@@ -1,0 +1,1 @@
+export { admSettingsSchema, type AdmSettings } from './settings.js';

@@ -1,0 +1,95 @@
+/**
+ * loft/auth: answers "is this password right?" for login processes on auth-login.sock, and
+ * "who is this ticket's user?" for the master on auth-userdb.sock, which login processes
+ * cannot reach. Runs as an unprivileged user (`loft` by default).
+ */
+import path from 'node:path';
+import { checkAuthSettings, type AuthSettings } from '@loft/auth';
+import { describeError } from '@loft/errors';
+import { IpcClient, IpcServer } from '@loft/ipc';
+import { EXIT, RUN_FILES, type AnvilProtocol, type AuthLoginProtocol, type AuthUserdbProtocol } from '@loft/master-protocol';
+import type { Logger } from '@loft/log';
+import { runService } from '@loft/service-runtime';
+import { AuthEngine, type PenaltySource } from './auth-engine.js';
+
+const ANVIL_TIMEOUT_MS = 5_000;
+
+let engine: AuthEngine | undefined;
+let loginServer: IpcServer<AuthLoginProtocol> | undefined;
+let userdbServer: IpcServer<AuthUserdbProtocol> | undefined;
+
+function current(): AuthEngine {
+  if (!engine) throw new Error('auth is still starting');
+  return engine;
+}
+
+/** Penalties live in anvil; when it is away, logins go on without them (and the log says so once). */
+function anvilPenalties(socketPath: string, logger: Logger): PenaltySource {
+  let client: Promise<IpcClient<AnvilProtocol>> | undefined;
+  let warned = false;
+  const call = async <K extends keyof AnvilProtocol & string>(method: K, ip: string): Promise<AnvilProtocol[K]['result'] | undefined> => {
+    try {
+      client ??= IpcClient.connect<AnvilProtocol>(socketPath, { timeoutMs: ANVIL_TIMEOUT_MS });
+      const c = await client;
+      c.onClose(() => { client = undefined; });
+      return await c.request(method, { ip } as never);
+    } catch (err) {
+      client = undefined;
+      if (!warned) logger.warn({ err }, `anvil unreachable at ${socketPath}: auth-failure penalties are off until it is back`);
+      warned = true;
+      return undefined;
+    }
+  };
+  return {
+    get: async (ip) => (await call('penalty-get', ip))?.penaltyMs ?? 0,
+    failed: async (ip) => { await call('penalty-inc', ip); },
+    succeeded: async (ip) => { await call('penalty-reset', ip); },
+  };
+}
+
+function createEngine(settings: AuthSettings & { base_dir: string }, logger: Logger): AuthEngine {
+  return new AuthEngine(settings, {
+    warn: (message) => logger.warn(message),
+    penalties: anvilPenalties(path.join(settings.base_dir, 'run', RUN_FILES.ANVIL_SOCKET), logger),
+  });
+}
+
+await runService({
+  start(ctx) {
+    const settings = ctx.settings as unknown as AuthSettings & { base_dir: string };
+    for (const problem of checkAuthSettings(settings)) ctx.logger.warn(`auth: ${problem}`);
+    try {
+      engine = createEngine(settings, ctx.logger);
+    } catch (err) {
+      // A passdb/userdb that cannot even be set up is a configuration error, not a crash.
+      ctx.logger.fatal({ err }, `auth cannot start: ${describeError(err)}`);
+      process.exit(EXIT.CONFIG);
+    }
+    loginServer = new IpcServer<AuthLoginProtocol>({
+
+      login: async (request) => {
+        const reply = await current().login(request);
+        ctx.logger.info({ user: request.user, remote: request.client?.remoteIp, result: reply.result, mechanism: request.mechanism },
+          reply.result === 'fail' ? `login failed for ${request.user}: ${reply.message}` : `login ${reply.result} for ${reply.user}`);
+        return reply;
+      },
+    }, { logger: ctx.logger, name: 'auth-login.sock' });
+    userdbServer = new IpcServer<AuthUserdbProtocol>({
+      redeem: ({ ticket, service }) => current().redeem(String(ticket), String(service)),
+      'user-lookup': ({ user, service }) => current().userLookup(String(user), String(service)),
+      'auth-test': ({ user, password, service }) => current().test(String(user), String(password), String(service)),
+    }, { logger: ctx.logger, name: 'auth-userdb.sock' });
+  },
+  onConnection(socket, listener, ctx) {
+    if (listener.name === 'auth-login') loginServer?.handleSocket(socket);
+    else if (listener.name === 'auth-userdb') userdbServer?.handleSocket(socket);
+    else {
+      ctx.logger.error(`auth: connection on unknown listener ${listener.name}; closing it`);
+      socket.destroy();
+    }
+  },
+  async onShutdown(ctx) {
+    await Promise.all([loginServer?.close(), userdbServer?.close()]);
+    await engine?.close().catch((err) => ctx.logger.error({ err }, `closing passdb/userdb: ${describeError(err)}`));
+  },
+});

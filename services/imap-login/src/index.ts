@@ -1,0 +1,1 @@
+export { imapLoginSettingsSchema, type ImapLoginSettings } from './settings.js';

@@ -1,0 +1,128 @@
+/**
+ * loft/imap-login: pre-auth IMAP for every client, in a process that owns nothing
+ * (`loftnull`). A successful login goes to the master with auth's one-time ticket; the
+ * master, not this process, learns from auth who the user is.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { IpcClient } from '@loft/ipc';
+import { RUN_FILES, type AuthLoginProtocol, type ServiceSettings } from '@loft/master-protocol';
+import { runService, type ServiceContext } from '@loft/service-runtime';
+import { LoginClient, relay, type LoginEnvironment } from './login-client.js';
+import { SocketPairFactory } from './socket-pair.js';
+import { ipInNetworks } from '@loft/settings';
+
+const AUTH_TIMEOUT_MS = 60_000;
+const VERSION = String((JSON.parse(fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../package.json'), 'utf8')) as { version: unknown }).version);
+
+type Settings = LoginEnvironment['settings'] & { base_dir: string; service?: Record<string, ServiceSettings> };
+
+let env: LoginEnvironment | undefined;
+const pairs = new SocketPairFactory();
+const handoffs = new Map<number, { client: LoginClient; tag: string }>();
+let nextHandoffId = 1;
+
+function secureContext(settings: Settings, ctx: ServiceContext): tls.SecureContext | undefined {
+  if (settings.ssl === 'no') return undefined;
+  if (!settings.ssl_cert || !settings.ssl_key) {
+    if (settings.ssl === 'required') ctx.logger.error('ssl = required but ssl_cert/ssl_key are not set: nobody can log in');
+    return undefined;
+  }
+  try {
+    return tls.createSecureContext({ cert: settings.ssl_cert, key: settings.ssl_key, minVersion: settings.ssl_min_protocol });
+  } catch (err) {
+    ctx.logger.error({ err }, 'ssl_cert/ssl_key could not be loaded: TLS is off');
+    return undefined;
+  }
+}
+
+/** host:port pairs this server listens on, so a proxy to one of them logs in locally. */
+function selfTargets(settings: Settings, local: { localIp: string; localPort: number }): string[] {
+  const targets = new Set([`${local.localIp}:${local.localPort}`]);
+  for (const service of Object.values(settings.service ?? {})) {
+    for (const listener of Object.values(service.inet_listener ?? {})) {
+      const wildcard = listener.address === '*' || listener.address === '0.0.0.0' || listener.address === '::';
+      for (const host of wildcard ? ['127.0.0.1', '::1', local.localIp] : [listener.address]) targets.add(`${host}:${listener.port}`);
+    }
+  }
+  return [...targets];
+}
+
+function authClient(socketPath: string): (request: Parameters<LoginEnvironment['authenticate']>[0] & { selfTargets: string[] }) => ReturnType<LoginEnvironment['authenticate']> {
+  let client: Promise<IpcClient<AuthLoginProtocol>> | undefined;
+  return async (request) => {
+    client ??= IpcClient.connect<AuthLoginProtocol>(socketPath, { timeoutMs: AUTH_TIMEOUT_MS });
+    const connected = client;
+    try {
+      const c = await connected;
+      c.onClose(() => { if (client === connected) client = undefined; });
+      return await c.request('login', { ...request, service: 'imap' });
+    } catch (err) {
+      if (client === connected) client = undefined;
+      throw err;
+    }
+  };
+}
+
+await runService({
+  start(ctx) {
+    const settings = ctx.settings as unknown as Settings;
+    const authenticate = authClient(path.join(settings.base_dir, 'run', RUN_FILES.AUTH_LOGIN_SOCKET));
+    env = {
+      settings,
+      logger: ctx.logger,
+      secureContext: secureContext(settings, ctx),
+      version: VERSION,
+      trusted: (ip) => ipInNetworks(ip, settings.login_trusted_networks),
+      authenticate: (request) => authenticate({ ...request, selfTargets: selfTargets(settings, request.client) }),
+      handoff: async (client, ticket, tag, pending) => {
+        const handoffId = nextHandoffId++;
+        handoffs.set(handoffId, { client, tag });
+        const message = { handoffId, service: 'imap', ticket, tag, client: client.clientInfo(), pending: pending.toString('base64') };
+        if (client.clientInfo().tls) {
+          const [ours, theirs] = await pairs.pair();
+          client.socket.removeAllListeners('data');
+          relay(client.socket, ours);
+          ctx.handoff(message, theirs);
+        } else {
+          ctx.handoff(message, client.socket);
+        }
+        // The entry only serves a failure coming back; one that has not come in a minute will not.
+        setTimeout(() => handoffs.delete(handoffId), AUTH_TIMEOUT_MS).unref();
+      },
+    };
+  },
+  onConnection(socket, listener, ctx) {
+    const environment = env;
+    socket.on('error', () => socket.destroy());
+    if (!environment) {
+      socket.destroy();
+    } else if (!listener.ssl) {
+      new LoginClient(socket, environment, false);
+    } else if (!environment.secureContext) {
+      ctx.logger.error(`listener ${listener.name} has ssl = yes but no TLS certificate is configured; closing the connection`);
+      socket.destroy();
+    } else {
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: environment.secureContext });
+      secure.on('error', () => secure.destroy());
+      secure.once('secure', () => new LoginClient(secure, environment, true));
+    }
+  },
+  onMessage(message, ctx, handle) {
+    if (message.type !== 'handoff-failed') return;
+    const pending = handoffs.get(message.handoffId);
+    handoffs.delete(message.handoffId);
+    if (!pending) {
+      if (handle instanceof net.Socket) handle.destroy();
+      return;
+    }
+    ctx.logger.warn({ reason: message.reason }, `hand-off refused by the master: ${message.reason}`);
+    pending.client.failedHandoff(pending.tag, message.reason, message.temporary, handle instanceof net.Socket ? handle : undefined);
+  },
+  async onShutdown() {
+    await pairs.close();
+  },
+});

@@ -1,0 +1,1 @@
+export { imapSettingsSchema, type ImapSettings } from './settings.js';

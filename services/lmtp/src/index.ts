@@ -1,0 +1,1 @@
+export { lmtpSettingsSchema, type LmtpSettings } from './settings.js';
