@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick]: prints Loft's figures as a table and writes them as JSON to
-// bench-results/. Parts so far: IPC (the framing every service talks over) and
-// supervision (cold start, replacement after kill -9). Side-by-side Dovecot figures come
-// with the IMAP, LMTP and performance issues.
-import { spawn } from 'node:child_process';
+// npm run bench [-- --quick]: Loft's figures beside Dovecot 2.3's on the same machine in
+// the same run, as one table (metric, Loft, Dovecot, ratio), also written as JSON to
+// bench-results/. Parts so far: IPC, supervision, logins. Dovecot's side needs root and
+// Debian's dovecot-imapd; without them that column says why it is empty.
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,11 +11,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runIpcBench } from '@loft/ipc/bench';
 import { IpcClient } from '@loft/ipc';
+import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
+import { measureLogins, medianMs } from './bench/logins.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 const rows = [];
-const record = (part, metric, value, unit) => rows.push({ part, metric, value: Number(value.toFixed(2)), unit });
+/** higherIsBetter: ratio = loft / dovecot; otherwise dovecot / loft, so > 1 always means Loft wins. */
+const record = (part, metric, unit, loft, dovecot, higherIsBetter = true) => {
+  const ratio = typeof dovecot === 'number' && dovecot > 0 && loft > 0 ? (higherIsBetter ? loft / dovecot : dovecot / loft) : undefined;
+  rows.push({ part, metric, unit, loft: round(loft), dovecot: typeof dovecot === 'number' ? round(dovecot) : dovecot ?? '-', ratio: ratio === undefined ? '-' : round(ratio) });
+};
+const round = (x) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
 
 async function freePort() {
   return new Promise((resolve) => {
@@ -36,61 +43,150 @@ async function until(check, timeoutMs = 20_000) {
       // not yet
     }
     if (Date.now() > deadline) throw new Error('benchmark condition timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
-async function readyEcho(baseDir, exceptPid) {
+async function status(baseDir, service) {
   const client = await IpcClient.connect(path.join(baseDir, 'run', 'master.sock'));
   try {
-    const list = await client.request('process-status', { service: 'echo' });
-    return list.find((p) => p.state === 'ready' && p.pid !== exceptPid);
+    return await client.request('process-status', { service });
   } finally {
     client.close();
   }
+}
+
+/** A loftd on a temp base dir; `conf` is appended to settings that suit any machine. */
+async function startLoft(conf) {
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-'));
+  fs.chmodSync(baseDir, 0o755);
+  const file = path.join(baseDir, 'loft.conf');
+  fs.writeFileSync(file, `log_path = ${baseDir}/loft.log
+service anvil {
+  user = nobody
+  unix_listener anvil {
+    user = nobody
+  }
+}
+service auth {
+  user = nobody
+  unix_listener auth-login {
+    user = nobody
+  }
+}
+service imap-login {
+  user = nobody
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+${conf}`);
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [path.join(root, 'services/master/bin/loftd.js'), '-c', file, '--base-dir', baseDir], { stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  };
+  return { baseDir, started, child, stop };
 }
 
 async function benchSupervision(rounds) {
   const starts = [];
   const replacements = [];
   for (let i = 0; i < rounds; i++) {
-    const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-'));
-    fs.chmodSync(baseDir, 0o755);
     const port = await freePort();
-    const conf = path.join(baseDir, 'loft.conf');
-    fs.writeFileSync(conf, `log_path = ${baseDir}/loft.log\nservice echo {\n  executable = ${root}/test/fixtures/echo-service.js\n  inet_listener echo {\n    port = ${port}\n  }\n}\n`);
-    const started = process.hrtime.bigint();
-    const loftd = spawn(process.execPath, [path.join(root, 'services/master/bin/loftd.js'), '-c', conf, '--base-dir', baseDir], { stdio: 'ignore' });
+    const loft = await startLoft(`service echo {\n  executable = ${root}/test/fixtures/echo-service.js\n  inet_listener echo {\n    port = ${port}\n  }\n}\n`);
     try {
-      const first = await until(() => readyEcho(baseDir));
-      starts.push(Number(process.hrtime.bigint() - started) / 1e6);
+      const first = await until(async () => (await status(loft.baseDir, 'echo')).find((p) => p.state === 'ready'));
+      starts.push(Number(process.hrtime.bigint() - loft.started) / 1e6);
       const killed = process.hrtime.bigint();
       process.kill(first.pid, 'SIGKILL');
-      await until(() => readyEcho(baseDir, first.pid));
+      await until(async () => (await status(loft.baseDir, 'echo')).find((p) => p.state === 'ready' && p.pid !== first.pid));
       replacements.push(Number(process.hrtime.bigint() - killed) / 1e6);
     } finally {
-      loftd.kill('SIGTERM');
-      await new Promise((resolve) => loftd.once('exit', resolve));
-      fs.rmSync(baseDir, { recursive: true, force: true });
+      await loft.stop();
     }
   }
   const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  record('supervision', 'cold start to a ready service (median)', median(starts), 'ms');
-  record('supervision', 'kill -9 to a ready replacement (median)', median(replacements), 'ms');
+  record('supervision', 'cold start to a ready service (median)', 'ms', median(starts), undefined, false);
+  record('supervision', 'kill -9 to a ready replacement (median)', 'ms', median(replacements), undefined, false);
+}
+
+const BENCH_USER = { user: 'benchuser', password: 'benchpass', uid: 5090 };
+
+async function benchLogins(durationMs, concurrency) {
+  const port = await freePort();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-home-'));
+  fs.chmodSync(home, 0o755);
+  if (process.getuid?.() === 0) fs.chownSync(home, BENCH_USER.uid, BENCH_USER.uid);
+  const users = path.join(home, '..', `${path.basename(home)}.users`);
+  fs.writeFileSync(users, `${BENCH_USER.user}:{PLAIN}${BENCH_USER.password}:${BENCH_USER.uid}:${BENCH_USER.uid}::${home}::\n`, { mode: 0o644 });
+  const loft = await startLoft(`service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_max_userip_connections = 0\npassdb bench {\n  driver = passwd-file\n  args = ${users}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users}\n}\n`);
+  let loftResult;
+  let authMs;
+  try {
+    await until(async () => (await status(loft.baseDir, 'imap-login')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
+    await measureLogins({ port, ...BENCH_USER, concurrency, durationMs: 500 }); // warm-up: imap processes, JIT
+    loftResult = await measureLogins({ port, ...BENCH_USER, concurrency, durationMs });
+    const auth = await IpcClient.connect(path.join(loft.baseDir, 'run', 'auth-login.sock'));
+    const client = { remoteIp: '127.0.0.1', remotePort: 1, localIp: '127.0.0.1', localPort: port, secured: true, tls: false };
+    authMs = await medianMs(200, () => auth.request('login', { user: BENCH_USER.user, password: BENCH_USER.password, mechanism: 'PLAIN', service: 'imap', client, selfTargets: [] }));
+    auth.close();
+  } finally {
+    await loft.stop();
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(users, { force: true });
+  }
+  let dovecotResult = 'needs root + dovecot-imapd';
+  if (dovecotAvailable()) {
+    const dovecot = await startDovecot({ users: [BENCH_USER] });
+    try {
+      await measureLogins({ port: dovecot.port, ...BENCH_USER, concurrency, durationMs: 500 });
+      dovecotResult = await measureLogins({ port: dovecot.port, ...BENCH_USER, concurrency, durationMs });
+    } finally {
+      await dovecot.stop();
+    }
+  }
+  const dc = (key) => (typeof dovecotResult === 'object' ? dovecotResult[key] : dovecotResult);
+  record('logins', `logins per second (${concurrency} clients: connect, LOGIN, LOGOUT)`, '/s', loftResult.loginsPerSecond, dc('loginsPerSecond'));
+  record('logins', 'login round trip, LOGIN to OK (median)', 'ms', loftResult.medianLoginMs, dc('medianLoginMs'), false);
+  record('logins', 'login round trip (p99)', 'ms', loftResult.p99LoginMs, dc('p99LoginMs'), false);
+  record('logins', 'of which auth alone (median; the rest is the hand-off)', 'ms', authMs, undefined, false);
+  if (loftResult.errors > 0) console.error(`logins: ${loftResult.errors} Loft login cycles failed`);
 }
 
 const ipc = await runIpcBench({ durationMs: quick ? 1500 : 6000 });
-record('ipc', 'sequential round trips', ipc.roundTripsPerSecond, '/s');
-record('ipc', 'pipelined round trips (64 in flight)', ipc.pipelinedRoundTripsPerSecond, '/s');
-record('ipc', 'streamed 64 KiB chunks', ipc.streamMegabytesPerSecond, 'MB/s');
+record('ipc', 'sequential round trips', '/s', ipc.roundTripsPerSecond);
+record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
+record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
 await benchSupervision(quick ? 3 : 7);
+await benchLogins(quick ? 3000 : 10_000, 8);
 
-const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-const width = Math.max(...rows.map((r) => `${r.part}: ${r.metric}`.length));
-console.log(`Loft benchmark, ${new Date().toISOString()}, ${machine}${quick ? ' (quick)' : ''}`);
-for (const r of rows) console.log(`${`${r.part}: ${r.metric}`.padEnd(width)}  ${String(r.value).padStart(12)} ${r.unit}`);
+const version = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0];
+  } catch {
+    return 'not installed';
+  }
+};
+const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`;
+const software = `Node ${process.version}, Loft ${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version}, Dovecot ${version('dovecot', ['--version'])}`;
+const head = ['metric', 'unit', 'Loft', 'Dovecot', 'ratio (>1: Loft better)'];
+const table = rows.map((r) => [`${r.part}: ${r.metric}`, r.unit, String(r.loft), String(r.dovecot), String(r.ratio)]);
+const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+console.log(`Loft benchmark, ${new Date().toISOString()}${quick ? ' (quick)' : ''}\n${machine}\n${software}\n`);
+console.log(line(head));
+for (const row of table) console.log(line(row));
 const outDir = path.join(root, 'bench-results');
 fs.mkdirSync(outDir, { recursive: true });
 const outFile = path.join(outDir, `bench-${Date.now()}.json`);
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, quick, rows }, null, 2));
-console.log(`written to ${path.relative(root, outFile)}`);
+fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, software, quick, rows }, null, 2));
+console.log(`\nwritten to ${path.relative(root, outFile)}`);

@@ -320,6 +320,13 @@ export const TEST_USERS = [
 export function loginConf(dir: string, port: number, options: { tlsPort?: number; extraUsers?: string[]; extra?: string } = {}): string {
   const users = path.join(dir, 'users');
   const lines = TEST_USERS.map((u) => `${u.user}:{PLAIN}${u.password}:${u.uid}:${u.uid}::${dir}/home/${u.user}::`);
+  // Mail processes run as each user's uid and keep their mail under the home directory.
+  fs.mkdirSync(path.join(dir, 'home'), { recursive: true, mode: 0o755 });
+  for (const u of TEST_USERS) {
+    const home = path.join(dir, 'home', u.user);
+    fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+    if (IS_ROOT) fs.chownSync(home, u.uid, u.uid);
+  }
   fs.writeFileSync(users, [...lines, ...(options.extraUsers ?? [])].join('\n') + '\n', { mode: 0o644 });
   const { cert, key } = makeCertificate(dir);
   fs.chmodSync(key, 0o600);

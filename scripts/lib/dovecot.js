@@ -1,0 +1,123 @@
+// A private Dovecot 2.3 instance (Debian's dovecot-imapd / dovecot-lmtpd) for tests that
+// proxy to it and for benchmarks that compare against it: its own base_dir, config, users
+// and log in a temp dir, IMAP (and optionally LMTP) on 127.0.0.1 high ports, started in
+// the foreground and stopped by pid. Needs root (Dovecot drops to each user's uid).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const START_TIMEOUT_MS = 20_000;
+
+/** Whether a private Dovecot can run here: the binaries exist and we are root. */
+export function dovecotAvailable() {
+  return process.getuid?.() === 0 && spawnSync('dovecot', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port, child, log) {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null) return reject(new Error(`dovecot exited (${child.exitCode}): ${log()}`));
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('data', () => { socket.destroy(); resolve(); });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`dovecot did not listen on ${port}: ${log()}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * users: [{ user, password, uid }] (PLAIN passwords). Homes are made under the instance
+ * dir, owned by each uid. Returns { port, lmtpSocket, dir, conf, stop() }.
+ */
+export async function startDovecot({ users, lmtp = false, mailLocation = 'sdbox:~/mail', extraConf = '' }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-dovecot-'));
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const home = path.join(dir, 'home');
+  fs.mkdirSync(home, { mode: 0o755 });
+  const lines = users.map(({ user, password, uid }) => {
+    const userHome = path.join(home, user);
+    fs.mkdirSync(userHome, { recursive: true });
+    fs.chownSync(userHome, uid, uid);
+    return `${user}:{PLAIN}${password}:${uid}:${uid}::${userHome}::`;
+  });
+  fs.writeFileSync(path.join(dir, 'users'), `${lines.join('\n')}\n`, { mode: 0o644 });
+  const lmtpSocket = path.join(dir, 'run', 'lmtp');
+  const conf = path.join(dir, 'dovecot.conf');
+  fs.writeFileSync(conf, `# private instance for Loft tests and benchmarks
+base_dir = ${dir}/run
+state_dir = ${dir}/state
+instance_name = loft-${path.basename(dir)}
+listen = 127.0.0.1
+protocols = imap${lmtp ? ' lmtp' : ''}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = ${dir}/dovecot.log
+mail_location = ${mailLocation}
+first_valid_uid = 500
+passdb {
+  driver = passwd-file
+  args = ${dir}/users
+}
+userdb {
+  driver = passwd-file
+  args = ${dir}/users
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${port}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+${extraConf}
+`);
+  fs.mkdirSync(path.join(dir, 'state'), { recursive: true });
+  const child = spawn('dovecot', ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const log = () => `${stderr}${fs.existsSync(path.join(dir, 'dovecot.log')) ? fs.readFileSync(path.join(dir, 'dovecot.log'), 'utf8').slice(-2000) : ''}`;
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort(port, child, log);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, lmtpSocket, dir, conf, pid: child.pid, log, stop };
+}
