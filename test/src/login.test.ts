@@ -222,3 +222,14 @@ test('loftadm auth test, user and pw', async (t) => {
   assert.match(pw.stdout, /^\{SHA512-CRYPT\}\$6\$/);
   assert.ok(!loftd.logLines().some((l) => JSON.stringify(l).includes(ALICE.password)), 'no password reaches a log line');
 });
+
+test('an unauthenticated client is disconnected after login_timeout; too many bad commands end the connection', async (t) => {
+  const { port } = await loginLoftd(t, 'login_timeout = 1s\n');
+  const idle = await exchange(port, [], /BYE/, { timeoutMs: 10_000 });
+  assert.match(idle.text, /\* BYE Disconnected for inactivity\./);
+  assert.ok(idle.ms >= 900 && idle.ms < 8000, `disconnected after ${idle.ms} ms`);
+  const garbage = Array.from({ length: 12 }, (_, i) => `x${i} FROB\r\n`).join('');
+  const bad = await exchange(port, [garbage], /BYE/);
+  assert.equal((bad.text.match(/ BAD /g) ?? []).length, 10);
+  assert.match(bad.text, /\* BYE Too many invalid IMAP commands\./);
+});
