@@ -245,6 +245,18 @@ export async function startLoftd(t: TestContext, conf: string, options: StartOpt
   return loftd;
 }
 
+/** A service section running one of test/fixtures' services on an inet listener; `extra` goes inside. */
+export function fixtureService(name: string, fixture: string, port: number, extra = '', listener = name): string {
+  return `service ${name} {
+  executable = ${path.join(FIXTURES, fixture)}
+  inet_listener ${listener} {
+    address = 127.0.0.1
+    port = ${port}
+  }
+${extra}}
+`;
+}
+
 /** Connect to a TCP port and read the first line. */
 export function connectAndGreet(port: number): Promise<{ socket: net.Socket; greeting: string }> {
   return new Promise((resolve, reject) => {

@@ -1,18 +1,9 @@
 /** Nothing a child does can crash or wedge the master. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { FIXTURES, ask, connectAndGreet, freePort, isAlive, startLoftd, waitFor } from './harness.js';
+import { ask, connectAndGreet, freePort, isAlive, startLoftd, waitFor, fixtureService } from './harness.js';
 
-function hostile(port: number, extra = ''): string {
-  return `service hostile {
-  executable = ${path.join(FIXTURES, 'hostile-service.js')}
-  inet_listener h {
-    port = ${port}
-  }
-${extra}}
-`;
-}
+const hostile = (port: number, extra = ''): string => fixtureService('hostile', 'hostile-service.js', port, extra, 'h');
 
 test('a child that breaks the master protocol is killed and replaced; the master keeps serving', async (t) => {
   const port = await freePort();

@@ -9,18 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   FIXTURES, IS_ROOT, LOFTD, connectAndGreet, freePort, isAlive, readUid, runNode, startLoftd, waitFor,
+  fixtureService,
 } from './harness.js';
 
-function echoService(port: number, extra = ''): string {
-  return `service echo {
-  executable = ${path.join(FIXTURES, 'echo-service.js')}
-  inet_listener echo {
-    address = 127.0.0.1
-    port = ${port}
-  }
-${extra}}
-`;
-}
+const echoService = (port: number, extra = ''): string => fixtureService('echo', 'echo-service.js', port, extra);
 
 test('process status lists config, log and a test service that serves on its listener', async (t) => {
   const port = await freePort();

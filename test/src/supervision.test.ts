@@ -8,17 +8,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { FIXTURES, IS_ROOT, LOFTD, ask, connectAndGreet, freePort, isAlive, startLoftd, waitFor } from './harness.js';
+import { FIXTURES, IS_ROOT, LOFTD, ask, connectAndGreet, freePort, isAlive, startLoftd, waitFor, fixtureService } from './harness.js';
 
-function echoService(port: number, extra = ''): string {
-  return `service echo {
-  executable = ${path.join(FIXTURES, 'echo-service.js')}
-  inet_listener echo {
-    port = ${port}
-  }
-${extra}}
-`;
-}
+const echoService = (port: number, extra = ''): string => fixtureService('echo', 'echo-service.js', port, extra);
 
 test('service_count = 1: a process serves one connection, then retires and is replaced', async (t) => {
   const port = await freePort();

@@ -141,21 +141,30 @@ export class ServicePool {
   private growForWaiters(): void {
     const live = this.liveProcesses();
     if (live.some((e) => e.state === 'starting')) return;
-    if (live.length >= this.settings.process_limit) {
+    if (this.cannotFork(live.length, 'sessions wait for a free slot', () => this.growForWaiters())) return;
+    this.spawn();
+  }
+
+  /**
+   * Whether forking must wait: at process_limit (said once in the log, with what waits), or
+   * while start-up failures throttle the service (then `retry` runs when the wait is over).
+   */
+  private cannotFork(live: number, whatWaits: string, retry: () => void): boolean {
+    if (live >= this.settings.process_limit) {
       if (!this.limitLogged) {
-        this.host.logger.warn(`service(${this.name}): process_limit (${this.settings.process_limit}) reached, sessions wait for a free slot`);
+        this.host.logger.warn(`service(${this.name}): process_limit (${this.settings.process_limit}) reached, ${whatWaits}`);
         this.limitLogged = true;
       }
-      return;
+      return true;
     }
     if (this.throttledUntil > Date.now()) {
       this.throttleTimer ??= setTimeout(() => {
         this.throttleTimer = undefined;
-        this.growForWaiters();
+        retry();
       }, this.throttledUntil - Date.now());
-      return;
+      return true;
     }
-    this.spawn();
+    return false;
   }
 
   private liveProcesses(): ProcessEntry[] {
@@ -173,21 +182,8 @@ export class ServicePool {
       this.limitLogged = false;
       return;
     }
+    if (this.cannotFork(live.length, 'client connections are queued', () => this.ensure())) return;
     const room = this.settings.process_limit - live.length;
-    if (room <= 0) {
-      if (!this.limitLogged) {
-        this.host.logger.warn(`service(${this.name}): process_limit (${this.settings.process_limit}) reached, client connections are queued`);
-        this.limitLogged = true;
-      }
-      return;
-    }
-    if (this.throttledUntil > Date.now()) {
-      this.throttleTimer ??= setTimeout(() => {
-        this.throttleTimer = undefined;
-        this.ensure();
-      }, this.throttledUntil - Date.now());
-      return;
-    }
     for (let i = 0; i < Math.min(wanted, room); i++) this.spawn();
   }
 

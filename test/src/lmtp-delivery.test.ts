@@ -1,0 +1,154 @@
+/**
+ * LMTP delivery as an MTA sees it (fork privsep, Loft's default): real clients (Python's
+ * smtplib.LMTP, swaks, raw pipelined lines) on the unix listener, mail checked in the
+ * users' sdbox files, file ownership checked per user.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { IS_ROOT, python, readUid } from './harness.js';
+import { ALICE, BOB, childPids, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
+
+const skip = IS_ROOT ? false : 'needs root: delivers as two real uids';
+
+test('a pipelined transaction gets one reply per recipient, with detail folders, trace headers and dot-unstuffing', { skip }, async (t) => {
+  const env = await startLmtpLoftd(t, { privsep: 'fork' });
+  const c = await LmtpConnection.open(t, env.socketPath);
+  // All commands in one write: replies must come back in order.
+  c.write([
+    'LHLO mx.example.org',
+    'MAIL FROM:<sender@example.net> SIZE=100 BODY=8BITMIME',
+    'RCPT TO:<alice@example.org>',
+    'RCPT TO:<nobody@example.org>',
+    'RCPT TO:<bob@example.org>',
+    'RCPT TO:<alice+Lists@example.org>',
+    'DATA',
+    '',
+  ].join('\r\n'));
+  const lhlo = (await c.reply()).join('\n');
+  for (const ext of ['PIPELINING', '8BITMIME', 'ENHANCEDSTATUSCODES', 'CHUNKING', 'SMTPUTF8', 'SIZE 52428800']) assert.match(lhlo, new RegExp(`250[ -]${ext}`));
+  assert.match(await c.line() ?? '', /^250 2\.1\.0/);
+  assert.match(await c.line() ?? '', /^250 2\.1\.5/);
+  assert.match(await c.line() ?? '', /^550 5\.1\.1 /);
+  assert.match(await c.line() ?? '', /^250 2\.1\.5/);
+  assert.match(await c.line() ?? '', /^250 2\.1\.5/);
+  assert.match(await c.line() ?? '', /^354 /);
+  // A stuffed dot, a bare LF line end, and the terminator followed by a pipelined NOOP.
+  c.write('Subject: pipelined\r\n\r\n..starts with a dot\nbare LF\r\n.\r\nNOOP\r\n');
+  const replies = [await c.line(), await c.line(), await c.line(), await c.line()];
+  assert.match(replies[0]!, /^250 2\.0\.0 <alice@example\.org> /);
+  assert.match(replies[1]!, /^250 2\.0\.0 <bob@example\.org> /);
+  assert.match(replies[2]!, /^250 2\.0\.0 <alice\+Lists@example\.org> /);
+  assert.match(replies[3]!, /^250 2\.0\.0 OK/, 'the NOOP after the dot is answered after the per-recipient replies');
+  assert.match(await c.command('QUIT'), /^221 /);
+
+  const alice = readMail(env.home(ALICE.user));
+  assert.deepEqual(alice.map((m) => m.mailbox), ['INBOX', 'Lists']);
+  for (const m of alice) {
+    assert.match(m.text, /^Return-Path: <sender@example\.net>\r\nDelivered-To: alice(\+Lists)?@example\.org\r\nReceived: from mx\.example\.org\r\n\tby .* with LMTP id /);
+    assert.ok(m.text.endsWith('Subject: pipelined\r\n\r\n.starts with a dot\r\nbare LF\r\n'), JSON.stringify(m.text));
+  }
+  const bob = readMail(env.home(BOB.user));
+  assert.equal(bob.length, 1);
+  assert.match(bob[0]!.text, /Delivered-To: bob@example\.org\r\n/);
+  for (const u of [ALICE, BOB]) {
+    for (const [file, uid] of ownersUnder(env.home(u.user))) assert.equal(uid, u.uid, `${file} is owned by ${u.user}`);
+  }
+});
+
+test('BDAT, RSET, size and line limits, and commands out of sequence', { skip }, async (t) => {
+  const env = await startLmtpLoftd(t, { privsep: 'fork', extra: 'lmtp_max_message_size = 1k' });
+  const c = await LmtpConnection.open(t, env.socketPath);
+  assert.match(await c.command('EHLO mx'), /^500 5\.5\.1/);
+  assert.match(await c.command('MAIL FROM:<a@b>'), /^503 5\.5\.1/, 'MAIL before LHLO');
+  assert.match(await c.command('LHLO mx'), /250 SIZE 1024$/);
+  assert.match(await c.command('RCPT TO:<alice@x>'), /^503 5\.5\.1/, 'RCPT before MAIL');
+  assert.match(await c.command('MAIL FROM:<a@b> SIZE=5000'), /^552 5\.3\.4/, 'declared size over lmtp_max_message_size');
+  assert.match(await c.command(`NOOP ${'x'.repeat(5000)}`), /^500 5\.5\.2/, 'a command line over the limit');
+  assert.match(await c.command('NOOP'), /^250 /, 'the session goes on after a long line');
+
+  // BDAT: two chunks, the second LAST, all pipelined with the envelope.
+  const part1 = 'Subject: chunked\r\n\r\n';
+  const part2 = '.no unstuffing in BDAT\r\n';
+  c.write(`MAIL FROM:<a@b>\r\nRCPT TO:<alice@example.org>\r\nBDAT ${part1.length}\r\n${part1}BDAT ${part2.length} LAST\r\n${part2}`);
+  assert.match(await c.line() ?? '', /^250 2\.1\.0/);
+  assert.match(await c.line() ?? '', /^250 2\.1\.5/);
+  assert.match(await c.line() ?? '', new RegExp(`^250 2\\.0\\.0 OK ${part1.length} octets`));
+  assert.match(await c.line() ?? '', /^250 2\.0\.0 <alice@example\.org> /);
+  assert.ok(readMail(env.home(ALICE.user)).some((m) => m.text.endsWith(part1 + part2)));
+
+  // RSET drops the transaction: DATA then has no MAIL.
+  assert.match(await c.command('MAIL FROM:<a@b>'), /^250 /);
+  assert.match(await c.command('RSET'), /^250 /);
+  assert.match(await c.command('DATA'), /^503 5\.5\.1/);
+  assert.match(await c.command('MAIL FROM:<a@b>'), /^250 /);
+  assert.match(await c.command('RCPT TO:<ghost@example.org>'), /^550 5\.1\.1/);
+  assert.match(await c.command('DATA'), /^554 5\.5\.1/, 'no valid recipient');
+
+  // A message over the limit is read to its end and refused per recipient; nothing is stored.
+  const before = readMail(env.home(BOB.user)).length;
+  assert.match(await c.command('RCPT TO:<bob@example.org>'), /^250 /);
+  assert.match(await c.command('DATA'), /^354 /);
+  assert.match(await c.command(`Subject: big\r\n\r\n${'y'.repeat(3000)}\r\n.`), /^552 5\.3\.4 <bob@example\.org>/);
+  assert.equal(readMail(env.home(BOB.user)).length, before);
+  assert.match(await c.command('QUIT'), /^221 /);
+});
+
+test('smtplib.LMTP from many threads and swaks deliver to several users at once', { skip }, async (t) => {
+  const env = await startLmtpLoftd(t, { privsep: 'fork' });
+  const perUser = 12;
+  const out = await python(`
+import smtplib, threading, json
+errors = []
+def send(user, i):
+    try:
+        c = smtplib.LMTP(${JSON.stringify(env.socketPath)})
+        refused = c.sendmail('sender@example.net', [user + '@example.org'], ('Subject: py %s %d\\r\\n\\r\\nhello\\r\\n' % (user, i)).encode())
+        c.quit()
+        if refused: errors.append(str(refused))
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=send, args=(u, i)) for i in range(${perUser}) for u in ('alice', 'bob')]
+for th in threads: th.start()
+for th in threads: th.join()
+print(json.dumps(errors))
+`);
+  assert.deepEqual(JSON.parse(out), []);
+  const swaks = await new Promise<{ code: number; out: string }>((resolve) => {
+    execFile('swaks', ['--socket', env.socketPath, '--protocol', 'LMTP', '--from', 'swaks@example.net', '--to', 'bob@example.org', '--header', 'Subject: from swaks', '--body', 'swaks body'], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? 1 : 0, out: stdout + stderr });
+    });
+  });
+  assert.equal(swaks.code, 0, swaks.out);
+  assert.match(swaks.out, /250 2\.0\.0 <bob@example\.org>/);
+  const refused = await pythonLmtpSend(env.socketPath, 'sender@example.net', ['nobody@example.org'], 'Subject: x\r\n\r\nx\r\n');
+  assert.equal(refused['nobody@example.org']?.[0], 550);
+
+  const alice = readMail(env.home(ALICE.user));
+  const bob = readMail(env.home(BOB.user));
+  assert.equal(alice.length, perUser);
+  assert.equal(bob.length, perUser + 1);
+  assert.deepEqual(new Set(alice.map((m) => /Subject: py alice (\d+)/.exec(m.text)?.[1])).size, perUser, 'each message once');
+  assert.ok(bob.some((m) => m.text.includes('Subject: from swaks')));
+  assert.deepEqual([...new Set(alice.map((m) => m.uid))].length, perUser, 'distinct UIDs');
+});
+
+test('fork privsep: a delivery child runs as the user for good and is reused within lmtp_privsep_linger', { skip }, async (t) => {
+  const env = await startLmtpLoftd(t, { privsep: 'fork', extra: 'lmtp_privsep_linger = 30s' });
+  for (let i = 0; i < 3; i++) {
+    const refused = await pythonLmtpSend(env.socketPath, 's@example.net', ['alice@example.org'], `Subject: linger ${i}\r\n\r\nx\r\n`);
+    assert.deepEqual(refused, {});
+  }
+  const [lmtp] = await env.loftd.processes('lmtp');
+  assert.ok(lmtp, 'an lmtp process');
+  assert.equal(lmtp.uid, 0, 'lmtp itself runs as root');
+  const children = childPids(lmtp.pid);
+  assert.equal(children.length, 1, 'one lingering child for alice');
+  assert.equal(readUid(children[0]!), ALICE.uid);
+  const status = (await import('node:fs')).readFileSync(`/proc/${children[0]}/status`, 'utf8');
+  assert.match(status, new RegExp(`^Uid:\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}$`, 'm'), 'real, effective and saved uid are all the user');
+  assert.match(status, new RegExp(`^Groups:\\s+${ALICE.uid}\\s*$`, 'm'), 'no supplementary groups of root');
+  const started = env.loftd.logLines().filter((l) => String(l.msg).startsWith(`started delivery child for uid ${ALICE.uid}`));
+  assert.equal(started.length, 1, 'three deliveries, one child');
+  assert.equal(readMail(env.home(ALICE.user)).length, 3);
+});
