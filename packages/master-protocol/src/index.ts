@@ -313,7 +313,8 @@ export type AuthLoginReply =
   /** Log in here: the master redeems the ticket for the user's identity. */
   | { result: 'ok'; user: string; ticket: string }
   /** Log in on another server and relay. */
-  | { result: 'proxy'; user: string; host: string; port: number; ssl: 'no' | 'yes' | 'starttls'; destuser: string; password: string }
+  /** `anyCert`: passdb said ssl=any-cert / starttls=any-cert; otherwise the remote certificate is verified. */
+  | { result: 'proxy'; user: string; host: string; port: number; ssl: 'no' | 'yes' | 'starttls'; anyCert: boolean; destuser: string; password: string }
   /** `temporary`: the backend failed, tell the client to try later; never "wrong password". */
   | { result: 'fail'; temporary: boolean; message: string };
 
@@ -369,3 +370,4 @@ export const RUN_FILES = {
   AUTH_USERDB_SOCKET: 'auth-userdb.sock',
   ANVIL_SOCKET: 'anvil.sock',
 } as const;
+export * from './adm-protocol.js';

@@ -162,11 +162,13 @@ export class AuthEngine {
    */
   private proxyTarget(extra: Record<string, string>, user: string, request: AuthLoginRequest): AuthLoginReply | undefined {
     if (!('proxy' in extra || 'proxy_maybe' in extra) || !extra.host) return undefined;
-    const ssl = extra.ssl === 'yes' ? 'yes' : extra.starttls === 'yes' || extra.ssl === 'any-cert' ? 'starttls' : 'no';
+    // Dovecot's fields: ssl=yes|any-cert (TLS from the start), starttls=yes|any-cert.
+    const ssl = extra.ssl === 'yes' || extra.ssl === 'any-cert' ? 'yes' : extra.starttls === 'yes' || extra.starttls === 'any-cert' ? 'starttls' : 'no';
+    const anyCert = extra.ssl === 'any-cert' || extra.starttls === 'any-cert';
     const port = Number(extra.port || (ssl === 'yes' ? 993 : 143));
     const self = new Set(request.selfTargets);
     if (self.has(`${extra.host}:${port}`) || (extra.host === 'localhost' && (self.has(`127.0.0.1:${port}`) || self.has(`::1:${port}`)))) return undefined;
-    return { result: 'proxy', user, host: extra.host, port, ssl, destuser: extra.destuser || user, password: extra.pass ?? request.password };
+    return { result: 'proxy', user, host: extra.host, port, ssl, anyCert, destuser: extra.destuser || user, password: extra.pass ?? request.password };
   }
 
   private issueTicket(identity: Extract<UserLookupResult, { result: 'ok' }>, service: string): string {

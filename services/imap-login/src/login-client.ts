@@ -305,7 +305,7 @@ export class LoginClient {
   }
 
   private async proxy(tag: string, target: Extract<AuthLoginReply, { result: 'proxy' }>): Promise<void> {
-    const outcome = await proxyLogin({ ...target, anyCert: target.ssl !== 'no' });
+    const outcome = await proxyLogin(target);
     if (!outcome.ok) {
       this.env.logger.warn({ host: target.host, port: target.port }, outcome.message);
       this.state = 'active';
