@@ -132,3 +132,15 @@ test('rootless: loftd started by a normal user runs every service as that user a
   const warnings = loftd.logLines().filter((l) => String(l.msg).includes('rootless mode'));
   assert.equal(warnings.length, 1);
 });
+
+test('loftadm stop ends loftd and every process it started', async (t) => {
+  const port = await freePort();
+  const loftd = await startLoftd(t, echoService(port), { ready: ['echo'] });
+  const pids = (await loftd.processes()).map((p) => p.pid);
+  const result = await loftd.adm('stop');
+  assert.equal(result.code, 0, result.stderr);
+  const { code } = await loftd.exited;
+  assert.equal(code, 0);
+  for (const pid of pids) assert.ok(!isAlive(pid), `process ${pid} survived loftadm stop`);
+  assert.ok(!fs.existsSync(path.join(loftd.baseDir, 'run', 'master.sock')));
+});
