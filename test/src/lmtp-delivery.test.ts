@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { IS_ROOT, python, readUid } from './harness.js';
+import { freePort, IS_ROOT, python, readUid } from './harness.js';
 import { ALICE, BOB, childPids, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
 
 const skip = IS_ROOT ? false : 'needs root: delivers as two real uids';
@@ -56,9 +56,14 @@ test('a pipelined transaction gets one reply per recipient, with detail folders,
   }
 });
 
-test('BDAT, RSET, size and line limits, and commands out of sequence', { skip }, async (t) => {
-  const env = await startLmtpLoftd(t, { privsep: 'fork', extra: 'lmtp_max_message_size = 1k' });
-  const c = await LmtpConnection.open(t, env.socketPath);
+test('on an inet listener: BDAT, RSET, size and line limits, and commands out of sequence', { skip }, async (t) => {
+  const port = await freePort();
+  // The size limit comes through a protocol filter, as an admin would scope it.
+  const env = await startLmtpLoftd(t, {
+    privsep: 'fork',
+    extra: `protocol lmtp {\n  lmtp_max_message_size = 1k\n}\nservice lmtp {\n  inet_listener lmtp {\n    port = ${port}\n  }\n}`,
+  });
+  const c = await LmtpConnection.open(t, port);
   assert.match(await c.command('EHLO mx'), /^500 5\.5\.1/);
   assert.match(await c.command('MAIL FROM:<a@b>'), /^503 5\.5\.1/, 'MAIL before LHLO');
   assert.match(await c.command('LHLO mx'), /250 SIZE 1024$/);
@@ -75,7 +80,14 @@ test('BDAT, RSET, size and line limits, and commands out of sequence', { skip },
   assert.match(await c.line() ?? '', /^250 2\.1\.5/);
   assert.match(await c.line() ?? '', new RegExp(`^250 2\\.0\\.0 OK ${part1.length} octets`));
   assert.match(await c.line() ?? '', /^250 2\.0\.0 <alice@example\.org> /);
-  assert.ok(readMail(env.home(ALICE.user)).some((m) => m.text.endsWith(part1 + part2)));
+  const chunked = readMail(env.home(ALICE.user)).find((m) => m.text.endsWith(part1 + part2));
+  assert.match(chunked?.text ?? '', /^Return-Path: <a@b>\r\nDelivered-To: alice@example\.org\r\nReceived: from mx \(\[127\.0\.0\.1\]\)\r\n/);
+
+  // A BDAT outside a transaction is refused and its bytes (here "NOOP\r\n") are skipped, not run.
+  c.write('BDAT 6\r\nNOOP\r\nNOOP\r\n');
+  assert.match(await c.line() ?? '', /^503 5\.5\.1/);
+  assert.match(await c.line() ?? '', /^250 2\.0\.0 OK$/);
+  assert.match(await c.command('DATA'), /^503 5\.5\.1/, 'exactly one NOOP was answered');
 
   // RSET drops the transaction: DATA then has no MAIL.
   assert.match(await c.command('MAIL FROM:<a@b>'), /^250 /);
@@ -151,4 +163,19 @@ test('fork privsep: a delivery child runs as the user for good and is reused wit
   const started = env.loftd.logLines().filter((l) => String(l.msg).startsWith(`started delivery child for uid ${ALICE.uid}`));
   assert.equal(started.length, 1, 'three deliveries, one child');
   assert.equal(readMail(env.home(ALICE.user)).length, 3);
+});
+
+test('a userdb that fails temporarily gets 451 4.3.0; without lda_mailbox_autocreate a +detail message goes to INBOX', { skip }, async (t) => {
+  // A second userdb whose file is missing: users the first one does not know tempfail there.
+  const env = await startLmtpLoftd(t, { privsep: 'fork', autocreate: false, extra: 'userdb broken {\n  driver = passwd-file\n  args = /nonexistent/loft-users\n}' });
+  const c = await LmtpConnection.open(t, env.socketPath);
+  assert.match(await c.command('LHLO mx'), /^250/);
+  assert.match(await c.command('MAIL FROM:<s@x>'), /^250/);
+  assert.match(await c.command('RCPT TO:<ghost@example.org>'), /^451 4\.3\.0 <ghost@example\.org>/);
+  assert.match(await c.command('RCPT TO:<alice+Missing@example.org>'), /^250/);
+  assert.match(await c.command('DATA'), /^354/);
+  assert.match(await c.command('Subject: detail\r\n\r\nx\r\n.'), /^250 2\.0\.0 <alice\+Missing@example\.org>/);
+  const mail = readMail(env.home(ALICE.user));
+  assert.deepEqual(mail.map((m) => m.mailbox), ['INBOX']);
+  assert.match(mail[0]!.text, /Delivered-To: alice\+Missing@example\.org\r\n/);
 });

@@ -25,7 +25,7 @@ export interface LmtpLoftd {
 }
 
 /** A loftd with auth and lmtp (privsep mode as given) and homes for alice and bob. */
-export async function startLmtpLoftd(t: TestContext, options: { privsep: 'fork' | 'seteuid'; extra?: string }): Promise<LmtpLoftd> {
+export async function startLmtpLoftd(t: TestContext, options: { privsep: 'fork' | 'seteuid'; autocreate?: boolean; extra?: string }): Promise<LmtpLoftd> {
   const dir = fs.mkdtempSync('/tmp/loft-lmtp-');
   fs.chmodSync(dir, 0o755);
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +39,7 @@ export async function startLmtpLoftd(t: TestContext, options: { privsep: 'fork' 
     extra: `auth_username_format = %Ln
 first_valid_uid = 1000
 lmtp_privsep = ${options.privsep}
-lda_mailbox_autocreate = yes
+lda_mailbox_autocreate = ${options.autocreate === false ? 'no' : 'yes'}
 lmtp_save_to_detail_mailbox = yes
 ${options.extra ?? ''}
 `,
@@ -105,8 +105,9 @@ export class LmtpConnection {
     socket.on('error', () => undefined);
   }
 
-  static async open(t: TestContext, socketPath: string): Promise<LmtpConnection> {
-    const socket = net.connect(socketPath);
+  /** `where`: the unix socket's path, or a TCP port on 127.0.0.1. */
+  static async open(t: TestContext, where: string | number): Promise<LmtpConnection> {
+    const socket = typeof where === 'number' ? net.connect(where, '127.0.0.1') : net.connect(where);
     t.after(() => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);

@@ -63,6 +63,15 @@ export const ERROR_CODES = {
   LOFT_E_STORAGE_READ_ONLY: 'mailbox is open read-only',
   LOFT_E_STORAGE_EXPUNGED: 'message has been expunged',
   LOFT_E_STORAGE_NO_PARSER: 'no message parser for this cached field',
+  // adm
+  LOFT_E_ADM_QUERY: 'search query is not valid',
+  LOFT_E_ADM_ARGS: 'invalid mail command arguments',
+  LOFT_E_ADM_USER: 'user cannot be served by the adm service',
+  LOFT_E_ADM_WORKER: 'the per-user mail worker failed',
+  LOFT_E_ADM_IMPORT: 'import source could not be read',
+  // lmtp
+  LOFT_E_LMTP_PRIVSEP: 'delivery could not run with the recipient\'s identity',
+  LOFT_E_LMTP_SPOOL: 'the spool file for an incoming message could not be created',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,8 +1,30 @@
-/** Settings the lmtp service reads (more arrive with the service). */
+/**
+ * Settings the lmtp service reads, declared beside the code that uses them. Storage
+ * settings (mail_location, mail_fsync…) come from @loft/storage's schema; first_valid_uid
+ * and last_valid_uid from the master's.
+ */
 import type { JSONSchemaType } from 'ajv';
 
 export interface LmtpSettings {
   lmtp_privsep: 'fork' | 'seteuid';
+  /** fork mode: ms a delivery child for a uid is kept after its last delivery. */
+  lmtp_privsep_linger: number;
+  /** fork mode: most delivery children at once (>= 1). */
+  lmtp_privsep_max_children: number;
+  /** Largest message accepted, in bytes (advertised in SIZE); 0 = unlimited. */
+  lmtp_max_message_size: number;
+  /** Most recipients in one transaction (>= 1). */
+  lmtp_max_recipients: number;
+  /** Create the target mailbox (a +detail folder) when it does not exist. */
+  lda_mailbox_autocreate: boolean;
+  /** Characters that separate user and detail in `user+detail@domain`; empty disables detail. */
+  recipient_delimiter: string;
+  /** Deliver `user+detail` into the folder named `detail` instead of INBOX. */
+  lmtp_save_to_detail_mailbox: boolean;
+  /** Address shown in error replies for people to contact. */
+  postmaster_address: string;
+  /** Host name in the greeting, LHLO reply and Received header; empty = the system host name. */
+  hostname: string;
 }
 
 export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
@@ -12,7 +34,46 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
       type: 'string', loftKind: 'enum', enum: ['fork', 'seteuid'], default: 'fork',
       description: 'fork: deliver in a child per user uid with privileges dropped for good; seteuid: switch the effective uid in one process (Dovecot\'s way).',
     },
+    lmtp_privsep_linger: {
+      type: 'integer', loftKind: 'duration', minimum: 0, default: 10_000,
+      description: 'fork mode: keep a delivery child this long after its last delivery, so the next message for the same uid reuses it.',
+    },
+    lmtp_privsep_max_children: {
+      type: 'integer', loftKind: 'uint', minimum: 1, default: 16,
+      description: 'fork mode: most delivery children (one per uid) one lmtp process keeps at once.',
+    },
+    lmtp_max_message_size: {
+      type: 'integer', loftKind: 'size', minimum: 0, default: 50 * 1024 * 1024,
+      description: 'Largest message accepted (advertised in SIZE); 0 means unlimited.',
+    },
+    lmtp_max_recipients: {
+      type: 'integer', loftKind: 'uint', minimum: 1, default: 1000,
+      description: 'Most recipients one LMTP transaction may name.',
+    },
+    lda_mailbox_autocreate: {
+      type: 'boolean', loftKind: 'bool', default: false,
+      description: 'Create the mailbox a message is delivered to when it does not exist (otherwise it goes to INBOX).',
+    },
+    recipient_delimiter: {
+      type: 'string', loftKind: 'string', default: '+',
+      description: 'Characters that separate the user from the detail in user+detail@domain; empty disables detail addressing.',
+    },
+    lmtp_save_to_detail_mailbox: {
+      type: 'boolean', loftKind: 'bool', default: false,
+      description: 'Deliver user+detail@domain into the mailbox named detail instead of INBOX.',
+    },
+    postmaster_address: {
+      type: 'string', loftKind: 'string', default: 'postmaster',
+      description: 'Address named in error replies as the one to contact.',
+    },
+    hostname: {
+      type: 'string', loftKind: 'string', default: '',
+      description: 'Host name in the LMTP greeting and the Received header; empty means the system host name.',
+    },
   },
-  required: ['lmtp_privsep'],
+  required: [
+    'lmtp_privsep', 'lmtp_privsep_linger', 'lmtp_privsep_max_children', 'lmtp_max_message_size', 'lmtp_max_recipients',
+    'lda_mailbox_autocreate', 'recipient_delimiter', 'lmtp_save_to_detail_mailbox', 'postmaster_address', 'hostname',
+  ],
   additionalProperties: false,
 };

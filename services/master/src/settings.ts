@@ -98,6 +98,7 @@ export const BUILTIN_SERVICES = {
     inet_listener: { imap: { address: '127.0.0.1', port: 143 }, imaps: { address: '127.0.0.1', port: 993, ssl: true } },
   },
   imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 100 },
+  lmtp: { executable: 'lmtp', process_limit: 16, client_limit: 100, unix_listener: { lmtp: { path: 'lmtp.sock', mode: 0o666 } } },
 } as const;
 
 export const masterSettingsSchema: JSONSchemaType<MasterOwnSettings> = {

@@ -1,0 +1,89 @@
+/**
+ * One delivery into one user's storage, the same in both privsep modes: it runs in a fork
+ * child that is the user, or in the lmtp process with the user's effective uid. It returns
+ * an outcome (never throws), and `ok` only after storage's save returned, i.e. the message
+ * is on disk per mail_fsync and in the mailbox log.
+ */
+import { promises as fsp } from 'node:fs';
+import { isLoftError } from '@loft/errors';
+import { MailUser, parseMailLocation, type StorageLogger, type StorageSettings } from '@loft/storage';
+
+/** Everything a delivery needs; plain data, so it crosses the child_process channel. */
+export interface DeliveryRequest {
+  /** Userdb's name for the user. */
+  user: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** Storage settings, with userdb's `mail` override already applied to mail_location. */
+  storage: StorageSettings;
+  /** Target mailbox (INBOX, or the +detail folder); falls back to INBOX when it is missing. */
+  mailbox: string;
+  /** Create `mailbox` when it does not exist (lda_mailbox_autocreate). */
+  autocreate: boolean;
+  /** Header lines added in front of the message (Return-Path, Delivered-To, Received), CRLF-ended. */
+  prepend: string;
+}
+
+export type DeliveryOutcome =
+  | { ok: true; mailbox: string; uid: number }
+  /** `temporary`: the MTA keeps the message and retries (4xx); otherwise 5xx. */
+  | { ok: false; temporary: boolean; reason: string };
+
+/** The message body as it sits in the spool, read as often as there are recipients. */
+export type BodySource = () => AsyncIterable<Uint8Array>;
+
+export async function deliverMessage(request: DeliveryRequest, body: BodySource, logger: StorageLogger): Promise<DeliveryOutcome> {
+  let user: MailUser | undefined;
+  try {
+    await checkMailRootOwner(request);
+    user = await MailUser.open({ user: request.user, home: request.home, settings: request.storage, logger });
+    const { mailbox, name } = await openTarget(user, request);
+    const saved = await mailbox.save(withPrepend(request.prepend, body), {});
+    return { ok: true, mailbox: name, uid: saved.uid };
+  } catch (err) {
+    logger.error({ err, user: request.user }, `delivery to ${request.user} failed`);
+    return { ok: false, temporary: true, reason: isLoftError(err) ? err.code : 'internal error' };
+  } finally {
+    await user?.close().catch((err: unknown) => logger.warn({ err, user: request.user }, 'closing the mail user failed'));
+  }
+}
+
+async function openTarget(user: MailUser, request: DeliveryRequest): Promise<{ mailbox: Awaited<ReturnType<MailUser['openMailbox']>>; name: string }> {
+  if (request.mailbox !== 'INBOX') {
+    try {
+      return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+    } catch (err) {
+      if (!isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND') && !isLoftError(err, 'LOFT_E_STORAGE_INVALID')) throw err;
+    }
+    if (request.autocreate) {
+      try {
+        await user.createMailbox(request.mailbox);
+        return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+      } catch (err) {
+        // An invalid name, or a race with another delivery creating it: INBOX or a retry below.
+        if (isLoftError(err, 'LOFT_E_STORAGE_EXISTS')) return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+        if (!isLoftError(err, 'LOFT_E_STORAGE_INVALID')) throw err;
+      }
+    }
+  }
+  return { mailbox: await user.openMailbox('INBOX'), name: 'INBOX' };
+}
+
+async function* withPrepend(prepend: string, body: BodySource): AsyncIterable<Uint8Array> {
+  yield Buffer.from(prepend, 'utf8');
+  yield* body();
+}
+
+/**
+ * Defence in depth: refuse a mail directory that someone else owns (a user could point
+ * their mail_location at another user's files). The kernel already stops the write, since
+ * the delivery runs as the user in both modes; this turns it into a clear log line.
+ */
+async function checkMailRootOwner(request: DeliveryRequest): Promise<void> {
+  const { root } = parseMailLocation(request.storage.mail_location, request.home);
+  const stat = await fsp.lstat(root).catch(() => undefined);
+  if (stat && (stat.isSymbolicLink() || stat.uid !== request.uid)) {
+    throw new Error(`mail directory ${root} is ${stat.isSymbolicLink() ? 'a symlink' : `owned by uid ${stat.uid}`}, not a directory of uid ${request.uid}; refusing to deliver`);
+  }
+}

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '@loft/log';
+import { EuidSwitch, type EuidCalls } from './euid-switch.js';
+
+const logger = createLogger({ service: 'lmtp-test', level: 'silent' });
+
+/** Fake system calls that record the effective uid over time. */
+function fakeCalls(): EuidCalls & { euid: number; trace: string[] } {
+  const calls = {
+    euid: 0,
+    trace: [] as string[],
+    seteuid(uid: number) {
+      calls.euid = uid;
+      calls.trace.push(`euid ${uid}`);
+    },
+    setegid: () => undefined,
+    setgroups: () => undefined,
+    getgroups: () => [0],
+    geteuid: () => calls.euid,
+  };
+  return calls;
+}
+
+test('deliveries and root operations never overlap, whatever they await', async () => {
+  const calls = fakeCalls();
+  const euid = new EuidSwitch(logger, calls, (reason) => assert.fail(reason));
+  let inside = 0;
+  let maxInside = 0;
+  const seen: Array<[number, number]> = [];
+  const work = (expected: number) => async (): Promise<number> => {
+    inside++;
+    maxInside = Math.max(maxInside, inside);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      seen.push([expected, calls.euid]);
+    }
+    inside--;
+    return expected;
+  };
+  const results = await Promise.all([
+    euid.asUser({ uid: 5001, gid: 5001 }, work(5001)),
+    euid.asUser({ uid: 5002, gid: 5002 }, work(5002)),
+    euid.asRoot(work(0)),
+    euid.asUser({ uid: 5001, gid: 5001 }, work(5001)),
+  ]);
+  assert.deepEqual(results, [5001, 5002, 0, 5001]);
+  assert.equal(maxInside, 1);
+  for (const [expected, actual] of seen) assert.equal(actual, expected, 'every await ran under the identity of its holder');
+  assert.equal(calls.euid, 0);
+});
+
+test('a failing delivery still returns to root, and uid 0 is refused', async () => {
+  const calls = fakeCalls();
+  const euid = new EuidSwitch(logger, calls, (reason) => assert.fail(reason));
+  await assert.rejects(euid.asUser({ uid: 5001, gid: 5001 }, () => Promise.reject(new Error('disk full'))), /disk full/);
+  assert.equal(calls.euid, 0);
+  await assert.rejects(euid.asUser({ uid: 0, gid: 5001 }, () => Promise.resolve(1)), /LOFT_E_LMTP_PRIVSEP|root must not deliver/);
+  assert.deepEqual(await euid.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve('ok')), 'ok', 'the switch is usable after a failure');
+});

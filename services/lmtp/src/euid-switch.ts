@@ -1,0 +1,107 @@
+/**
+ * seteuid privsep: the lmtp process (real uid root) takes a user's effective uid and gid
+ * for one delivery and returns to root afterwards.
+ *
+ * seteuid() changes every thread of the process, libuv's threadpool included, so whatever
+ * file-system call runs while a user's euid is in effect runs as that user. Hence one rule,
+ * enforced here and nowhere else: a single holder at a time. Deliveries, and every
+ * path-based operation that must run as root (spool creation, connecting to the userdb
+ * socket), queue on this one switch; the holder's awaits can let other code run, but none
+ * of that code touches a path (it only reads and writes fds it already holds).
+ */
+import { LoftError } from '@loft/errors';
+import type { Logger } from '@loft/log';
+
+export interface Identity {
+  uid: number;
+  gid: number;
+}
+
+/** The system calls, replaceable so that the ordering can be tested without root. */
+export interface EuidCalls {
+  seteuid(uid: number): void;
+  setegid(gid: number): void;
+  setgroups(groups: number[]): void;
+  getgroups(): number[];
+  geteuid(): number;
+}
+
+export const PROCESS_EUID_CALLS: EuidCalls = {
+  seteuid: (uid) => process.seteuid!(uid),
+  setegid: (gid) => process.setegid!(gid),
+  setgroups: (groups) => process.setgroups!(groups),
+  getgroups: () => process.getgroups!(),
+  geteuid: () => process.geteuid!(),
+};
+
+export class EuidSwitch {
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Who holds the switch now; a second holder is a bug and stops the process. */
+  private holder: Identity | 'root' | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly calls: EuidCalls = PROCESS_EUID_CALLS,
+    private readonly onBroken: (reason: string) => never = (reason) => {
+      logger.fatal(reason);
+      process.exit(1);
+    },
+  ) {}
+
+  /** Runs `fn` as root, after every earlier holder has finished. */
+  asRoot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.queue('root', fn);
+  }
+
+  /** Runs `fn` with the user's euid/egid, then returns to root. */
+  asUser<T>(who: Identity, fn: () => Promise<T>): Promise<T> {
+    if (who.uid === 0 || who.gid === 0) return Promise.reject(new LoftError('LOFT_E_LMTP_PRIVSEP', `refusing uid ${who.uid} gid ${who.gid} in seteuid mode: root must not deliver`));
+    return this.queue(who, fn);
+  }
+
+  private queue<T>(who: Identity | 'root', fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => this.hold(who, fn));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async hold<T>(who: Identity | 'root', fn: () => Promise<T>): Promise<T> {
+    if (this.holder !== undefined) this.onBroken('seteuid switch entered twice; stopping before a delivery runs with the wrong uid');
+    this.holder = who;
+    if (who === 'root') {
+      try {
+        return await fn();
+      } finally {
+        this.holder = undefined;
+      }
+    }
+    const rootGroups = this.calls.getgroups();
+    this.enter(who);
+    try {
+      return await fn();
+    } finally {
+      this.leave(who, rootGroups);
+      this.holder = undefined;
+    }
+  }
+
+  private enter(who: Identity): void {
+    this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid enter uid ${who.uid}`);
+    this.calls.setgroups([who.gid]);
+    this.calls.setegid(who.gid);
+    this.calls.seteuid(who.uid);
+    if (this.calls.geteuid() !== who.uid) this.onBroken(`seteuid(${who.uid}) did not take effect`);
+  }
+
+  private leave(who: Identity, rootGroups: number[]): void {
+    try {
+      this.calls.seteuid(0);
+      this.calls.setegid(0);
+      this.calls.setgroups(rootGroups);
+    } catch (err) {
+      this.onBroken(`cannot return to root after delivering as uid ${who.uid}: ${String(err)}`);
+    }
+    if (this.calls.geteuid() !== 0) this.onBroken(`seteuid(0) after uid ${who.uid} did not take effect`);
+    this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid leave uid ${who.uid}`);
+  }
+}
