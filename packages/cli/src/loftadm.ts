@@ -11,6 +11,7 @@ import type { IpcClient } from '@loft/ipc';
 import type { FilterContext, MasterControlProtocol } from '@loft/master-protocol';
 import { connectMaster, findBaseDir, NotRunningError } from './master-client.js';
 import { formatDuration, formatRows, OUTPUT_FORMATS, type OutputFormat } from './output.js';
+import { expungeCommand, fetchCommand, flagsCommand, forceResyncCommand, importCommand, indexCommand, mailboxCommand, purgeCommand, saveCommand, searchCommand } from './mail-commands.js';
 
 const EXIT_FAILED = 1;
 const EXIT_NOT_RUNNING = 2;
@@ -200,6 +201,16 @@ await yargs(hideBin(process.argv))
       const { generation } = await m.request('reload', {});
       return formatRows([{ reloaded: true, generation }], ['reloaded', 'generation'], global(args).format);
     }))
+  .command(mailboxCommand)
+  .command(saveCommand)
+  .command(fetchCommand)
+  .command(searchCommand)
+  .command(expungeCommand)
+  .command(flagsCommand)
+  .command(indexCommand)
+  .command(forceResyncCommand)
+  .command(purgeCommand)
+  .command(importCommand)
   .command('stop', 'Stop loftd and every service', {}, (args) =>
     withMaster(global(args), async (m) => {
       await m.request('stop', {});

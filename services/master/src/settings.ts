@@ -99,6 +99,7 @@ export const BUILTIN_SERVICES = {
   },
   imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 100 },
   lmtp: { executable: 'lmtp', process_limit: 16, client_limit: 100, unix_listener: { lmtp: { path: 'lmtp.sock', mode: 0o666 } } },
+  adm: { executable: 'adm', process_limit: 1, unix_listener: { adm: { path: 'adm.sock', mode: 0o600 } } },
 } as const;
 
 export const masterSettingsSchema: JSONSchemaType<MasterOwnSettings> = {
