@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]: Loft's figures beside Dovecot 2.3's on the same machine in
 // the same run, as one table (metric, Loft, Dovecot, ratio), also written as JSON to
-// bench-results/. Parts so far: IPC, supervision, logins. Dovecot's side needs root and
+// bench-results/. Parts so far: IPC, supervision, logins, LMTP. Dovecot's side needs root and
 // Debian's dovecot-imapd; without them that column says why it is empty.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +13,7 @@ import { runIpcBench } from '@loft/ipc/bench';
 import { IpcClient } from '@loft/ipc';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { measureLogins, medianMs } from './bench/logins.js';
+import { measureDeliveries } from './bench/lmtp.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -162,12 +163,60 @@ async function benchLogins(durationMs, concurrency) {
   if (loftResult.errors > 0) console.error(`logins: ${loftResult.errors} Loft login cycles failed`);
 }
 
+const LMTP_USERS = Array.from({ length: 50 }, (_, i) => ({ user: `lmtpuser${i}`, password: 'x', uid: 6000 + i }));
+
+/** 50 users with homes they own, as a passwd-file; returns its path and a cleanup. */
+function lmtpUsers() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-lmtp-'));
+  fs.chmodSync(dir, 0o755);
+  const lines = LMTP_USERS.map(({ user, uid }) => {
+    const home = path.join(dir, user);
+    fs.mkdirSync(home, { mode: 0o700 });
+    if (process.getuid?.() === 0) fs.chownSync(home, uid, uid);
+    return `${user}:{PLAIN}x:${uid}:${uid}::${home}::`;
+  });
+  fs.writeFileSync(path.join(dir, 'users'), `${lines.join('\n')}\n`, { mode: 0o644 });
+  return { file: path.join(dir, 'users'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function benchLmtp(durationMs, connections) {
+  const names = LMTP_USERS.map((u) => u.user);
+  const results = {};
+  for (const mode of ['fork', 'seteuid']) {
+    const users = lmtpUsers();
+    const loft = await startLoft(`lmtp_privsep = ${mode}\nmail_fsync = optimized\npassdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\n`);
+    try {
+      await until(async () => (await status(loft.baseDir, 'lmtp')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
+      const target = path.join(loft.baseDir, 'run', 'lmtp.sock');
+      await measureDeliveries({ target, users: names, connections, durationMs: 500 });
+      results[mode] = await measureDeliveries({ target, users: names, connections, durationMs });
+      if (results[mode].failed > 0) console.error(`lmtp ${mode}: ${results[mode].failed} deliveries failed (${results[mode].firstError})`);
+    } finally {
+      await loft.stop();
+      users.cleanup();
+    }
+  }
+  let dovecot = 'needs root + dovecot-lmtpd';
+  if (dovecotAvailable() && fs.existsSync('/usr/lib/dovecot/lmtp')) {
+    const instance = await startDovecot({ users: LMTP_USERS, lmtp: true, extraConf: 'mail_fsync = optimized\n' });
+    try {
+      await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs: 500 });
+      dovecot = (await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs })).deliveriesPerSecond;
+    } finally {
+      await instance.stop();
+    }
+  }
+  record('lmtp', `deliveries per second, lmtp_privsep = fork (${connections} connections, 50 users)`, '/s', results.fork.deliveriesPerSecond, dovecot);
+  record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, 50 users)`, '/s', results.seteuid.deliveriesPerSecond, dovecot);
+}
+
 const ipc = await runIpcBench({ durationMs: quick ? 1500 : 6000 });
 record('ipc', 'sequential round trips', '/s', ipc.roundTripsPerSecond);
 record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
 record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
 await benchSupervision(quick ? 3 : 7);
 await benchLogins(quick ? 3000 : 10_000, 8);
+await benchLmtp(quick ? 3000 : 10_000, 8);
 
 const version = (cmd, args) => {
   try {
