@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]: Loft's figures beside Dovecot 2.3's on the same machine in
 // the same run, as one table (metric, Loft, Dovecot, ratio), also written as JSON to
-// bench-results/. Parts so far: IPC, supervision, logins, LMTP. Dovecot's side needs root and
+// bench-results/. Parts: IPC, supervision, logins, LMTP, storage (100,000 messages;
+// 10,000 with --quick). Dovecot's side needs root and
 // Debian's dovecot-imapd; without them that column says why it is empty.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runIpcBench } from '@loft/ipc/bench';
+import { runStorageComparison } from '@loft/storage/bench';
 import { IpcClient } from '@loft/ipc';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { measureLogins, medianMs } from './bench/logins.js';
@@ -217,6 +219,10 @@ record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
 await benchSupervision(quick ? 3 : 7);
 await benchLogins(quick ? 3000 : 10_000, 8);
 await benchLmtp(quick ? 3000 : 10_000, 8);
+const storage = await runStorageComparison({ quick });
+for (const row of storage.rows) {
+  record('storage', `${row.metric} (${storage.messages} messages)`, row.unit, row.loft, row.dovecot ?? storage.dovecotError ?? '-', row.unit.endsWith('/s'));
+}
 
 const version = (cmd, args) => {
   try {

@@ -23,11 +23,14 @@ describe('crash safety', () => {
     await removeHome(home);
   });
 
-  it('keeps every acknowledged message across SIGKILL at random moments, and shows no partial one', async () => {
+  /** Kills a saving child `rounds` times at random moments, checking every acknowledged message each time. */
+  async function killLoop(home: string, rounds: number, mdbox: boolean): Promise<void> {
+    const location = mdbox ? { mail_location: 'mdbox:~/mdbox' } : {};
     const acked = new Map<number, string>();
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < rounds; round++) {
       // Every third round also checkpoints and rotates the log every few saves.
       const env: Record<string, string> = round % 3 === 2 ? { LOFT_STORAGE_TEST_TINY: '1' } : {};
+      if (mdbox) env.LOFT_STORAGE_TEST_MDBOX = '1';
       const child = startChild(['save-loop', home, round % 2 ? 'always' : 'optimized', `r${round}`], children, env);
       const wanted = randomInt(1, 25);
       let count = 0;
@@ -40,7 +43,7 @@ describe('crash safety', () => {
         acked.set(Number(uid), tag!);
       }
       // Reopen as a new process would, and check everything.
-      const user = await openUser(home);
+      const user = await openUser(home, location);
       const inbox = await user.openMailbox('INBOX', { readOnly: true });
       for (const [uid, tag] of acked) {
         assert.ok(inbox.seqOfUid(uid) > 0, `acknowledged UID ${uid} (${tag}) is missing after round ${round}`);
@@ -52,8 +55,26 @@ describe('crash safety', () => {
         assert.ok(tag, `UID ${uid} has no subject: a partial message is visible`);
         assert.deepEqual(message, expected(tag), `UID ${uid} is not a complete message`);
       }
+      if (mdbox && round % 4 === 3) {
+        // A purge after a crash must not take anything a mailbox still refers to.
+        await user.purge();
+        for (const [uid, tag] of acked) assert.deepEqual(await inbox.openMessage(uid), expected(tag), `UID ${uid} lost by purge`);
+      }
       await user.close();
     }
-    assert.ok(acked.size >= ROUNDS);
+    assert.ok(acked.size >= rounds);
+  }
+
+  it('keeps every acknowledged message across SIGKILL at random moments, and shows no partial one', async () => {
+    await killLoop(home, ROUNDS, false);
+  });
+
+  it('does the same for mdbox, whose saves append to shared storage files and the map', async () => {
+    const mdboxHome = await makeHome();
+    try {
+      await killLoop(mdboxHome, ROUNDS, true);
+    } finally {
+      await removeHome(mdboxHome);
+    }
   });
 });

@@ -10,8 +10,12 @@
  *    8 u8[16] message GUID (stays with the message across COPY/MOVE and replication)
  *   24 f64 internal (received) date, ms since the epoch
  *   32 f64 save date, ms since the epoch
- *   40 f64 message size in bytes (file size - header size)
- *   48..59 reserved (0)            60 u32 crc32 of bytes 0..59
+ *   40 f64 stored size in bytes (file size - header size)
+ *   48 u8 flags: bit 0 = the stored bytes are an attachment stub (attachment-store.ts): MIME
+ *      bodies moved to mail_attachment_dir; the message is rebuilt from both on read
+ *   49..51 reserved (0)   52 f64 message size when bit 0 is set (0 otherwise)
+ *   60 u32 crc32 of bytes 0..59
+ * Files written before the flags existed have zeros there, and read as they always did.
  * The header is self-describing so a lost index can be rebuilt from the files alone.
  */
 import { closeSync, constants, fsync as fsyncCb, openSync, promises as fsp, writeSync } from 'node:fs';
@@ -32,7 +36,20 @@ export interface DboxHeader {
   guid: Buffer;
   internalDate: number;
   saveDate: number;
+  /** Bytes stored after the header. */
   size: number;
+  /** DBOX_FLAG_* bits; 0 when absent. */
+  flags?: number;
+  /** RFC822.SIZE of the message: `size` unless the stored bytes are an attachment stub. */
+  messageSize?: number;
+}
+
+/** The stored bytes are an attachment stub (attachment-store.ts). */
+export const DBOX_FLAG_ATTACHMENT_STUB = 1;
+
+/** RFC822.SIZE of the message a header describes. */
+export function messageSizeOf(header: DboxHeader): number {
+  return header.messageSize ?? header.size;
 }
 
 export function encodeDboxHeader(header: DboxHeader): Buffer {
@@ -44,6 +61,9 @@ export function encodeDboxHeader(header: DboxHeader): Buffer {
   buf.writeDoubleLE(header.internalDate, 24);
   buf.writeDoubleLE(header.saveDate, 32);
   buf.writeDoubleLE(header.size, 40);
+  const flags = header.flags ?? 0;
+  buf[48] = flags;
+  if (flags & DBOX_FLAG_ATTACHMENT_STUB) buf.writeDoubleLE(header.messageSize ?? header.size, 52);
   buf.writeUInt32LE(crc32(buf.subarray(0, 60)), 60);
   return buf;
 }
@@ -55,7 +75,9 @@ export function decodeDboxHeader(buf: Buffer, fileSize: number): DboxHeader | st
   if (buf.readUInt32LE(60) !== crc32(buf.subarray(0, 60))) return 'message file header checksum mismatch';
   const size = buf.readDoubleLE(40);
   if (size !== fileSize - DBOX_HEADER_BYTES) return `message file is ${fileSize} bytes, its header says ${size + DBOX_HEADER_BYTES}`;
-  return { guid: Buffer.from(buf.subarray(8, 24)), internalDate: buf.readDoubleLE(24), saveDate: buf.readDoubleLE(32), size };
+  const flags = buf[48]!;
+  const messageSize = flags & DBOX_FLAG_ATTACHMENT_STUB ? buf.readDoubleLE(52) : size;
+  return { guid: Buffer.from(buf.subarray(8, 24)), internalDate: buf.readDoubleLE(24), saveDate: buf.readDoubleLE(32), size, flags, messageSize };
 }
 
 /** Directory levels below the mailbox directory for `uid`. */
@@ -69,6 +91,9 @@ export function messagePath(dir: string, uid: number, levels: number): string {
   return join(dir, ...hashDirs(uid, levels), `u.${uid}`);
 }
 
+/** What a writer says about a message besides its bytes. */
+export type DboxMeta = Omit<DboxHeader, 'size'>;
+
 /**
  * Writes a complete message file at `path` (which must not exist) and returns its header.
  * The caller renames it into place.
@@ -76,7 +101,7 @@ export function messagePath(dir: string, uid: number, levels: number): string {
 export async function writeDboxFile(
   path: string,
   message: Buffer | AsyncIterable<Uint8Array>,
-  meta: { guid: Buffer; internalDate: number; saveDate: number },
+  meta: DboxMeta,
   fsync: boolean,
 ): Promise<DboxHeader> {
   if (Buffer.isBuffer(message) && message.length <= SYNC_WRITE_MAX_BYTES) return writeSmallDboxFile(path, message, meta, fsync);
@@ -110,7 +135,7 @@ export async function writeDboxFile(
  * Small messages (most mail) are written synchronously: open, one write and close cost less
  * than three trips through libuv's thread pool. Only the fsync waits there.
  */
-async function writeSmallDboxFile(path: string, message: Buffer, meta: { guid: Buffer; internalDate: number; saveDate: number }, fsync: boolean): Promise<DboxHeader> {
+async function writeSmallDboxFile(path: string, message: Buffer, meta: DboxMeta, fsync: boolean): Promise<DboxHeader> {
   const header = { ...meta, size: message.length };
   let fd: number;
   try {

@@ -3,6 +3,7 @@
  * MailUser -> mailboxes (one private namespace, prefix "", separator "/") -> Mailbox.
  */
 export { MailUser, SPECIAL_USES, type MailUserOptions, type MailboxInfo } from './mail-user.js';
+export type { PurgeResult } from './mdbox-store.js';
 export {
   Mailbox,
   MailboxTransaction,
@@ -17,6 +18,7 @@ export {
   type StorageTuning,
 } from './mailbox.js';
 export { headerFieldParser, headerValues, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
+export { mimeFieldParser } from './mime-fields.js';
 export {
   STORAGE_SETTINGS_DEFAULTS,
   checkStorageSettings,

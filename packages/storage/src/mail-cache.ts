@@ -159,6 +159,11 @@ export class MailCache {
     return buf.toString('utf8');
   }
 
+  /** Whether `field` of `uid` is known without re-reading the file (after a get() just scanned it). */
+  has(uid: number, field: string): boolean {
+    return this.entries.get(uid)?.has(field) ?? false;
+  }
+
   put(uid: number, field: string, json: string): void {
     this.open();
     const record = encodeRecord(uid, field, json);
@@ -167,6 +172,21 @@ export class MailCache {
     let fields = this.entries.get(uid);
     if (!fields) this.entries.set(uid, (fields = new Map()));
     fields.set(field, json);
+  }
+
+  /** Several fields of one message in one write. */
+  putMany(uid: number, values: ReadonlyArray<readonly [field: string, json: string]>): void {
+    this.open();
+    const records: Buffer[] = [];
+    for (const [field, json] of values) {
+      const record = encodeRecord(uid, field, json);
+      if (record) records.push(record);
+    }
+    if (records.length === 0) return;
+    writeSync(this.fd, Buffer.concat(records));
+    let fields = this.entries.get(uid);
+    if (!fields) this.entries.set(uid, (fields = new Map()));
+    for (const [field, json] of values) fields.set(field, json);
   }
 
   /** Rewrites the file with only the newest records of messages `keep` accepts. */

@@ -24,8 +24,10 @@ import { LoftError } from '@loft/errors';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
 import { Mailbox, type MailboxStatus, type StorageTuning } from './mailbox.js';
-import { initMailboxDir, mailboxPaths, newUidValidity, readMeta, writeMeta } from './mailbox-disk.js';
+import { initMailboxDir, mailboxPaths, newUidValidity, readDiskState, readMeta, writeMeta } from './mailbox-disk.js';
 import { MailboxLock } from './mailbox-lock.js';
+import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
+import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
 import { assertInside, assertRealDir, ensureRealDir, isErrno } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
@@ -45,7 +47,7 @@ export interface MailUserOptions {
   home: string;
   settings?: Partial<StorageSettings>;
   logger?: StorageLogger;
-  /** Computes ENVELOPE/BODYSTRUCTURE for the cache (from @loft/mime). */
+  /** Computes ENVELOPE/BODYSTRUCTURE for the cache; default: mimeFieldParser (@loft/mime). */
   parser?: MessageFieldParser;
   /** Internal thresholds, for tests and benchmarks. */
   tuning?: StorageTuning;
@@ -100,6 +102,10 @@ export class MailUser {
   /** STATUS counters of closed mailboxes, written to the list index in one go. */
   private readonly pendingStatus = new Map<string, CachedStatus>();
   private listCache: { stamp: string; data: ListData } | undefined;
+  /** mdbox: the shared storage files and map; undefined for sdbox. */
+  private store: MdboxStore | undefined;
+  /** mail_attachment_dir: single-instance attachment storage; undefined when not set. */
+  private attachments: AttachmentStore | undefined;
 
   private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
     this.user = options.user;
@@ -115,13 +121,25 @@ export class MailUser {
     const settings = Object.freeze({ ...STORAGE_SETTINGS_DEFAULTS, ...options.settings });
     const problems = checkStorageSettings(settings);
     if (problems.length > 0) throw new LoftError('LOFT_E_STORAGE_INVALID', problems.join('; '));
-    const { root } = parseMailLocation(settings.mail_location, options.home);
+    const { root, driver } = parseMailLocation(settings.mail_location, options.home);
     await fsp.mkdir(root, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       if (!isErrno(err, 'EEXIST')) throw err;
     });
     await assertRealDir(root);
     const user = new MailUser(options, root, settings);
     await ensureRealDir(join(root, 'mailboxes'));
+    if (settings.mail_attachment_dir !== '') {
+      const dir = expandHome(settings.mail_attachment_dir, options.home);
+      await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+        if (!isErrno(err, 'EEXIST')) throw err;
+      });
+      await assertRealDir(dir);
+      user.attachments = new AttachmentStore(dir, settings.mail_attachment_min_size, options.user, settings.mail_fsync !== 'never', user.logger);
+    }
+    if (driver === 'mdbox') {
+      user.store = new MdboxStore({ dir: join(root, 'storage'), rotateBytes: settings.mdbox_rotate_size, fsync: settings.mail_fsync, logger: user.logger, mailboxes: () => user.mailboxMembers() });
+      await user.store.init();
+    }
     // Most opens find INBOX in place and write nothing.
     if (!(await user.readList()).mailboxes.some((m) => m.name === 'INBOX')) {
       await user.withList(async (data) => {
@@ -292,6 +310,80 @@ export class MailUser {
     const aside = join(this.root, 'mailboxes', `.deleted.${removed.guid}`);
     await fsp.rename(dir, aside).catch(() => undefined);
     await fsp.rm(aside, { recursive: true, force: true });
+    await this.store?.dropMailbox(removed.guid);
+  }
+
+  /** mdbox: every mailbox directory with a reader of its live UID -> GUID pairs. */
+  private async mailboxMembers(): Promise<MailboxMembers[]> {
+    const dirs = await fsp.readdir(join(this.root, 'mailboxes')).catch(() => [] as string[]);
+    return dirs
+      .filter((d) => /^[0-9a-f]{32}$/.test(d))
+      .map((guid) => {
+        const dir = this.mailboxDir(guid);
+        return {
+          mailboxGuid: guid,
+          lock: async () => {
+            const release = await new MailboxLock(dir, this.logger).acquire();
+            if (!release) throw new LoftError('LOFT_E_STORAGE_LOCKED', `${dir}/loft.lock`);
+            return release;
+          },
+          read: async () => {
+            const disk = await readDiskState(mailboxPaths(dir), false).catch(() => undefined);
+            if (disk?.kind !== 'ok') return undefined;
+            await disk.log.close().catch(() => undefined);
+            const t = disk.state.table;
+            const live = new Map<number, string>();
+            for (let slot = 0; slot < t.count; slot++) live.set(t.uids[slot]!, t.guidHex(slot));
+            return live;
+          },
+        };
+      });
+  }
+
+  /**
+   * loftadm purge: mdbox storage files are rewritten without the messages no mailbox refers
+   * to any more. Nothing to do for sdbox (an expunge removes the file at once).
+   */
+  async purge(): Promise<PurgeResult> {
+    const result: PurgeResult = this.store ? await this.store.purge() : { removed: 0, filesRewritten: 0, freedBytes: 0, staleRefs: 0 };
+    if (this.attachments) {
+      const attachments = await this.attachments.purge(() => this.liveMessageGuids());
+      result.attachmentsFreed = attachments.freed;
+      result.attachmentBytesFreed = attachments.freedBytes;
+    }
+    return result;
+  }
+
+  /**
+   * GUIDs of every message of this user that exists or is being saved: mdbox's stored ones;
+   * for sdbox each mailbox's index plus its tmp/ files (named by GUID), read under the
+   * mailbox lock so a save is seen either in tmp/ or in the log.
+   */
+  private async liveMessageGuids(): Promise<Set<string>> {
+    if (this.store) return this.store.storedGuids();
+    const live = new Set<string>();
+    for (const member of await this.mailboxMembers()) {
+      const release = await member.lock();
+      try {
+        const dir = this.mailboxDir(member.mailboxGuid);
+        for (const name of await fsp.readdir(mailboxPaths(dir).tmp).catch(() => [] as string[])) {
+          const guid = /^([0-9a-f]{32})\./.exec(name)?.[1];
+          if (guid) live.add(guid);
+        }
+        const guids = await member.read();
+        // An unreadable mailbox: keep every attachment rather than guess.
+        if (!guids) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `mailbox ${member.mailboxGuid} cannot be read; run force-resync before purge`);
+        for (const guid of guids.values()) live.add(guid);
+      } finally {
+        await release();
+      }
+    }
+    return live;
+  }
+
+  /** mdbox: reference count of a message GUID in the shared storage (0 for sdbox). */
+  storageRefcount(messageGuid: string): number {
+    return this.store?.refcount(messageGuid) ?? 0;
   }
 
   /**
@@ -388,6 +480,8 @@ export class MailUser {
       claimRecent,
       ...(this.parser ? { parser: this.parser } : {}),
       ...(this.tuning ? { tuning: this.tuning } : {}),
+      ...(this.store ? { store: this.store } : {}),
+      ...(this.attachments ? { attachments: this.attachments } : {}),
       onClose: (m) => this.mailboxClosed(m),
     });
     this.open.add(mailbox);
@@ -420,7 +514,12 @@ export class MailUser {
   async close(): Promise<void> {
     for (const mailbox of [...this.open]) await mailbox.close();
     await this.flushStatus();
+    this.store?.close();
   }
+}
+
+function expandHome(dir: string, home: string): string {
+  return dir === '~' || dir.startsWith('~/') ? join(home, dir.slice(1)) : dir;
 }
 
 function fromCached(c: CachedStatus): MailboxStatus {

@@ -15,17 +15,56 @@ import type { UidRange } from './binary.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog } from './transaction-log.js';
 
 type UidRangeList = UidRange[];
-import { readDboxHeader, messagePath, type DboxHeader } from './dbox-file.js';
+import { messageSizeOf, readDboxHeader, messagePath, type DboxHeader } from './dbox-file.js';
 import { decodeIndex, encodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
 import { MailboxState } from './mailbox-state.js';
 import { newLogId, newUidValidity, readMeta, type MailboxPaths } from './mailbox-disk.js';
 import { atomicWriteFile, ensureRealDir, isErrno, readFileNoFollow } from './safe-fs.js';
 import type { StorageLogger } from './storage-logger.js';
+import type { MdboxStore } from './mdbox-store.js';
 
-interface FoundFile {
+export interface FoundFile {
   uid: number;
+  /** sdbox: the message file; mdbox: '' (the bytes are in the shared storage). */
   path: string;
   header: DboxHeader;
+}
+
+/** Where a rebuild finds a mailbox's messages when they are not u.<uid> files (mdbox). */
+export interface RebuildSource {
+  list(): Promise<FoundFile[]>;
+  /** The log expunged it: drop it. */
+  remove(file: FoundFile): Promise<void>;
+  /** It gets UID `uid` instead of file.uid. */
+  renumber(file: FoundFile, uid: number): Promise<void>;
+}
+
+export interface RebuildOptions {
+  hashLevels: number;
+  fsync: boolean;
+  logger: StorageLogger;
+  reason: string;
+  source?: RebuildSource;
+}
+
+/** mdbox: a mailbox's messages are the map's references to it. */
+export function mdboxRebuildSource(store: MdboxStore, mailboxGuid: string): RebuildSource {
+  return {
+    async list() {
+      const out: FoundFile[] = [];
+      for (const [uid, guid] of await store.mailboxRefs(mailboxGuid)) {
+        const header = store.headerOf(guid);
+        if (header) out.push({ uid, path: '', header });
+      }
+      return out;
+    },
+    remove: (file) => store.dropRefs(mailboxGuid, [{ uid: file.uid, guid: file.header.guid.toString('hex') }]),
+    async renumber(file, uid) {
+      const guid = file.header.guid.toString('hex');
+      await store.addRefs(mailboxGuid, [{ uid, guid }]);
+      await store.dropRefs(mailboxGuid, [{ uid: file.uid, guid }]);
+    },
+  };
 }
 
 /** Every u.<uid> below `dir`, including hashed subdirectories of any depth up to 2. */
@@ -101,7 +140,7 @@ function inRanges(ranges: UidRangeList, uid: number): boolean {
  * Rebuilds loft.index and loft.index.log of the mailbox at `paths`. The caller holds the
  * mailbox lock. Returns the number of messages in the rebuilt mailbox.
  */
-export async function rebuildMailbox(paths: MailboxPaths, options: { hashLevels: number; fsync: boolean; logger: StorageLogger; reason: string }): Promise<number> {
+export async function rebuildMailbox(paths: MailboxPaths, options: RebuildOptions): Promise<number> {
   const { logger } = options;
   logger.warn({ dir: paths.dir, reason: options.reason }, 'rebuilding mailbox index from its message files (force-resync)');
   await ensureRealDir(paths.tmp);
@@ -109,7 +148,8 @@ export async function rebuildMailbox(paths: MailboxPaths, options: { hashLevels:
   const meta = await readMeta(paths);
   const old = await salvage(paths, logger);
   const files: FoundFile[] = [];
-  await findMessageFiles(paths.dir, 0, logger, files);
+  if (options.source) files.push(...(await options.source.list()));
+  else await findMessageFiles(paths.dir, 0, logger, files);
   files.sort((a, b) => a.uid - b.uid);
 
   const oldState = old.state;
@@ -133,23 +173,28 @@ export async function rebuildMailbox(paths: MailboxPaths, options: { hashLevels:
   for (const file of files) {
     const slot = oldTable.slotOf(file.uid);
     if (slot >= 0 && Buffer.compare(Buffer.from(oldTable.guids.subarray(slot * 16, slot * 16 + 16)), file.header.guid) === 0) {
-      const to = table.push(file.uid, oldTable.flags[slot]!, oldTable.modseqs[slot]!, file.header.guid, file.header.size, file.header.internalDate, oldTable.saveDates[slot]!);
+      const to = table.push(file.uid, oldTable.flags[slot]!, oldTable.modseqs[slot]!, file.header.guid, messageSizeOf(file.header), file.header.internalDate, oldTable.saveDates[slot]!);
       for (const id of oldTable.keywordIndexes(slot)) table.setKeyword(to, id, true);
     } else if (slot < 0 && inRanges(old.expunged, file.uid)) {
-      await fsp.rm(file.path, { force: true });
+      if (options.source) await options.source.remove(file);
+      else await fsp.rm(file.path, { force: true });
     } else if (file.uid < oldUidNext) {
       renumber.push(file);
     } else {
-      table.push(file.uid, 0, highestModseq, file.header.guid, file.header.size, file.header.internalDate, file.header.saveDate);
+      table.push(file.uid, 0, highestModseq, file.header.guid, messageSizeOf(file.header), file.header.internalDate, file.header.saveDate);
     }
   }
   for (const file of renumber) {
     const uid = uidNext++;
-    const target = messagePath(paths.dir, uid, options.hashLevels);
-    await ensureParents(paths.dir, target);
-    await fsp.rename(file.path, target);
+    if (options.source) {
+      await options.source.renumber(file, uid);
+    } else {
+      const target = messagePath(paths.dir, uid, options.hashLevels);
+      await ensureParents(paths.dir, target);
+      await fsp.rename(file.path, target);
+    }
     logger.warn({ dir: paths.dir, from: file.uid, to: uid }, 'message file unknown to the index got a new UID');
-    table.push(uid, 0, highestModseq, file.header.guid, file.header.size, file.header.internalDate, file.header.saveDate);
+    table.push(uid, 0, highestModseq, file.header.guid, messageSizeOf(file.header), file.header.internalDate, file.header.saveDate);
   }
   header.uidNext = uidNext;
   // Index first, then the log: an opener that sees one without the other finds their

@@ -15,17 +15,20 @@ import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, ls
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { LoftError, isLoftError } from '@loft/errors';
 import { rangeUids, toRanges, type UidRange } from './binary.js';
-import { DBOX_HEADER_BYTES, decodeDboxHeader, messagePath, readDboxMessage, writeDboxFile } from './dbox-file.js';
+import { DBOX_FLAG_ATTACHMENT_STUB, DBOX_HEADER_BYTES, decodeDboxHeader, messagePath, messageSizeOf, readDboxMessage, writeDboxFile, type DboxHeader, type DboxMeta } from './dbox-file.js';
 import { MailCache } from './mail-cache.js';
+import type { MdboxStore } from './mdbox-store.js';
+import type { AttachmentStore } from './attachment-store.js';
 import { FLAG_EXPUNGE_PENDING, MessageTable, SYSTEM_FLAGS, SYSTEM_FLAG_MASK, encodeIndex, INDEX_HEADER_BYTES } from './mail-index.js';
 import { newLogId, readDiskState, readTail, mailboxPaths, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
 import { MailboxLock, type ReleaseLock } from './mailbox-lock.js';
-import { rebuildMailbox } from './mailbox-rebuild.js';
+import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailbox-rebuild.js';
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
+import { companionFields, decodeFieldJson, encodeFieldJson, mimeFieldParser } from './mime-fields.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -54,10 +57,15 @@ export interface MailboxContext {
   readOnly: boolean;
   /** This is an IMAP SELECT: take \Recent for messages no session has seen (RFC 3501). */
   claimRecent?: boolean;
+  /** Computes cached fields and search text; default: mimeFieldParser (@loft/mime). */
   parser?: MessageFieldParser;
   /** Called once when the mailbox is closed (the owner refreshes its STATUS counters). */
   onClose?: (mailbox: Mailbox) => Promise<void>;
   tuning?: StorageTuning;
+  /** mdbox: the user's shared storage; message bytes live there, not in this directory. */
+  store?: MdboxStore;
+  /** Single-instance attachment storage (mail_attachment_dir), if configured. */
+  attachments?: AttachmentStore;
 }
 
 /** Internal thresholds; tests and benchmarks lower them to exercise the rare paths. */
@@ -136,6 +144,7 @@ export interface MessageView {
 }
 
 interface PreparedSave {
+  /** sdbox: the message file in tmp/; mdbox: '' (the bytes are already in the storage). */
   tmpPath: string;
   guid: Buffer;
   flags: number;
@@ -181,11 +190,13 @@ export class Mailbox {
   private readonly lock: MailboxLock;
   private readonly logger: StorageLogger;
   private readonly settings: StorageSettings;
-  private readonly parser: MessageFieldParser | undefined;
+  private readonly parser: MessageFieldParser;
   private readonly onClose: MailboxContext['onClose'];
   private readonly checkpointMinLogBytes: number;
   private readonly logRotateBytes: number;
   private readonly cacheCompactMinBytes: number;
+  private readonly store: MdboxStore | undefined;
+  private readonly attachments: AttachmentStore | undefined;
   private guidValue = '';
   private state!: MailboxState;
   private log!: fsp.FileHandle;
@@ -212,12 +223,14 @@ export class Mailbox {
     this.paths = mailboxPaths(ctx.dir);
     this.logger = ctx.logger;
     this.settings = ctx.settings;
-    this.parser = ctx.parser;
+    this.parser = ctx.parser ?? mimeFieldParser;
     this.onClose = ctx.onClose;
     this.checkpointMinLogBytes = ctx.tuning?.checkpointMinLogBytes ?? CHECKPOINT_MIN_LOG_BYTES;
     this.logRotateBytes = ctx.tuning?.logRotateBytes ?? LOG_ROTATE_BYTES;
     this.cacheCompactMinBytes = ctx.tuning?.cacheCompactMinBytes ?? CACHE_COMPACT_MIN_BYTES;
     this.lock = new MailboxLock(ctx.dir, ctx.logger);
+    this.store = ctx.store;
+    this.attachments = ctx.attachments;
   }
 
   static async open(ctx: MailboxContext): Promise<Mailbox> {
@@ -376,13 +389,20 @@ export class Mailbox {
       disk = await readDiskState(this.paths, true);
       if (disk.kind === 'ok') return disk;
       this.logger.error({ dir: this.paths.dir, reason: disk.reason }, 'mailbox index or log cannot be trusted');
-      await rebuildMailbox(this.paths, { hashLevels: this.settings.mail_dir_hash, fsync: this.settings.mail_fsync !== 'never', logger: this.logger, reason: disk.reason });
+      await rebuildMailbox(this.paths, this.rebuildOptions(disk.reason));
       disk = await readDiskState(this.paths, true);
       if (disk.kind !== 'ok') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.dir}: still inconsistent after a rebuild: ${disk.reason}`);
       return disk;
     } finally {
       await release?.();
     }
+  }
+
+  private rebuildOptions(reason: string): RebuildOptions {
+    const options: RebuildOptions = { hashLevels: this.settings.mail_dir_hash, fsync: this.settings.mail_fsync !== 'never', logger: this.logger, reason };
+    const store = this.store;
+    if (store) options.source = mdboxRebuildSource(store, this.guidValue);
+    return options;
   }
 
   private install(disk: Extract<DiskState, { kind: 'ok' }>): void {
@@ -466,7 +486,7 @@ export class Mailbox {
   private async resync(reason: string, lockHeld: boolean): Promise<void> {
     const release = lockHeld ? undefined : await this.lock.acquire();
     try {
-      await rebuildMailbox(this.paths, { hashLevels: this.settings.mail_dir_hash, fsync: this.settings.mail_fsync !== 'never', logger: this.logger, reason });
+      await rebuildMailbox(this.paths, this.rebuildOptions(reason));
       await this.reload(true);
     } finally {
       await release?.();
@@ -576,17 +596,44 @@ export class Mailbox {
     const internalDate = options.internalDate?.getTime() ?? Date.now();
     if (!Number.isFinite(internalDate) || internalDate < 0) throw new LoftError('LOFT_E_STORAGE_INVALID', 'internal date is out of range');
     const saveDate = Date.now();
+    let meta: DboxMeta = { guid, internalDate, saveDate };
+    let linkAttachments: ((guid: string) => Promise<void>) | undefined;
+    if (this.store || this.attachments) {
+      // Both need the whole message in memory: mdbox to append it under the map lock, the
+      // attachment split to parse it.
+      let bytes = Buffer.isBuffer(message) ? message : await collect(message);
+      if (bytes.length > 0xffffffff) throw new LoftError('LOFT_E_STORAGE_INVALID', 'message is larger than 4 GiB');
+      const split = this.attachments?.split(bytes);
+      if (split) {
+        meta = { ...meta, flags: DBOX_FLAG_ATTACHMENT_STUB, messageSize: bytes.length };
+        linkAttachments = split.link;
+        bytes = split.stub;
+      }
+      message = bytes;
+    }
+    if (this.store) {
+      const stored = message as Buffer;
+      await this.store.store(stored, meta);
+      await linkAttachments?.(guid.toString('hex'));
+      return { tmpPath: '', guid, flags: system, keywords, internalDate, saveDate, size: meta.messageSize ?? stored.length };
+    }
     const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
-    const header = await writeDboxFile(tmpPath, message, { guid, internalDate, saveDate }, this.fsyncFor('save'));
+    const header = await writeDboxFile(tmpPath, message, meta, this.fsyncFor('save'));
+    // The stub is in tmp/ before its attachments are linked (purge relies on this order).
+    await linkAttachments?.(guid.toString('hex')).catch(async (err: unknown) => {
+      await fsp.rm(tmpPath, { force: true });
+      throw err;
+    });
     if (header.size > 0xffffffff) {
       await fsp.rm(tmpPath, { force: true });
       throw new LoftError('LOFT_E_STORAGE_INVALID', 'message is larger than 4 GiB');
     }
-    return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: header.size };
+    return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: messageSizeOf(header) };
   }
 
   /** Gives prepared saves their UIDs and links their files into place. Lock held. */
   private async placeSaves(saves: readonly PreparedSave[]): Promise<LogRecord[]> {
+    if (this.store) return this.placeMdboxSaves(this.store, saves);
     for (let round = 0; round < 2; round++) {
       const records: LogRecord[] = [];
       const placed: string[] = [];
@@ -619,6 +666,15 @@ export class Mailbox {
       await this.resync(`message file ${collision} exists but the log does not have its UID`, true);
     }
     throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.dir}: UID allocation keeps colliding with existing files`);
+  }
+
+  /** mdbox: the next UIDs refer to the stored messages (map REFs before the log commit). Lock held. */
+  private async placeMdboxSaves(store: MdboxStore, saves: readonly PreparedSave[]): Promise<LogRecord[]> {
+    const first = this.state.header.uidNext;
+    if (first + saves.length - 1 > MAX_UID) throw new LoftError('LOFT_E_STORAGE_INVALID', `${this.name}: UIDs are exhausted; the mailbox needs a new UIDVALIDITY`);
+    const records: LogRecord[] = saves.map((save, i) => ({ type: 'append', uid: first + i, flags: save.flags, keywords: save.keywords, guid: save.guid, internalDate: save.internalDate, saveDate: save.saveDate, size: save.size }));
+    await store.addRefs(this.guidValue, saves.map((save, i) => ({ uid: first + i, guid: save.guid.toString('hex') })));
+    return records;
   }
 
   private async ensureHashDirs(target: string): Promise<void> {
@@ -761,7 +817,7 @@ export class Mailbox {
   async save(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<{ uid: number; guid: string }> {
     const prepared = await this.prepareSave(message, options);
     const result = await this.commitPrepared([prepared], []).catch(async (err: unknown) => {
-      await fsp.rm(prepared.tmpPath, { force: true });
+      await discardPrepared(prepared);
       throw err;
     });
     return result.saved[0]!;
@@ -828,6 +884,16 @@ export class Mailbox {
 
   /** @internal unlinks the files of messages the log now has as expunged. */
   async removeFiles(uids: readonly number[]): Promise<void> {
+    if (this.store) {
+      // The rows stay in the table (marked expunged) until refresh(), so their GUIDs are known.
+      const t = this.state.table;
+      const refs = uids.flatMap((uid) => {
+        const slot = t.slotOf(uid);
+        return slot < 0 ? [] : [{ uid, guid: t.guidHex(slot) }];
+      });
+      await this.store.dropRefs(this.guidValue, refs);
+      return;
+    }
     for (const uid of uids) unlinkQuietly(messagePath(this.paths.dir, uid, this.settings.mail_dir_hash));
   }
 
@@ -846,7 +912,7 @@ export class Mailbox {
       const result = await target.commitPrepared(saves, []);
       return new Map(sources.map((uid, i) => [uid, result.saved[i]!.uid]));
     } catch (err) {
-      for (const save of saves) await fsp.rm(save.tmpPath, { force: true });
+      for (const save of saves) await discardPrepared(save);
       throw err;
     }
   }
@@ -856,17 +922,28 @@ export class Mailbox {
     const slot = this.slotOf(uid);
     const source = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
     const guid = Buffer.from(t.guids.subarray(slot * 16, slot * 16 + 16));
+    const keywordNames = t.keywordIndexes(slot).map((id) => this.state.header.keywords[id]!);
+    if (target.store) {
+      // mdbox: a COPY is one more reference to the same stored bytes.
+      if (this.store !== target.store) await target.store.store((await this.readVerified(uid)).message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() });
+      return { tmpPath: '', guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords: keywordNames, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
+    }
     const tmpPath = join(target.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
-    try {
-      // sdbox copy is a hard link: the file has no UID in it, so both mailboxes share it.
-      await fsp.link(source, tmpPath);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+    if (this.store || this.attachments !== target.attachments) {
+      // mdbox into sdbox, or another user's attachment links: there is no file to share.
       const { message } = await this.readVerified(uid);
       await writeDboxFile(tmpPath, message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() }, target.fsyncFor('save'));
+    } else {
+      try {
+        // sdbox copy is a hard link: the file has no UID in it, so both mailboxes share it.
+        await fsp.link(source, tmpPath);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+        const { message } = await this.readVerified(uid);
+        await writeDboxFile(tmpPath, message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() }, target.fsyncFor('save'));
+      }
     }
-    const keywords = t.keywordIndexes(slot).map((id) => this.state.header.keywords[id]!);
-    return { tmpPath, guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
+    return { tmpPath, guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords: keywordNames, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
   }
 
   /** COPY then expunge from here. A crash in between leaves a copy in both, never in neither. */
@@ -881,6 +958,16 @@ export class Mailbox {
 
   private async readVerified(uid: number): Promise<{ message: Buffer }> {
     const slot = this.slotOf(uid);
+    if (this.store) {
+      try {
+        return { message: this.readStored(this.store, uid, slot) };
+      } catch (err) {
+        if (!isLoftError(err, 'LOFT_E_STORAGE_CORRUPT')) throw err;
+        // The map was damaged under us: rebuild it (storage files + indexes) and read again.
+        await this.store.repair();
+        return { message: this.readStored(this.store, uid, slot) };
+      }
+    }
     const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
     let read;
     try {
@@ -890,7 +977,16 @@ export class Mailbox {
       throw err;
     }
     this.checkGuid(uid, slot, read.header.guid, path);
-    return read;
+    return { message: this.expand(read.header, read.message) };
+  }
+
+  /** The message itself from what a file holds (an attachment stub is filled in). */
+  private expand(header: DboxHeader, stored: Buffer): Buffer {
+    if (!((header.flags ?? 0) & DBOX_FLAG_ATTACHMENT_STUB)) return stored;
+    if (!this.attachments) {
+      throw new LoftError('LOFT_E_STORAGE_INVALID', `message ${header.guid.toString('hex')} keeps attachments in mail_attachment_dir, which is not set`);
+    }
+    return this.attachments.expand(stored, header.guid.toString('hex'));
   }
 
   private checkGuid(uid: number, slot: number, guid: Buffer, path: string): void {
@@ -911,6 +1007,10 @@ export class Mailbox {
   async openMessageStream(uid: number): Promise<{ size: number; stream: Readable }> {
     this.assertOpen();
     const slot = this.slotOf(uid);
+    if (this.store) {
+      const { message } = await this.readVerified(uid);
+      return { size: message.length, stream: Readable.from([message]) };
+    }
     const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
     const handle = await openNoFollow(path, constants.O_RDONLY).catch((err: unknown) => {
       throw isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND') ? new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err }) : err;
@@ -922,6 +1022,13 @@ export class Mailbox {
       const header = decodeDboxHeader(head, stat.size);
       if (typeof header === 'string') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${path}: ${header}`);
       this.checkGuid(uid, slot, header.guid, path);
+      if ((header.flags ?? 0) & DBOX_FLAG_ATTACHMENT_STUB) {
+        const stored = Buffer.alloc(header.size);
+        await handle.read(stored, 0, header.size, DBOX_HEADER_BYTES);
+        await handle.close();
+        const message = this.expand(header, stored);
+        return { size: message.length, stream: Readable.from([message]) };
+      }
       return { size: header.size, stream: handle.createReadStream({ start: DBOX_HEADER_BYTES, autoClose: true }) };
     } catch (err) {
       await handle.close();
@@ -929,8 +1036,20 @@ export class Mailbox {
     }
   }
 
+  /** mdbox: the stored bytes of the message at `slot` (their GUID is checked on read). */
+  private readStored(store: MdboxStore, uid: number, slot: number): Buffer {
+    try {
+      const { header, message } = store.read(this.state.table.guidHex(slot));
+      return this.expand(header, message);
+    } catch (err) {
+      if (isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+      throw err;
+    }
+  }
+
   private readSync(uid: number): Buffer {
     const slot = this.slotOf(uid);
+    if (this.store) return this.readStored(this.store, uid, slot);
     const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
     let fd: number;
     try {
@@ -950,27 +1069,43 @@ export class Mailbox {
       const header = decodeDboxHeader(data.subarray(0, DBOX_HEADER_BYTES), done);
       if (typeof header === 'string') throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${path}: ${header}`);
       this.checkGuid(uid, slot, header.guid, path);
-      return data.subarray(DBOX_HEADER_BYTES);
+      return this.expand(header, data.subarray(DBOX_HEADER_BYTES));
     } finally {
       closeSync(fd);
     }
   }
 
-  private fieldSync(uid: number, field: CachedFieldName): unknown {
-    const cached = this.cache.get(uid, field);
-    if (cached !== undefined) return JSON.parse(cached) as unknown;
-    const message = this.readSync(uid);
-    let value = this.parser?.parse(field, message);
+  private parseField(field: CachedFieldName, message: Buffer): unknown {
+    let value = this.parser.parse(field, message);
     if (value === undefined) value = headerFieldParser.parse(field, message);
-    if (value === undefined) throw new LoftError('LOFT_E_STORAGE_NO_PARSER', `${field} (pass a MessageFieldParser from @loft/mime to MailUser.open)`);
-    this.cache.put(uid, field, JSON.stringify(value));
+    if (value === undefined) throw new LoftError('LOFT_E_STORAGE_NO_PARSER', `${field} (the MessageFieldParser passed to MailUser.open does not compute it)`);
+    return value;
+  }
+
+  private fieldSync(uid: number, field: CachedFieldName, read: () => Buffer = () => this.readSync(uid)): unknown {
+    const cached = this.cache.get(uid, field);
+    if (cached !== undefined) return decodeFieldJson(cached);
+    const message = read();
+    const value = this.parseField(field, message);
+    const values: Array<readonly [string, string]> = [[field, encodeFieldJson(value)]];
+    // What FETCH (or SORT, THREAD) asks for together is read once and sits together in the cache.
+    for (const other of companionFields(field)) {
+      if (other === field || this.cache.has(uid, other)) continue;
+      try {
+        values.push([other, encodeFieldJson(this.parseField(other, message))]);
+      } catch (err) {
+        if (!isLoftError(err, 'LOFT_E_STORAGE_NO_PARSER')) throw err;
+      }
+    }
+    this.cache.putMany(uid, values);
     return value;
   }
 
   /**
    * A parsed field of a message, from the cache or parsed (and cached) on a miss:
-   * 'envelope' and 'bodystructure' need the @loft/mime parser; 'headers:<name>' gives the
-   * raw unfolded values; 'sentDate' ms since the epoch or null; 'headerText' the header block.
+   * 'envelope', 'bodystructure' and 'body' are @loft/mime ImapValues (write them with
+   * writeImapValue); 'headers:<name>' gives the raw unfolded values; 'sentDate' ms since the
+   * epoch or null; 'preview' the RFC 8970 preview; 'headerText' the raw header block.
    */
   async cachedField(uid: number, field: CachedFieldName): Promise<unknown> {
     this.assertOpen();
@@ -983,6 +1118,9 @@ export class Mailbox {
     if (uid === 0) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
     const t = this.state.table;
     const slot = seq - 1;
+    // A SEARCH TEXT reads header and body text of the same message: read the file once.
+    let message: Buffer | undefined;
+    const read = (): Buffer => (message ??= this.readSync(uid));
     const view: MessageView = {
       seq,
       uid,
@@ -991,11 +1129,14 @@ export class Mailbox {
       internalDate: new Date(t.internalDates[slot]!),
       saveDate: new Date(t.saveDates[slot]!),
       size: t.sizes[slot]!,
-      header: (name) => this.fieldSync(uid, `headers:${name.toLowerCase()}`) as string[],
-      headerText: () => this.fieldSync(uid, 'headerText') as string,
+      header: (name) => this.fieldSync(uid, `headers:${name.toLowerCase()}`, read) as string[],
+      headerText: () => {
+        const raw = read();
+        return this.parser.decodedHeaderText?.(raw) ?? (headerFieldParser.parse('headerText', raw) as string);
+      },
       bodyText: () => {
-        const message = this.readSync(uid);
-        return message.subarray(headerEnd(message).bodyStart).toString('utf8');
+        const raw = read();
+        return this.parser.bodyText?.(raw) ?? raw.subarray(headerEnd(raw).bodyStart).toString('utf8');
       },
     };
     return view;
@@ -1087,6 +1228,17 @@ export class Mailbox {
   }
 }
 
+/** Removes what a prepared save left in tmp/ (nothing for mdbox: purge reclaims its bytes). */
+async function discardPrepared(save: PreparedSave): Promise<void> {
+  if (save.tmpPath !== '') await fsp.rm(save.tmpPath, { force: true });
+}
+
+async function collect(message: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of message) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
 function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
@@ -1173,7 +1325,7 @@ export class MailboxTransaction {
   }
 
   private async discard(): Promise<void> {
-    for (const save of this.saves) await fsp.rm(save.tmpPath, { force: true });
+    for (const save of this.saves) await discardPrepared(save);
   }
 
   private assertActive(): void {

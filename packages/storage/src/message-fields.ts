@@ -1,14 +1,27 @@
 /**
  * Which parsed fields the cache can hold, and who computes them. ENVELOPE and BODYSTRUCTURE
- * need a MIME parser; that is @loft/mime's job, plugged in through MessageFieldParser when
- * MailUser is opened. Without one, only the header-level fields below are available.
+ * need a MIME parser; that is @loft/mime's job, plugged in through MessageFieldParser
+ * (mimeFieldParser in mime-fields.ts, the default of MailUser.open). headerFieldParser below
+ * answers the header-level fields when the parser in use does not.
  */
 
-export type CachedFieldName = 'envelope' | 'bodystructure' | 'sentDate' | 'headerText' | `headers:${string}`;
+/**
+ * envelope: ENVELOPE; bodystructure / body: BODYSTRUCTURE / BODY; sentDate: the Date: header,
+ * ms since the epoch, or null; preview: RFC 8970 PREVIEW text; headerText: the raw header
+ * block; headers:<name>: raw unfolded values of the fields called <name>.
+ */
+export type CachedFieldName = 'envelope' | 'bodystructure' | 'body' | 'sentDate' | 'preview' | 'headerText' | `headers:${string}`;
 
 export interface MessageFieldParser {
-  /** The field's value (JSON-serialisable), or undefined if this parser does not compute it. */
+  /**
+   * The field's value (JSON-serialisable; Buffers allowed inside arrays), or undefined if
+   * this parser does not compute it.
+   */
   parse(field: CachedFieldName, message: Buffer): unknown;
+  /** Decoded text of the body for SEARCH BODY (all text parts, charset-decoded). */
+  bodyText?(message: Buffer): string;
+  /** All header fields unfolded and RFC 2047-decoded, for SEARCH TEXT. */
+  decodedHeaderText?(message: Buffer): string;
 }
 
 /** Offset of the blank line ending the header block (message length if there is none). */

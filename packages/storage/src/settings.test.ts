@@ -36,7 +36,7 @@ describe('storage settings', () => {
     assert.deepEqual(parseMailLocation('sdbox:/var/mail/alice', '/home/alice'), { driver: 'sdbox', root: '/var/mail/alice' });
     assert.throws(() => parseMailLocation('maildir:~/Maildir', '/h'), (err) => isLoftError(err, 'LOFT_E_STORAGE_INVALID') && /sdbox:~\/mail/.test(err.message));
     assert.throws(() => parseMailLocation('sdbox:mail', '/h'), (err) => isLoftError(err, 'LOFT_E_STORAGE_INVALID'));
-    assert.throws(() => parseMailLocation('mdbox:~/mdbox', '/h'), (err) => isLoftError(err, 'LOFT_E_STORAGE_INVALID') && /not implemented/.test(err.message));
+    assert.deepEqual(parseMailLocation('mdbox:~/mdbox', '/h'), { driver: 'mdbox', root: '/h/mdbox' });
     assert.match(checkStorageSettings({ ...STORAGE_SETTINGS_DEFAULTS, mail_dir_hash: 3 })[0]!, /mail_dir_hash \(3\)/);
   });
 });

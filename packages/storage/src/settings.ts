@@ -10,7 +10,7 @@ import { LoftError } from '@loft/errors';
 export type MailFsync = 'always' | 'optimized' | 'never';
 
 export interface StorageSettings {
-  /** `sdbox:<dir>` (or `mdbox:<dir>`, not yet supported); `~` is the user's home. */
+  /** `sdbox:<dir>` (a file per message) or `mdbox:<dir>` (shared storage files); `~` is the user's home. */
   mail_location: string;
   /**
    * always: fsync message files, their directory and the log on every change.
@@ -62,16 +62,13 @@ export interface MailLocation {
 export function parseMailLocation(location: string, home: string): MailLocation {
   const match = /^(sdbox|mdbox):(.+)$/.exec(location.trim());
   if (!match) {
-    throw new LoftError('LOFT_E_STORAGE_INVALID', `mail_location (${location}) must look like sdbox:~/mail`);
+    throw new LoftError('LOFT_E_STORAGE_INVALID', `mail_location (${location}) must look like sdbox:~/mail or mdbox:~/mdbox`);
   }
   const driver = match[1] as 'sdbox' | 'mdbox';
   let dir = match[2]!.split(':')[0]!;
   if (dir === '~' || dir.startsWith('~/')) dir = join(home || homedir(), dir.slice(1));
   if (!isAbsolute(dir)) {
     throw new LoftError('LOFT_E_STORAGE_INVALID', `mail_location (${location}) needs an absolute path or one starting with ~/`);
-  }
-  if (driver === 'mdbox') {
-    throw new LoftError('LOFT_E_STORAGE_INVALID', `mail_location (${location}): mdbox is not implemented yet, use sdbox:`);
   }
   return { driver, root: resolve(dir) };
 }
@@ -85,6 +82,9 @@ export function checkStorageSettings(settings: StorageSettings): string[] {
   if (!['always', 'optimized', 'never'].includes(settings.mail_fsync)) {
     problems.push(`mail_fsync (${String(settings.mail_fsync)}) must be always, optimized or never`);
   }
-  if (settings.mail_attachment_dir !== '') problems.push('mail_attachment_dir is not implemented yet; leave it empty');
+  const attachmentDir = settings.mail_attachment_dir;
+  if (attachmentDir !== '' && !isAbsolute(attachmentDir) && attachmentDir !== '~' && !attachmentDir.startsWith('~/')) {
+    problems.push(`mail_attachment_dir (${attachmentDir}) needs an absolute path or one starting with ~/`);
+  }
   return problems;
 }

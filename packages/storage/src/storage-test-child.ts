@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   if (!mode || !home) throw new Error('usage: MODE HOME ...');
   const fsync = mode === 'save-loop' ? (arg as MailFsync) : 'optimized';
   // LOFT_STORAGE_TEST_TINY=1 makes checkpoints and log rotations frequent.
-  const user = await openUser(home, { mail_fsync: fsync }, process.env.LOFT_STORAGE_TEST_TINY ? TINY_TUNING : undefined);
+  // LOFT_STORAGE_TEST_MDBOX=1 uses mdbox:~/mdbox instead of sdbox:~/mail.
+  const location = process.env.LOFT_STORAGE_TEST_MDBOX ? { mail_location: 'mdbox:~/mdbox' } : {};
+  const user = await openUser(home, { mail_fsync: fsync, ...location }, process.env.LOFT_STORAGE_TEST_TINY ? TINY_TUNING : undefined);
   const inbox = await user.openMailbox('INBOX');
   const out = (line: string): boolean => process.stdout.write(`${line}\n`);
   switch (mode) {

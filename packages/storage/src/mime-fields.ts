@@ -1,0 +1,125 @@
+/**
+ * The default MessageFieldParser, backed by @loft/mime: ENVELOPE, BODYSTRUCTURE, BODY,
+ * sent date, PREVIEW and header values for the cache, and the decoded text SEARCH BODY/TEXT
+ * look in. MailUser uses it unless another parser is passed.
+ *
+ * ENVELOPE and BODYSTRUCTURE may hold Buffers (strings whose bytes are not UTF-8 reach the
+ * client unchanged); in the cache's JSON such a value is written as {"$b": "<base64>"}
+ * (encodeFieldJson) and turned back into a Buffer when read (decodeFieldJson). The values
+ * themselves are only arrays, strings, numbers and null, so the marker cannot be confused
+ * with data.
+ */
+import {
+  bodyStructure,
+  bodyText,
+  decodedHeaderText,
+  envelope,
+  parseMessage,
+  preview,
+  readHeaders,
+  sentDate,
+  unfold,
+  type HeaderField,
+  type MimePart,
+} from '@loft/mime';
+import type { CachedFieldName, MessageFieldParser } from './message-fields.js';
+
+/** Fields a FETCH usually asks for together; a miss on one parses and caches all of them. */
+export const STRUCTURE_FIELDS: readonly CachedFieldName[] = ['envelope', 'bodystructure', 'body', 'sentDate'];
+
+/** Header fields SEARCH, SORT and THREAD read; a miss on one caches all, from one file read. */
+export const QUERY_HEADER_FIELDS: readonly CachedFieldName[] = ['subject', 'from', 'to', 'cc', 'date', 'message-id', 'references', 'in-reply-to'].map(
+  (name): CachedFieldName => `headers:${name}`,
+);
+
+/** The fields cached together with `field` when it misses (itself included). */
+export function companionFields(field: CachedFieldName): readonly CachedFieldName[] {
+  if (STRUCTURE_FIELDS.includes(field)) return STRUCTURE_FIELDS;
+  if (QUERY_HEADER_FIELDS.includes(field)) return QUERY_HEADER_FIELDS;
+  return [field];
+}
+
+/**
+ * The MIME tree of the last message parsed, so a miss on several fields of one message
+ * (STRUCTURE_FIELDS, or TEXT after BODY) parses it once. Keyed by the Buffer itself.
+ */
+const treeOf = new WeakMap<Buffer, MimePart>();
+
+/** The message's header fields, parsed once per Buffer (a miss caches several header fields). */
+const fieldsOf = new WeakMap<Buffer, HeaderField[]>();
+
+/** Raw unfolded values of the fields called `name`, as @loft/mime's headerValues gives them. */
+function headerValues(message: Buffer, name: string): string[] {
+  let fields = fieldsOf.get(message);
+  if (!fields) {
+    fields = readHeaders(message);
+    fieldsOf.set(message, fields);
+  }
+  const wanted = name.toLowerCase();
+  const out: string[] = [];
+  for (const field of fields) if (field.name.toLowerCase() === wanted) out.push(unfold(field.value.toString('utf8')));
+  return out;
+}
+
+function tree(message: Buffer): MimePart {
+  let root = treeOf.get(message);
+  if (!root) {
+    root = parseMessage(message);
+    treeOf.set(message, root);
+  }
+  return root;
+}
+
+export const mimeFieldParser: MessageFieldParser = {
+  parse(field, message) {
+    switch (field) {
+      case 'envelope':
+        return envelope(message);
+      case 'bodystructure':
+        return bodyStructure(message, tree(message), true);
+      case 'body':
+        return bodyStructure(message, tree(message), false);
+      case 'sentDate':
+        return sentDate(message)?.getTime() ?? null;
+      case 'preview':
+        return preview(message, tree(message));
+      case 'headerText':
+        // The raw header block: the header-level parser's answer.
+        return undefined;
+      default:
+        return field.startsWith('headers:') ? headerValues(message, field.slice('headers:'.length)) : undefined;
+    }
+  },
+  bodyText(message) {
+    return bodyText(message, tree(message));
+  },
+  decodedHeaderText(message) {
+    return decodedHeaderText(message);
+  },
+};
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+function toJsonValue(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return { $b: value.toString('base64') };
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  return value;
+}
+
+/** JSON text of a field value; Buffers become {"$b": base64}. */
+export function encodeFieldJson(value: unknown): string {
+  return JSON.stringify(toJsonValue(value));
+}
+
+/** The value encodeFieldJson wrote, Buffers restored. */
+export function decodeFieldJson(text: string): unknown {
+  // A reviver is slow (called for every value): use it only where a Buffer may be.
+  if (!text.includes('"$b"')) return JSON.parse(text) as unknown;
+  return JSON.parse(text, (_key, value: Json) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const keys = Object.keys(value);
+      if (keys.length === 1 && keys[0] === '$b' && typeof value.$b === 'string') return Buffer.from(value.$b, 'base64');
+    }
+    return value;
+  });
+}
