@@ -6,6 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { waitFor } from './harness.js';
+import { pythonLmtpSend } from './lmtp-support.js';
 import { BOB, imapflow, message, startImapServer } from './imap-support.js';
 
 const MIXED = Buffer.from(
@@ -34,15 +38,17 @@ const MIXED = Buffer.from(
 
 test('imapflow against a real loftd', async (t) => {
   // One server for the file: its start-up dominates the run time.
-  const { port } = await startImapServer(t);
+  const { port, loftd } = await startImapServer(t);
   await t.test('list, create, append, select, fetch envelope/bodystructure/parts, search', (st) => basics(st, port));
   await t.test('flags with CONDSTORE, copy and move with COPYUID, expunge', (st) => flagsCopyMove(st, port));
   await t.test('IDLE sees an APPEND, a flag change and an expunge by another session within a second', (st) => idle(st, port));
+  await t.test('IDLE sees a message delivered over LMTP within a second', (st) => idleLmtp(st, port, path.join(loftd.baseDir, 'run', 'lmtp.sock')));
 });
 
 async function basics(t: TestContext, port: number): Promise<void> {
   const client = await imapflow(t, port);
   const caps = [...client.capabilities.keys()];
+  assert.ok(client.enabled.has('IMAP4REV2'), 'imapflow runs in IMAP4rev2 mode against Loft');
   for (const cap of ['IMAP4rev1', 'IDLE', 'UIDPLUS', 'MOVE', 'CONDSTORE', 'QRESYNC', 'SPECIAL-USE', 'ESEARCH']) assert.ok(caps.includes(cap), `${cap} advertised after login`);
 
   await client.mailboxCreate('Archive/2024');
@@ -150,4 +156,23 @@ async function idle(t: TestContext, port: number): Promise<void> {
   void idling;
   await watcher.noop();
   assert.equal(watcher.mailbox && watcher.mailbox.exists, 1);
+}
+
+async function idleLmtp(t: TestContext, port: number, lmtpSocket: string): Promise<void> {
+  await waitFor('lmtp.sock', () => fs.existsSync(lmtpSocket));
+  const watcher = await imapflow(t, port);
+  const box = await watcher.mailboxOpen('INBOX');
+  const before = box.exists;
+  const existsSeen = new Promise<number>((resolve) => watcher.on('exists', (e: { count: number }) => resolve(e.count)));
+  void watcher.idle();
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let IDLE start (imapflow gives no event for it)
+  const started = Date.now();
+  const refused = await pythonLmtpSend(lmtpSocket, 'sender@example.org', ['alice'], 'Subject: via lmtp\r\n\r\nhello\r\n');
+  assert.deepEqual(refused, {});
+  assert.equal(await existsSeen, before + 1);
+  const ms = Date.now() - started;
+  assert.ok(ms < 1500, `EXISTS within a second of the LMTP 250 (${ms} ms from before the LMTP session began)`);
+  const msg = await watcher.fetchOne('*', { envelope: true });
+  assert.ok(msg);
+  assert.equal(msg.envelope?.subject, 'via lmtp');
 }

@@ -25,14 +25,19 @@ export async function startImapServer(t: TestContext, extra = ''): Promise<ImapS
   const tlsPort = await freePort();
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'loft-imap-'));
   fs.chmodSync(dir, 0o755);
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'home'), { mode: 0o755 });
   for (const u of TEST_USERS) {
     const home = path.join(dir, 'home', u.user);
     fs.mkdirSync(home, { mode: 0o700 });
     if (IS_ROOT) fs.chownSync(home, u.uid, u.uid);
   }
-  const loftd = await startLoftd(t, loginConf(dir, port, { tlsPort, extra }), { ready: ['imap-login', 'auth', 'anvil'] });
+  let loftd: Loftd;
+  try {
+    loftd = await startLoftd(t, loginConf(dir, port, { tlsPort, extra }), { ready: ['imap-login', 'auth', 'anvil'] });
+  } finally {
+    // Registered after loftd's own cleanup, so sessions have stopped writing when it runs.
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 }));
+  }
   return { loftd, port, tlsPort, dir };
 }
 

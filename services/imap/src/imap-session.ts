@@ -1,62 +1,181 @@
 /**
- * An authenticated IMAP session, handed over by the master with the LOGIN command's tag
- * and the bytes the client sent after it. For now it answers CAPABILITY, NOOP, ID and
- * LOGOUT; the mailbox commands arrive with the full IMAP service.
+ * An authenticated IMAP session, handed over by the master with the LOGIN command's tag and
+ * the bytes the client sent after it. Commands are parsed as they stream in and run one at a
+ * time in arrival order (pipelining); while a backlog waits the socket is paused, so a client
+ * can make us hold at most one chunk of commands plus one command's literals. Changes made
+ * by other sessions are reported at the end of commands that allow it and during IDLE.
  */
 import type net from 'node:net';
-import { ImapCommandParser, ImapWriter, tagged, untagged, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
+import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
 import type { SessionHandoff } from '@loft/master-protocol';
 import type { Logger } from '@loft/log';
+import { MailUser, STORAGE_SETTINGS_DEFAULTS, type StorageSettings } from '@loft/storage';
+import { ENABLEABLE, capabilities, enabledName } from './capabilities.js';
+import { bad, failureAnswer } from './command-failure.js';
+import { requireSelected } from './command-support.js';
+import { fetchCommand } from './fetch-command.js';
+import { createCommand, deleteCommand, listCommand, lsubCommand, namespaceCommand, renameCommand, statusCommand, subscribeCommand } from './mailbox-commands.js';
+import { appendCommand, copyCommand, expungeCommand, storeCommand, type Completion } from './message-commands.js';
+import { searchCommand, sortCommand, threadCommand } from './search-command.js';
+import { closeCommand, deselect, selectCommand } from './select-command.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+import type { SessionContext } from './session-context.js';
+import type { ImapSettings } from './settings.js';
 
-export const CAPABILITIES = 'IMAP4rev1 IMAP4rev2 ID ENABLE IDLE LITERAL+ SASL-IR';
-const MAX_LINE_BYTES = 64 * 1024;
-const OUTPUT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const SESSION_BAD_COMMANDS_MAX = 20;
+/** Queued commands beyond which the socket is paused until the backlog is worked off. */
+const QUEUE_PAUSE_AT = 32;
+/** Largest literal of a command other than APPEND (SEARCH strings, mailbox names), bytes. */
+const OTHER_LITERAL_MAX_BYTES = 64 * 1024;
+/** A client silent this long (no command, no IDLE keep-alive) is logged out (RFC 9051 §5.4: at least 30 minutes). */
+const AUTOLOGOUT_MS = 30 * 60 * 1000;
+/** How long a BYE may take to reach a client before the connection is dropped. */
+const BYE_GRACE_MS = 10_000;
+/** IDLE also re-reads the mailbox this often, in case a change notification was lost. */
+const IDLE_POLL_INTERVAL_MS = 5_000;
 
-export class ImapSession {
-  private readonly writer: ImapWriter;
+/** Commands after which EXPUNGE must not be sent: their sequence numbers would be ambiguous (RFC 3501 §7.4.1). */
+const NO_EXPUNGE_AFTER = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
+
+type Job =
+  | { kind: 'command'; command: ImapCommand }
+  | { kind: 'done' }
+  | { kind: 'idle-tick' }
+  | { kind: 'parse-error'; err: ImapParserError };
+
+interface IdleState {
+  tag: string;
+  stopWatch: (() => void) | undefined;
+  timers: NodeJS.Timeout[];
+}
+
+const STORAGE_KEYS = Object.keys(STORAGE_SETTINGS_DEFAULTS) as Array<keyof StorageSettings>;
+
+export function imapSettingsFrom(all: Readonly<Record<string, unknown>>): ImapSettings {
+  const num = (key: string, fallback: number): number => (typeof all[key] === 'number' ? (all[key] as number) : fallback);
+  return {
+    imap_logout_format: typeof all.imap_logout_format === 'string' ? all.imap_logout_format : 'in=%i out=%o',
+    imap_command_line_limit: num('imap_command_line_limit', 64 * 1024),
+    imap_append_limit: num('imap_append_limit', 64 * 1024 * 1024),
+    imap_output_buffer_limit: num('imap_output_buffer_limit', 8 * 1024 * 1024),
+    imap_idle_notify_interval: num('imap_idle_notify_interval', 2 * 60 * 1000),
+  };
+}
+
+export class ImapSession implements SessionContext {
+  readonly writer: ImapWriter;
+  readonly settings: ImapSettings;
+  readonly enabled = new Set<string>();
+  condstore = false;
+  savedUids: number[] = [];
+  selected: SelectedMailbox | undefined;
+  private userValue: MailUser | undefined;
   private readonly parser: ImapCommandParser;
+  private readonly queue: Job[] = [];
+  private running = false;
+  private pumping: Promise<void> = Promise.resolve();
+  private idle: IdleState | undefined;
   private badCommands = 0;
   private bytesIn = 0;
-  private closed = false;
+  private closedValue = false;
+  readonly logger: Logger;
 
-  constructor(private readonly socket: net.Socket, readonly session: SessionHandoff, private readonly logger: Logger) {
-    this.writer = new ImapWriter(socket, OUTPUT_MAX_BUFFERED_BYTES);
-    this.writer.onOverflow(() => socket.destroy());
+  constructor(
+    private readonly socket: net.Socket,
+    readonly session: SessionHandoff,
+    logger: Logger,
+    private readonly allSettings: Readonly<Record<string, unknown>>,
+  ) {
+    this.logger = logger.child({ user: session.user, session: session.id });
+    this.settings = imapSettingsFrom(allSettings);
+    this.writer = new ImapWriter(socket, this.settings.imap_output_buffer_limit);
+    this.writer.onOverflow(() => {
+      this.logger.warn({ limit: this.settings.imap_output_buffer_limit }, `client stopped reading: imap_output_buffer_limit (${this.settings.imap_output_buffer_limit}) reached; disconnecting`);
+      socket.destroy();
+    });
+    const appendLimit = this.settings.imap_append_limit;
     this.parser = new ImapCommandParser(
-      { maxLineBytes: MAX_LINE_BYTES, maxLiteralBytes: () => MAX_LINE_BYTES, literalPlus: true },
       {
-        command: (command) => this.dispatch(command),
+        maxLineBytes: this.settings.imap_command_line_limit,
+        maxLiteralBytes: (_tag, name) => (name === 'APPEND' ? appendLimit : OTHER_LITERAL_MAX_BYTES),
+        literalPlus: true,
+      },
+      {
+        command: (command) => this.received(command),
         continuation: (text) => this.writer.send(`+ ${text}\r\n`),
-        error: (err) => this.parseError(err),
+        error: (err) => this.enqueue({ kind: 'parse-error', err }),
+        done: () => this.enqueue({ kind: 'done' }),
       },
     );
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      this.closed = true;
-      this.logger.info({ user: session.user, session: session.id, in: this.bytesIn }, `logged out: ${session.user}`);
-    });
+    socket.on('close', () => void this.closeSession());
+    socket.setTimeout(AUTOLOGOUT_MS, () => this.kick('Disconnected for inactivity.'));
   }
 
-  start(): void {
+  get user(): MailUser {
+    if (this.userValue === undefined) throw new Error('storage is not open yet');
+    return this.userValue;
+  }
+
+  get closed(): boolean {
+    return this.closedValue;
+  }
+
+  async start(): Promise<void> {
     const { session } = this;
     if (session.overLimit !== undefined) {
       this.writer.send(tagged(session.tag, 'NO', `Maximum number of connections from user+IP exceeded (mail_max_userip_connections=${session.overLimit})`, 'LIMIT'));
       this.socket.end();
       return;
     }
-    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${CAPABILITIES}`));
-    this.logger.info({ user: session.user, remote: session.client.remoteIp, session: session.id }, `logged in: ${session.user} from ${session.client.remoteIp}`);
+    try {
+      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.logger });
+    } catch (err) {
+      this.logger.error({ err, home: session.home }, `cannot open the mail storage of ${session.user}`);
+      this.writer.send(tagged(session.tag, 'NO', 'Mail storage is temporarily unavailable.', 'UNAVAILABLE'));
+      this.socket.end();
+      return;
+    }
+    if (this.closedValue) return void this.userValue.close();
+    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit)}`));
+    this.logger.info({ remote: session.client.remoteIp }, `logged in: ${session.user} from ${session.client.remoteIp}`);
     const pending = Buffer.from(session.pending, 'base64');
     if (pending.length > 0) this.receive(pending);
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
     this.socket.resume();
   }
 
-  kick(): void {
-    if (this.closed) return;
-    this.writer.send(untagged('BYE', 'Kicked by admin.'));
+  private storageSettings(): Partial<StorageSettings> {
+    const out: Record<string, unknown> = {};
+    for (const key of STORAGE_KEYS) if (this.allSettings[key] !== undefined) out[key] = this.allSettings[key];
+    if (this.session.mail !== undefined && this.session.mail !== '') out.mail_location = this.session.mail;
+    return out as Partial<StorageSettings>;
+  }
+
+  kick(text = 'Kicked by admin.'): void {
+    if (this.closedValue) return;
+    this.writer.send(untagged('BYE', text));
     this.socket.end();
+    // A client that stopped reading never lets the BYE drain: drop it after a grace period.
+    setTimeout(() => this.socket.destroy(), BYE_GRACE_MS).unref();
+  }
+
+  private async closeSession(): Promise<void> {
+    if (this.closedValue) return;
+    this.closedValue = true;
+    this.writer.close();
+    this.stopIdle();
+    const out = this.socket.bytesWritten;
+    const format = this.settings.imap_logout_format.replace('%i', String(this.bytesIn)).replace('%o', String(out));
+    this.logger.info({ in: this.bytesIn, out }, `logged out: ${this.session.user} ${format}`);
+    // Commands still running finish against the storage first; then it is closed.
+    await this.pumping;
+    try {
+      await deselect(this, false);
+      await this.userValue?.close();
+    } catch (err) {
+      this.logger.warn({ err }, 'closing the mail storage at logout failed');
+    }
   }
 
   private receive(chunk: Buffer): void {
@@ -64,16 +183,73 @@ export class ImapSession {
     this.parser.push(chunk);
   }
 
+  /** Called synchronously by the parser, so IDLE can switch it to expecting DONE at once. */
+  private received(command: ImapCommand): void {
+    if (command.name === 'IDLE' && command.args.length === 0) this.parser.expectDone();
+    this.enqueue({ kind: 'command', command });
+  }
+
+  private enqueue(job: Job): void {
+    this.queue.push(job);
+    if (this.queue.length >= QUEUE_PAUSE_AT) this.socket.pause();
+    if (!this.running) this.pumping = this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.running = true;
+    try {
+      // After LOGOUT or BYE nothing more is run: the socket is ending.
+      while (this.queue.length > 0 && !this.closedValue && !this.socket.writableEnded) {
+        const job = this.queue.shift()!;
+        await this.runJob(job);
+        if (this.queue.length === 0 && !this.closedValue) this.socket.resume();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    switch (job.kind) {
+      case 'command':
+        if (this.idle !== undefined) return;
+        return this.runCommand(job.command);
+      case 'done': {
+        const idle = this.idle;
+        if (idle === undefined) return;
+        this.stopIdle();
+        await this.reportSafely(true);
+        this.writer.send(tagged(idle.tag, 'OK', 'Idle completed.'));
+        return;
+      }
+      case 'idle-tick':
+        if (this.idle !== undefined) await this.reportSafely(true);
+        return;
+      case 'parse-error':
+        return this.parseError(job.err);
+    }
+  }
+
   private parseError(err: ImapParserError): void {
+    const idle = this.idle;
+    if (idle !== undefined) {
+      this.stopIdle();
+      this.writer.send(tagged(idle.tag, 'BAD', 'Expected DONE.'));
+      return;
+    }
     if (err.fatal) {
-      this.writer.send(untagged('BYE', err.code === 'LIMIT' ? 'Too long argument.' : err.message));
+      this.writer.send(untagged('BYE', err.code === 'LIMIT' ? `Too long argument (imap_command_line_limit ${this.settings.imap_command_line_limit}).` : err.message));
       this.socket.end();
       return;
     }
-    this.bad(err.tag, err.message);
+    if (err.code === 'TOOBIG') {
+      this.writer.send(tagged(err.tag, 'NO', err.message, 'TOOBIG'));
+      return;
+    }
+    this.answerBad(err.tag, err.message);
   }
 
-  private bad(tag: string, message: string): void {
+  private answerBad(tag: string, message: string): void {
     this.writer.send(tagged(tag, 'BAD', message));
     if (++this.badCommands >= SESSION_BAD_COMMANDS_MAX) {
       this.writer.send(untagged('BYE', 'Too many invalid IMAP commands.'));
@@ -81,31 +257,147 @@ export class ImapSession {
     }
   }
 
-  private dispatch(command: ImapCommand): void {
+  private async runCommand(command: ImapCommand): Promise<void> {
     const { tag, name } = command;
-    switch (name) {
+    let completion: Completion | string | undefined;
+    try {
+      completion = await this.execute(command);
+    } catch (err) {
+      const answer = failureAnswer(err, this.logger, name);
+      if (answer.status === 'BAD') {
+        this.answerBad(tag, answer.text);
+        return;
+      }
+      await this.reportSafely(!NO_EXPUNGE_AFTER.has(name));
+      this.writer.send(tagged(tag, answer.status, answer.text, answer.code));
+      return;
+    }
+    if (completion === undefined) return; // IDLE and LOGOUT answer by themselves
+    await this.reportSafely(!NO_EXPUNGE_AFTER.has(name));
+    const { text, code } = typeof completion === 'string' ? { text: completion, code: undefined } : completion;
+    this.writer.send(tagged(tag, 'OK', text, code));
+  }
+
+  /** Reports other sessions' changes when the command allows EXPUNGE (else at the next one that does). */
+  private async reportSafely(allowExpunge: boolean): Promise<void> {
+    if (!allowExpunge || this.selected === undefined || this.closedValue) return;
+    try {
+      await this.selected.reportChanges(this);
+    } catch (err) {
+      this.logger.warn({ err, mailbox: this.selected.name }, 'could not refresh the selected mailbox');
+    }
+  }
+
+  private execute(command: ImapCommand): Promise<Completion | string | undefined> | Completion | string | undefined {
+    const { name } = command;
+    const uid = name.startsWith('UID ');
+    const base = uid ? name.slice(4) : name;
+    switch (base) {
       case 'CAPABILITY':
-        this.writer.send(`* CAPABILITY ${CAPABILITIES}\r\n`);
-        this.writer.send(tagged(tag, 'OK', 'Capability completed.'));
-        return;
+        this.writer.send(`* CAPABILITY ${capabilities(this.settings.imap_append_limit)}\r\n`);
+        return 'Capability completed.';
       case 'NOOP':
-        this.writer.send(tagged(tag, 'OK', 'NOOP completed.'));
-        return;
+        return 'NOOP completed.';
+      case 'CHECK':
+        requireSelected(this);
+        return 'Check completed.';
       case 'ID':
+        parseIdParams(command.args);
         this.writer.send('* ID ("name" "Loft")\r\n');
-        this.writer.send(tagged(tag, 'OK', 'ID completed.'));
-        return;
+        return 'ID completed.';
+      case 'ENABLE':
+        return this.enable(command);
       case 'LOGOUT':
         this.writer.send(untagged('BYE', 'Logging out'));
-        this.writer.send(tagged(tag, 'OK', 'Logout completed.'));
+        this.writer.send(tagged(command.tag, 'OK', 'Logout completed.'));
         this.socket.end();
-        return;
+        return undefined;
+      case 'IDLE':
+        return this.startIdle(command);
       case 'LOGIN':
       case 'AUTHENTICATE':
-        this.bad(tag, 'Already logged in.');
-        return;
+      case 'STARTTLS':
+        throw bad('Already logged in.');
+      case 'SELECT':
+      case 'EXAMINE':
+        return selectCommand(this, command, base === 'EXAMINE');
+      case 'CLOSE':
+      case 'UNSELECT':
+        return closeCommand(this, base === 'CLOSE');
+      case 'LIST':
+        return listCommand(this, command);
+      case 'LSUB':
+        return lsubCommand(this, command);
+      case 'NAMESPACE':
+        return namespaceCommand(this);
+      case 'STATUS':
+        return statusCommand(this, command);
+      case 'CREATE':
+        return createCommand(this, command);
+      case 'DELETE':
+        return deleteCommand(this, command);
+      case 'RENAME':
+        return renameCommand(this, command);
+      case 'SUBSCRIBE':
+      case 'UNSUBSCRIBE':
+        return subscribeCommand(this, command, base === 'SUBSCRIBE');
+      case 'APPEND':
+        return appendCommand(this, command);
+      case 'FETCH':
+        return fetchCommand(this, command, uid);
+      case 'STORE':
+        return storeCommand(this, command, uid);
+      case 'COPY':
+      case 'MOVE':
+        return copyCommand(this, command, uid, base === 'MOVE');
+      case 'EXPUNGE':
+        return expungeCommand(this, command, uid);
+      case 'SEARCH':
+        return searchCommand(this, command, uid);
+      case 'SORT':
+        return sortCommand(this, command, uid);
+      case 'THREAD':
+        return threadCommand(this, command, uid);
       default:
-        this.writer.send(tagged(tag, 'NO', `${name} is not available yet on this server.`, 'CANNOT'));
+        throw bad(`Unknown command ${name.slice(0, 40)}`);
     }
+  }
+
+  private enable(command: ImapCommand): string {
+    const names = parseEnable(command.args);
+    const now: string[] = [];
+    for (const name of names) {
+      if (!ENABLEABLE.has(name) || this.enabled.has(name)) continue;
+      this.enabled.add(name);
+      now.push(name);
+      if (name === 'CONDSTORE' || name === 'QRESYNC') this.condstore = true;
+      if (name === 'IMAP4REV2' && this.selected !== undefined) this.selected.hideRecent = true;
+    }
+    this.writer.send(`* ENABLED${now.map((n) => ` ${enabledName(n)}`).join('')}\r\n`);
+    return 'Enabled.';
+  }
+
+  private async startIdle(command: ImapCommand): Promise<undefined> {
+    if (command.args.length > 0) throw bad('IDLE takes no arguments');
+    this.writer.send('+ idling\r\n');
+    await this.reportSafely(true);
+    const idle: IdleState = { tag: command.tag, stopWatch: undefined, timers: [] };
+    const tick = (): void => this.enqueue({ kind: 'idle-tick' });
+    if (this.selected !== undefined) {
+      idle.stopWatch = this.selected.mailbox.watch(tick);
+      idle.timers.push(setInterval(tick, IDLE_POLL_INTERVAL_MS));
+    }
+    const interval = this.settings.imap_idle_notify_interval;
+    if (interval > 0) idle.timers.push(setInterval(() => this.writer.send('* OK Still here\r\n'), interval));
+    this.idle = idle;
+    return undefined;
+  }
+
+  private stopIdle(): void {
+    const idle = this.idle;
+    if (idle === undefined) return;
+    this.idle = undefined;
+    idle.stopWatch?.();
+    for (const timer of idle.timers) clearInterval(timer);
   }
 }

@@ -9,17 +9,17 @@ const sessions = new Set<ImapSession>();
 
 await runService({
   onSession(socket, handoff, ctx) {
-    const session = new ImapSession(socket, handoff, ctx.logger);
+    const session = new ImapSession(socket, handoff, ctx.logger, ctx.settings);
     sessions.add(session);
     socket.once('close', () => sessions.delete(session));
     ctx.setTitle(`${handoff.user} ${handoff.client.remoteIp}`);
-    session.start();
+    void session.start();
   },
   onMessage(message) {
     if (message.type !== 'kick') return;
     for (const session of sessions) if (session.session.user === message.user) session.kick();
   },
   onShutdown() {
-    for (const session of sessions) session.kick();
+    for (const session of sessions) session.kick('Server shutting down.');
   },
 });

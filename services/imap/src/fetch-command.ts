@@ -1,0 +1,233 @@
+/**
+ * FETCH and UID FETCH (RFC 3501 §6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162,
+ * SAVEDATE RFC 8514, PREVIEW RFC 8970). Message bytes come from the storage unchanged, so
+ * BODY[] is byte-identical to what was appended; ENVELOPE and BODYSTRUCTURE are computed
+ * by @loft/mime on the raw message. Output waits for the socket between messages.
+ */
+import { isLoftError } from '@loft/errors';
+import {
+  formatBodySection, formatDateTime, formatSequenceSet, literal, literal8, parseFetchArgs, parseSequenceSetOrSaved, string,
+  type FetchItem, type FetchPartial, type ImapCommand,
+} from '@loft/imap-proto';
+import type { Mailbox } from '@loft/storage';
+import { bodyStructure, decodedBody, envelope, findPart, parseMessage, preview, section, writeImapValue, type MimePart } from '@loft/mime';
+import { rangeUidsOf, requireSelected, sequenceArg } from './command-support.js';
+import { CommandFailure, bad, no } from './command-failure.js';
+import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
+import { utf8Enabled, type SessionContext } from './session-context.js';
+
+/** Items that need the message itself (not only the index). */
+function needsMessage(item: FetchItem): boolean {
+  if (item.type !== 'attribute') return true;
+  return item.name === 'ENVELOPE' || item.name === 'BODY' || item.name === 'BODYSTRUCTURE' || item.name.startsWith('RFC822') && item.name !== 'RFC822.SIZE';
+}
+
+/** Items that set \Seen (RFC 3501: BODY[] and RFC822 do, BODY.PEEK[] and RFC822.HEADER do not). */
+function setsSeen(item: FetchItem): boolean {
+  if (item.type === 'body' || item.type === 'binary') return !item.peek;
+  return item.type === 'attribute' && (item.name === 'RFC822' || item.name === 'RFC822.TEXT');
+}
+
+interface Parsed {
+  raw: Buffer;
+  root: MimePart;
+}
+
+/** Items answered from the top-level header block alone, so a large message is not read whole. */
+function headerOnly(item: FetchItem): boolean {
+  if (item.type === 'body') {
+    const text = item.section.text;
+    return item.section.part.length === 0 && (text === 'HEADER' || text === 'HEADER.FIELDS' || text === 'HEADER.FIELDS.NOT');
+  }
+  return item.type === 'attribute' && (item.name === 'ENVELOPE' || item.name === 'RFC822.HEADER' || !needsMessage(item));
+}
+
+/** The message's bytes up to and including the empty line that ends its header (all of it if there is none). */
+async function readHeaderBlock(m: Mailbox, uid: number): Promise<Buffer> {
+  const { stream } = await m.openMessageStream(uid);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+      const soFar = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+      const end = headerBlockEnd(soFar);
+      if (end >= 0) return soFar.subarray(0, end);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks, length);
+}
+
+/** Offset just past the first empty line, or -1 when the bytes hold none yet. */
+function headerBlockEnd(bytes: Buffer): number {
+  if (bytes[0] === 0x0a) return 1;
+  if (bytes[0] === 0x0d && bytes[1] === 0x0a) return 2;
+  for (let i = bytes.indexOf(0x0a); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(0x0a, i + 1)) {
+    if (bytes[i + 1] === 0x0a) return i + 2;
+    if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) return i + 3;
+  }
+  return -1;
+}
+
+async function loadMessage(m: Mailbox, uid: number, headerBlockOnly: boolean): Promise<Parsed> {
+  const raw = headerBlockOnly ? await readHeaderBlock(m, uid) : await m.openMessage(uid);
+  return { raw, root: parseMessage(raw) };
+}
+
+export async function fetchCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
+  const sel = requireSelected(ctx);
+  const set = parseSequenceSetOrSaved(sequenceArg(command));
+  const { items, modifiers } = parseFetchArgs(command.args.slice(1));
+  if (modifiers.vanished && (!byUid || !ctx.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
+  const wantsModseq = modifiers.changedSince !== undefined || items.some((i) => i.type === 'attribute' && i.name === 'MODSEQ');
+  if (wantsModseq) ctx.condstore = true;
+  const refs = set === '$' ? sel.resolve(ctx.savedUids, true) : sel.resolve(set, byUid);
+  const m = sel.mailbox;
+
+  if (modifiers.vanished && modifiers.changedSince !== undefined && set !== '$') {
+    const { vanished } = await m.changesSince(modifiers.changedSince);
+    const inSet = rangeUidsOf(vanished, set);
+    if (inSet.length > 0) ctx.writer.send(`* VANISHED (EARLIER) ${formatSequenceSet(inSet)}\r\n`);
+  }
+
+  const seenAdded = new Set<number>();
+  if (!sel.readOnly && items.some(setsSeen)) {
+    const unseen = refs.filter((r) => !m.isExpunged(r.uid) && !m.flags(r.uid).has('\\Seen')).map((r) => r.uid);
+    if (unseen.length > 0) for (const u of (await m.updateFlags(unseen, { op: 'add', flags: ['\\Seen'] })).updated) seenAdded.add(u.uid);
+  }
+
+  let expungedSeen = false;
+  const loadsMessage = items.some(needsMessage);
+  const headerBlockOnly = items.every(headerOnly);
+  for (const ref of refs) {
+    if (ctx.closed) break;
+    if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
+    let parsed: Parsed | undefined;
+    if (loadsMessage) {
+      try {
+        parsed = await loadMessage(m, ref.uid, headerBlockOnly);
+      } catch (err) {
+        if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
+        expungedSeen = true;
+        continue;
+      }
+    }
+    const response = messageResponse(ctx, sel, ref, items, parsed, { byUid, seenAdded: seenAdded.has(ref.uid), modseq: wantsModseq });
+    if (!ctx.writer.send(response)) await ctx.writer.drained();
+  }
+  if (expungedSeen) throw no('Some of the requested messages no longer exist', 'EXPUNGEISSUED');
+  return 'Fetch completed.';
+}
+
+interface ResponseOptions {
+  byUid: boolean;
+  seenAdded: boolean;
+  modseq: boolean;
+}
+
+function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], parsed: Parsed | undefined, o: ResponseOptions): Buffer {
+  const m = sel.mailbox;
+  const out: Buffer[] = [];
+  const names = new Set(items.map((i) => (i.type === 'attribute' ? i.name : i.type)));
+  if (o.byUid && !names.has('UID')) out.push(Buffer.from(`UID ${ref.uid}`));
+  for (const item of items) out.push(itemValue(ctx, sel, ref, item, parsed));
+  if (o.seenAdded && !names.has('FLAGS')) out.push(Buffer.from(`FLAGS ${sel.flagList(ref.uid)}`));
+  if ((o.modseq || (o.seenAdded && ctx.condstore)) && !names.has('MODSEQ')) out.push(Buffer.from(`MODSEQ (${m.modseq(ref.uid)})`));
+  const joined: Buffer[] = [Buffer.from(`* ${ref.seq} FETCH (`)];
+  out.forEach((b, i) => {
+    if (i > 0) joined.push(Buffer.from(' '));
+    joined.push(b);
+  });
+  joined.push(Buffer.from(')\r\n'));
+  return Buffer.concat(joined);
+}
+
+function sliced(bytes: Buffer, partial: FetchPartial | undefined): Buffer {
+  if (partial === undefined) return bytes;
+  return bytes.subarray(Math.min(partial.offset, bytes.length), Math.min(partial.offset + partial.length, bytes.length));
+}
+
+function origin(partial: FetchPartial | undefined): string {
+  return partial === undefined ? '' : `<${partial.offset}>`;
+}
+
+function need(parsed: Parsed | undefined): Parsed {
+  if (parsed === undefined) throw new CommandFailure('NO', 'message not loaded', 'SERVERBUG');
+  return parsed;
+}
+
+function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, parsed: Parsed | undefined): Buffer {
+  const m = sel.mailbox;
+  switch (item.type) {
+    case 'body': {
+      const p = need(parsed);
+      const spec = { part: item.section.part, ...(item.section.text ? { text: item.section.text } : {}), ...(item.section.fields ? { fields: item.section.fields } : {}) };
+      const bytes = sliced(section(p.raw, p.root, spec), item.partial);
+      return Buffer.concat([Buffer.from(`BODY[${formatBodySection(item.section)}]${origin(item.partial)} `), literal(bytes)]);
+    }
+    case 'binary': {
+      const bytes = sliced(binaryContent(need(parsed), item.part), item.partial);
+      const name = `BINARY[${item.part.join('.')}]${origin(item.partial)} `;
+      return Buffer.concat([Buffer.from(name), bytes.includes(0) ? literal8(bytes) : literal(bytes)]);
+    }
+    case 'binary-size':
+      return Buffer.from(`BINARY.SIZE[${item.part.join('.')}] ${binaryContent(need(parsed), item.part).length}`);
+    case 'preview': {
+      const p = need(parsed);
+      return Buffer.concat([Buffer.from('PREVIEW '), string(preview(p.raw, p.root), { utf8: utf8Enabled(ctx) })]);
+    }
+    case 'attribute':
+      break;
+  }
+  switch (item.name) {
+    case 'UID':
+      return Buffer.from(`UID ${ref.uid}`);
+    case 'FLAGS':
+      return Buffer.from(`FLAGS ${sel.flagList(ref.uid)}`);
+    case 'MODSEQ':
+      return Buffer.from(`MODSEQ (${m.modseq(ref.uid)})`);
+    case 'INTERNALDATE':
+      return Buffer.from(`INTERNALDATE "${formatDateTime(m.internalDate(ref.uid))}"`);
+    case 'SAVEDATE':
+      return Buffer.from(`SAVEDATE "${formatDateTime(m.saveDate(ref.uid))}"`);
+    case 'RFC822.SIZE':
+      return Buffer.from(`RFC822.SIZE ${m.messageSize(ref.uid)}`);
+    case 'EMAILID':
+      return Buffer.from(`EMAILID (M${m.messageGuid(ref.uid)})`);
+    case 'THREADID':
+      return Buffer.from('THREADID NIL');
+    case 'ENVELOPE':
+      return Buffer.concat([Buffer.from('ENVELOPE '), writeImapValue(envelope(need(parsed).raw))]);
+    case 'BODY':
+    case 'BODYSTRUCTURE': {
+      const p = need(parsed);
+      return Buffer.concat([Buffer.from(`${item.name} `), writeImapValue(bodyStructure(p.raw, p.root, item.name === 'BODYSTRUCTURE'))]);
+    }
+    case 'RFC822':
+      return Buffer.concat([Buffer.from('RFC822 '), literal(need(parsed).raw)]);
+    case 'RFC822.HEADER': {
+      const p = need(parsed);
+      return Buffer.concat([Buffer.from('RFC822.HEADER '), literal(section(p.raw, p.root, { text: 'HEADER' }))]);
+    }
+    case 'RFC822.TEXT': {
+      const p = need(parsed);
+      return Buffer.concat([Buffer.from('RFC822.TEXT '), literal(section(p.raw, p.root, { text: 'TEXT' }))]);
+    }
+  }
+}
+
+/** BINARY[part]: the part's content with its transfer encoding undone (RFC 3516). */
+function binaryContent(p: Parsed, part: readonly number[]): Buffer {
+  if (part.length === 0) return p.raw;
+  const target = findPart(p.root, part);
+  if (target === null) throw no('Invalid BINARY part', 'UNKNOWN-CTE');
+  try {
+    return decodedBody(p.raw, target);
+  } catch (err) {
+    if (isLoftError(err, 'LOFT_E_MIME_UNKNOWN_CTE')) throw no(`Unknown Content-Transfer-Encoding: ${err.detail}`, 'UNKNOWN-CTE');
+    throw err;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * SEARCH, SORT and THREAD with their UID forms (RFC 3501 §6.4.4, SORT/THREAD RFC 5256,
+ * ESEARCH RFC 4731, ESORT RFC 5267, SEARCHRES RFC 5182, CONDSTORE's MODSEQ key). The query
+ * engine in @loft/storage evaluates the program over the view's messages.
+ */
+import { isLoftError } from '@loft/errors';
+import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, type ImapCommand, type SearchKey, type SearchReturn } from '@loft/imap-proto';
+import { bodyText, decodedHeaderText, parseMessage, type MimePart } from '@loft/mime';
+import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
+import { requireSelected } from './command-support.js';
+import type { SelectedMailbox } from './selected-mailbox.js';
+import { rev2Enabled, type SessionContext } from './session-context.js';
+
+function usesModseq(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'modseq':
+      return true;
+    case 'not':
+      return usesModseq(key.key);
+    case 'or':
+      return usesModseq(key.left) || usesModseq(key.right);
+    case 'and':
+      return key.keys.some(usesModseq);
+    default:
+      return false;
+  }
+}
+
+/**
+ * BODY and TEXT search the decoded text (transfer encoding and charset undone, HTML as text),
+ * which the storage's view does not give yet: it is computed here from the raw message.
+ */
+async function withDecodedText(m: Mailbox, view: QueryMessage): Promise<QueryMessage> {
+  const raw = await m.openMessage(view.uid);
+  let root: MimePart | undefined;
+  const parsed = (): MimePart => (root ??= parseMessage(raw));
+  return { ...view, bodyText: () => bodyText(raw, parsed()), headerText: () => decodedHeaderText(raw, parsed()) };
+}
+
+/** Messages examined between yields to the event loop, so one big SEARCH does not stall the process's other sessions. */
+const SEARCH_YIELD_EVERY = 512;
+
+/** The messages of the view that match `key`, in sequence order. */
+async function matching(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Promise<QueryMessage[]> {
+  const m = sel.mailbox;
+  const compiled = compileSearch(key);
+  const count = m.messageCount;
+  const query: QueryContext = { messageCount: count, maxUid: count > 0 ? m.uidOfSeq(count) : 0, savedResult: { uids: ctx.savedUids }, now: new Date() };
+  const out: QueryMessage[] = [];
+  const withBody = needsBody(compiled);
+  for (let seq = 1; seq <= count; seq++) {
+    if (seq % SEARCH_YIELD_EVERY === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (ctx.closed) break;
+    }
+    const uid = m.uidOfSeq(seq);
+    if (m.isExpunged(uid)) continue;
+    let view: QueryMessage = m.messageView(seq);
+    try {
+      if (withBody) view = await withDecodedText(m, view);
+      if (searchMatches(compiled, view, query)) out.push(view);
+    } catch (err) {
+      // Expunged by another session while we looked: it simply does not match.
+      if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED') && !isLoftError(err, 'LOFT_E_STORAGE_IO')) throw err;
+    }
+  }
+  return out;
+}
+
+/** ESEARCH response (RFC 4731) for results in the order given. */
+function esearch(tag: string, byUid: boolean, numbers: readonly number[], options: SearchReturn, highestModseq: bigint | undefined, sorted: boolean): string {
+  let out = `* ESEARCH (TAG "${tag.replace(/["\\]/g, '')}")${byUid ? ' UID' : ''}`;
+  if (numbers.length > 0) {
+    // SEARCH results ascend; for ESORT, MIN and MAX are the first and last in sort order.
+    if (options.min) out += ` MIN ${numbers[0]}`;
+    if (options.max) out += ` MAX ${numbers[numbers.length - 1]}`;
+  }
+  if (options.count) out += ` COUNT ${numbers.length}`;
+  if (options.all && numbers.length > 0) out += ` ALL ${sorted ? numbers.join(',') : formatSequenceSet(numbers)}`;
+  if (highestModseq !== undefined && numbers.length > 0) out += ` MODSEQ ${highestModseq}`;
+  return `${out}\r\n`;
+}
+
+function highestModseqOf(msgs: readonly QueryMessage[]): bigint {
+  let max = 0n;
+  for (const msg of msgs) if (msg.modseq > max) max = msg.modseq;
+  return max;
+}
+
+function onlySave(options: SearchReturn): boolean {
+  return options.save && !options.min && !options.max && !options.all && !options.count;
+}
+
+export async function searchCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
+  const sel = requireSelected(ctx);
+  const parsed = parseSearch(command.args);
+  const modseq = usesModseq(parsed.key);
+  if (modseq) ctx.condstore = true;
+  const found = await matching(ctx, sel, parsed.key);
+  const numbers = found.map((msg) => (byUid ? msg.uid : msg.seq));
+  const highest = modseq ? highestModseqOf(found) : undefined;
+  // IMAP4rev2 has no SEARCH response: a plain SEARCH is RETURN (ALL) (RFC 9051 §6.4.4).
+  const options = parsed.returnOptions ?? (rev2Enabled(ctx) ? { min: false, max: false, all: true, count: false, save: false } : undefined);
+  if (options === undefined) {
+    const suffix = highest !== undefined && found.length > 0 ? ` (MODSEQ ${highest})` : '';
+    ctx.writer.send(`* SEARCH${numbers.length > 0 ? ` ${numbers.join(' ')}` : ''}${suffix}\r\n`);
+    return 'Search completed.';
+  }
+  if (options.save) ctx.savedUids = found.map((msg) => msg.uid);
+  if (!onlySave(options)) ctx.writer.send(esearch(command.tag, byUid, numbers, options, highest, false));
+  return 'Search completed.';
+}
+
+export async function sortCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
+  const sel = requireSelected(ctx);
+  const parsed = parseSortCommand(command.args);
+  const modseq = usesModseq(parsed.key);
+  if (modseq) ctx.condstore = true;
+  const sorted = sortMessages(await matching(ctx, sel, parsed.key), parsed.criteria);
+  const numbers = sorted.map((msg) => (byUid ? msg.uid : msg.seq));
+  const highest = modseq ? highestModseqOf(sorted) : undefined;
+  const options = parsed.returnOptions;
+  if (options === undefined) {
+    const suffix = highest !== undefined && sorted.length > 0 ? ` (MODSEQ ${highest})` : '';
+    ctx.writer.send(`* SORT${numbers.length > 0 ? ` ${numbers.join(' ')}` : ''}${suffix}\r\n`);
+    return 'Sort completed.';
+  }
+  if (options.save) ctx.savedUids = sorted.map((msg) => msg.uid);
+  if (!onlySave(options)) ctx.writer.send(esearch(command.tag, byUid, numbers, options, highest, true));
+  return 'Sort completed.';
+}
+
+export async function threadCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
+  const sel = requireSelected(ctx);
+  const parsed = parseThreadCommand(command.args);
+  const threads = threadMessages(await matching(ctx, sel, parsed.key), parsed.algorithm);
+  const body = formatThread(threads, byUid);
+  ctx.writer.send(`* THREAD${body === '' ? '' : ` ${body}`}\r\n`);
+  return 'Thread completed.';
+}

@@ -1,0 +1,155 @@
+/**
+ * The selected mailbox of a session: its storage view, the responses of SELECT/EXAMINE, the
+ * translation of sequence sets, and the untagged EXPUNGE/VANISHED, EXISTS, RECENT and FETCH
+ * FLAGS that tell the client what changed (RFC 3501 §7.4.1: only when the client may hear
+ * them, never during FETCH, STORE or SEARCH).
+ */
+import { formatSequenceSet, normalizeSequenceSet, sequenceSetMaxNumber, type SequenceSet } from '@loft/imap-proto';
+import type { Mailbox } from '@loft/storage';
+import { bad } from './command-failure.js';
+import type { SessionContext } from './session-context.js';
+
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+export interface MessageRef {
+  seq: number;
+  uid: number;
+}
+
+export class SelectedMailbox {
+  private recentCount = 0;
+  private keywordCount: number;
+  /** IMAP4rev2 has no \Recent: neither the flag nor RECENT responses. */
+  hideRecent = false;
+
+  constructor(
+    readonly mailbox: Mailbox,
+    /** The storage name (UTF-8). */
+    readonly name: string,
+  ) {
+    this.keywordCount = mailbox.keywords().length;
+    this.recentCount = this.countRecent();
+  }
+
+  get readOnly(): boolean {
+    return this.mailbox.readOnly;
+  }
+
+  /** \Recent messages are the newest ones, so count back from the end. */
+  private countRecent(): number {
+    const uids = this.mailbox.uids();
+    let n = 0;
+    for (let i = uids.length - 1; i >= 0; i--) {
+      if (this.mailbox.isExpunged(uids[i]!)) continue;
+      if (!this.mailbox.flags(uids[i]!).has('\\Recent')) break;
+      n++;
+    }
+    return n;
+  }
+
+  flagsResponse(): string {
+    const all = [...SYSTEM_FLAGS, ...this.mailbox.keywords()].join(' ');
+    return `* FLAGS (${all})\r\n* OK [PERMANENTFLAGS (${this.readOnly ? '' : `${all} \\*`})] Flags permitted.\r\n`;
+  }
+
+  /** The untagged part of SELECT/EXAMINE. */
+  selectResponses(): string {
+    const m = this.mailbox;
+    let out = this.flagsResponse();
+    out += `* ${m.messageCount} EXISTS\r\n`;
+    if (this.hideRecent) return `${out}${this.uidResponses()}`;
+    out += `* ${this.recentCount} RECENT\r\n`;
+    const uids = m.uids();
+    for (let i = 0; i < uids.length; i++) {
+      if (!m.isExpunged(uids[i]!) && !m.flags(uids[i]!).has('\\Seen')) {
+        out += `* OK [UNSEEN ${i + 1}] First unseen.\r\n`;
+        break;
+      }
+    }
+    return `${out}${this.uidResponses()}`;
+  }
+
+  private uidResponses(): string {
+    const m = this.mailbox;
+    return `* OK [UIDVALIDITY ${m.uidValidity}] UIDs valid\r\n* OK [UIDNEXT ${m.uidNext}] Predicted next UID\r\n* OK [HIGHESTMODSEQ ${m.highestModseq}] Highest\r\n`;
+  }
+
+  /** Messages of a sequence set (message numbers, or UIDs with `byUid`), ascending. */
+  resolve(set: SequenceSet | readonly number[], byUid: boolean): MessageRef[] {
+    const m = this.mailbox;
+    const out: MessageRef[] = [];
+    if (isUidList(set)) {
+      for (const uid of set) {
+        const seq = m.seqOfUid(uid);
+        if (seq > 0) out.push({ seq, uid });
+      }
+      return out.sort((a, b) => a.seq - b.seq);
+    }
+    const count = m.messageCount;
+    if (!byUid) {
+      if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
+      for (const [lo, hi] of normalizeSequenceSet(set, count)) for (let seq = lo; seq <= hi; seq++) out.push({ seq, uid: m.uidOfSeq(seq) });
+      return out;
+    }
+    if (count === 0) return out;
+    const uids = m.uids();
+    const maxUid = uids[count - 1]!;
+    for (const [lo, hi] of normalizeSequenceSet(set, maxUid)) {
+      let i = lowerBound(uids, lo);
+      for (; i < count && uids[i]! <= hi; i++) out.push({ seq: i + 1, uid: uids[i]! });
+    }
+    return out;
+  }
+
+  /** FLAGS of a message as a FETCH item value, `(\Seen $Label1)`. */
+  flagList(uid: number): string {
+    const flags = [...this.mailbox.flags(uid)];
+    return `(${(this.hideRecent ? flags.filter((f) => f !== '\\Recent') : flags).join(' ')})`;
+  }
+
+  /**
+   * Refreshes the view and tells the client: expunges first (as VANISHED under QRESYNC),
+   * then new keywords, EXISTS and RECENT, then flag changes of other sessions.
+   */
+  async reportChanges(ctx: SessionContext): Promise<void> {
+    const m = this.mailbox;
+    const changes = await m.refresh();
+    let out = '';
+    if (changes.expunged.length > 0) {
+      if (ctx.enabled.has('QRESYNC')) out += `* VANISHED ${formatSequenceSet(changes.expunged)}\r\n`;
+      else for (const seq of changes.expungedSeqs) out += `* ${seq} EXPUNGE\r\n`;
+    }
+    const keywords = m.keywords().length;
+    if (keywords !== this.keywordCount) {
+      this.keywordCount = keywords;
+      out += this.flagsResponse();
+    }
+    if (changes.appended.length > 0 || changes.expunged.length > 0) {
+      const recent = this.countRecent();
+      if (changes.appended.length > 0) out += `* ${m.messageCount} EXISTS\r\n`;
+      if (!this.hideRecent && (recent !== this.recentCount || changes.appended.length > 0)) out += `* ${recent} RECENT\r\n`;
+      this.recentCount = recent;
+    }
+    for (const uid of changes.flagsChanged) {
+      const seq = m.seqOfUid(uid);
+      if (seq === 0) continue;
+      out += `* ${seq} FETCH (UID ${uid} FLAGS ${this.flagList(uid)}${ctx.condstore ? ` MODSEQ (${m.modseq(uid)})` : ''})\r\n`;
+    }
+    if (out !== '') ctx.writer.send(out);
+  }
+}
+
+function isUidList(set: SequenceSet | readonly number[]): set is readonly number[] {
+  return set.length > 0 && typeof set[0] === 'number';
+}
+
+export function lowerBound(sorted: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
