@@ -31,8 +31,3 @@ export {
 export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 export type { UidRange } from './binary.js';
 export * from './query/index.js';
-
-import type { MessageView } from './mailbox.js';
-import type { QueryMessage } from './query/index.js';
-// The compiler keeps the storage's message view and the query engine's input in step.
-const _viewFitsQuery: MessageView extends QueryMessage ? true : never = true;

@@ -11,6 +11,7 @@
  * expunges append a transaction without any lock. Every commit then reads the log back up to
  * its own transaction, which gives it the modseq and the outcome that all readers agree on.
  */
+import type { QueryMessage } from './query/index.js';
 import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -128,20 +129,8 @@ export interface CommitResult extends FlagUpdateResult {
   modseq: bigint;
 }
 
-/** What the query engine (SEARCH/SORT/THREAD) reads of one message. */
-export interface MessageView {
-  seq: number;
-  uid: number;
-  modseq: bigint;
-  flags: ReadonlySet<string>;
-  internalDate: Date;
-  saveDate: Date | null;
-  size: number;
-  /** Raw, unfolded values of the header fields named `name`. */
-  header(name: string): string[];
-  bodyText(): string;
-  headerText(): string;
-}
+/** What the query engine (SEARCH/SORT/THREAD) reads of one message: its own contract. */
+export type MessageView = QueryMessage;
 
 interface PreparedSave {
   /** sdbox: the message file in tmp/; mdbox: '' (the bytes are already in the storage). */
