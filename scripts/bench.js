@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]: Loft's figures beside Dovecot 2.3's on the same machine in
 // the same run, as one table (metric, Loft, Dovecot, ratio), also written as JSON to
-// bench-results/. Parts: IPC, supervision, logins, LMTP, storage (100,000 messages;
+// bench-results/. Parts: IPC, supervision, logins, LMTP, the IMAP mix, storage (100,000 messages;
 // 10,000 with --quick). Dovecot's side needs root and
 // Debian's dovecot-imapd; without them that column says why it is empty.
 import { spawn, execFileSync } from 'node:child_process';
@@ -16,6 +16,7 @@ import { IpcClient } from '@loft/ipc';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { measureLogins, medianMs } from './bench/logins.js';
 import { measureDeliveries } from './bench/lmtp.js';
+import { measureImapMix, prepareUsers } from './bench/imap.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
@@ -212,6 +213,54 @@ async function benchLmtp(durationMs, connections) {
   record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, 50 users)`, '/s', results.seteuid.deliveriesPerSecond, dovecot);
 }
 
+const IMAP_USERS = Array.from({ length: 20 }, (_, i) => ({ user: `imapuser${i}`, password: `pw${i}`, uid: 7000 + i }));
+
+/** Users with homes they own, as a passwd-file; returns its path and a cleanup. */
+function passwdFile(users, prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  const lines = users.map(({ user, password, uid }) => {
+    const home = path.join(dir, user);
+    fs.mkdirSync(home, { mode: 0o700 });
+    if (process.getuid?.() === 0) fs.chownSync(home, uid, uid);
+    return `${user}:{PLAIN}${password}:${uid}:${uid}::${home}::`;
+  });
+  fs.writeFileSync(path.join(dir, 'users'), `${lines.join('\n')}\n`, { mode: 0o644 });
+  return { file: path.join(dir, 'users'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function benchImap(durationMs, messages) {
+  const port = await freePort();
+  const users = passwdFile(IMAP_USERS, 'loft-bench-imap-');
+  const loft = await startLoft(`service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_fsync = optimized\npassdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\n`);
+  let loftResult;
+  try {
+    await until(async () => (await status(loft.baseDir, 'imap-login')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
+    await prepareUsers({ port, users: IMAP_USERS, messages });
+    loftResult = await measureImapMix({ port, users: IMAP_USERS, messages, durationMs });
+  } finally {
+    await loft.stop();
+    users.cleanup();
+  }
+  let dovecotResult;
+  if (dovecotAvailable()) {
+    const dovecot = await startDovecot({ users: IMAP_USERS, extraConf: 'mail_fsync = optimized\n' });
+    try {
+      await prepareUsers({ port: dovecot.port, users: IMAP_USERS, messages });
+      dovecotResult = await measureImapMix({ port: dovecot.port, users: IMAP_USERS, messages, durationMs });
+    } finally {
+      await dovecot.stop();
+    }
+  }
+  const missing = 'needs root + dovecot-imapd';
+  record('imap', `mixed commands per second (${IMAP_USERS.length} sessions, ${messages} messages each)`, '/s', loftResult.total, dovecotResult?.total ?? missing);
+  for (const name of Object.keys(loftResult.perSecond)) {
+    record('imap', `  ${name}`, '/s', loftResult.perSecond[name], dovecotResult?.perSecond[name] ?? missing);
+  }
+  if (loftResult.errors > 0) console.error(`imap mix: ${loftResult.errors} Loft commands failed (${loftResult.firstError})`);
+  if (dovecotResult?.errors > 0) console.error(`imap mix: ${dovecotResult.errors} Dovecot commands failed (${dovecotResult.firstError})`);
+}
+
 const ipc = await runIpcBench({ durationMs: quick ? 1500 : 6000 });
 record('ipc', 'sequential round trips', '/s', ipc.roundTripsPerSecond);
 record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
@@ -219,6 +268,7 @@ record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
 await benchSupervision(quick ? 3 : 7);
 await benchLogins(quick ? 3000 : 10_000, 8);
 await benchLmtp(quick ? 3000 : 10_000, 8);
+await benchImap(quick ? 4000 : 15_000, quick ? 100 : 300);
 const storage = await runStorageComparison({ quick });
 for (const row of storage.rows) {
   record('storage', `${row.metric} (${storage.messages} messages)`, row.unit, row.loft, row.dovecot ?? storage.dovecotError ?? '-', row.unit.endsWith('/s'));

@@ -97,6 +97,7 @@ await runService({
   },
   onConnection(socket, listener, ctx) {
     const environment = env;
+    socket.setNoDelay(true); // small request/response lines: see the imap service's note on Nagle
     socket.on('error', () => socket.destroy());
     if (!environment) {
       socket.destroy();

@@ -9,6 +9,9 @@ const sessions = new Set<ImapSession>();
 
 await runService({
   onSession(socket, handoff, ctx) {
+    // Responses go out as several small writes (untagged lines, then the tagged one); with
+    // Nagle on, each command waits for the client's delayed ACK (~40 ms).
+    socket.setNoDelay(true);
     const session = new ImapSession(socket, handoff, ctx.logger, ctx.settings);
     sessions.add(session);
     socket.once('close', () => sessions.delete(session));
