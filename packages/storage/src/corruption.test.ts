@@ -1,22 +1,15 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import { MailUser } from './mail-user.js';
-import { makeHome, openUser, removeHome, testMessage } from './storage-test-support.js';
+import { testMessage, useTestUser } from './storage-test-support.js';
 
 describe('corruption is detected and repaired from the message files', () => {
   let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((h, u) => { home = h; user = u; });
 
   /** A mailbox with 5 messages, UID 2 expunged, \Seen on 3; returns its directory. */
   async function populated(name: string): Promise<string> {

@@ -1,23 +1,16 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import { Mailbox } from './mailbox.js';
-import { makeHome, openUser, removeHome, testMessage } from './storage-test-support.js';
+import { openUser, testMessage, useTestUser } from './storage-test-support.js';
 
 describe('MailUser and the mailbox list index', () => {
   let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((h, u) => { home = h; user = u; });
 
   const names = async (pattern = '*'): Promise<string[]> => (await user.listMailboxes('', pattern)).map((m) => m.name);
 

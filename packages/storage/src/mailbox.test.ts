@@ -1,23 +1,15 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
-import { TINY_TUNING, makeHome, openUser, removeHome, testMessage } from './storage-test-support.js';
+import { TINY_TUNING, makeHome, openUser, removeHome, testMessage, useTestUser } from './storage-test-support.js';
 
 describe('Mailbox', () => {
-  let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((_home, u) => { user = u; });
 
   async function fresh(name: string): Promise<Mailbox> {
     await user.createMailbox(name);
@@ -304,16 +296,8 @@ describe('Mailbox', () => {
 });
 
 describe('Mailbox after another process force-resyncs it', () => {
-  let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((_home, u) => { user = u; });
 
   it('keeps the view, then writes to the new log', async () => {
     const one = await user.openMailbox('INBOX');
@@ -340,16 +324,8 @@ describe('Mailbox after another process force-resyncs it', () => {
 });
 
 describe('Mailbox across frequent checkpoints and log rotations', () => {
-  let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home, {}, TINY_TUNING);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((_home, u) => { user = u; }, {}, TINY_TUNING);
 
   it('keeps every change and every session view consistent', async () => {
     const writer = await user.openMailbox('INBOX');

@@ -1,11 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, rm, stat, symlink, writeFile, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import type { ChildProcess } from 'node:child_process';
-import { killAll, makeHome, openUser, removeHome, startChild, testMessage } from './storage-test-support.js';
+import { killAll, makeHome, openUser, removeHome, startChild, testMessage, useTestUser } from './storage-test-support.js';
 
 const MDBOX = { mail_location: 'mdbox:~/mdbox', mdbox_rotate_size: 16 * 1024 };
 
@@ -22,14 +22,7 @@ async function storageBytes(user: MailUser): Promise<number> {
 describe('mdbox', () => {
   let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home, MDBOX);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((h, u) => { home = h; user = u; }, MDBOX);
 
   it('keeps many messages per storage file, rotating at mdbox_rotate_size, and reads them back byte-identical', async () => {
     const box = await user.openMailbox('INBOX');

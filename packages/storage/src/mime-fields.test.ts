@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { MailUser } from './mail-user.js';
 import { headerFieldParser } from './message-fields.js';
 import { decodeFieldJson, encodeFieldJson } from './mime-fields.js';
 import { compileSearch, searchMatches, sortMessages, type QueryContext } from './query/index.js';
-import { makeHome, openUser, removeHome } from './storage-test-support.js';
+import { useTestUser } from './storage-test-support.js';
 
 const MULTIPART = Buffer.concat([
   Buffer.from(
@@ -48,14 +48,7 @@ const ctx: QueryContext = { messageCount: 2, maxUid: 2, now: new Date('2026-11-2
 describe('@loft/mime fields', () => {
   let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home); // no parser passed: the @loft/mime one is the default
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((h, u) => { home = h; user = u; }); // no parser passed: the @loft/mime one is the default
 
   it('caches ENVELOPE, BODYSTRUCTURE and BODY out of the box, equal to @loft/mime', async () => {
     await user.createMailbox('fields');

@@ -1,8 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
-import { TINY_TUNING, makeHome, openUser, removeHome, testMessage } from './storage-test-support.js';
+import { TINY_TUNING, testMessage, useTestUser } from './storage-test-support.js';
 
 /** A small deterministic PRNG, so a failure can be replayed from its seed. */
 function prng(seed: number): (n: number) => number {
@@ -19,16 +19,8 @@ const FLAGS = ['\\Seen', '\\Flagged', '\\Deleted', 'todo', 'done'];
 const OPS = 400;
 
 describe('random operations from two sessions match a simple model', () => {
-  let home: string;
   let user: MailUser;
-  before(async () => {
-    home = await makeHome();
-    user = await openUser(home, {}, TINY_TUNING);
-  });
-  after(async () => {
-    await user?.close();
-    await removeHome(home);
-  });
+  useTestUser((_home, u) => { user = u; }, {}, TINY_TUNING);
 
   for (const seed of [1, 2]) {
     it(`seed ${seed}`, async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { MailUser } from './mail-user.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageTuning } from './mailbox.js';
@@ -23,6 +24,24 @@ export async function removeHome(home: string): Promise<void> {
 }
 
 /** Small thresholds that make checkpoints and log rotation happen every few changes. */
+/**
+ * A temp home and an open MailUser for one describe block: made before its tests, closed
+ * and removed after them (even when a test fails). `bind` hands them to the block.
+ */
+export function useTestUser(bind: (home: string, user: MailUser) => void, settings: Partial<StorageSettings> = {}, tuning?: StorageTuning): void {
+  let home = '';
+  let user: MailUser | undefined;
+  before(async () => {
+    home = await makeHome();
+    user = await openUser(home, settings, tuning);
+    bind(home, user);
+  });
+  after(async () => {
+    await user?.close();
+    if (home) await removeHome(home);
+  });
+}
+
 export const TINY_TUNING: StorageTuning = { checkpointMinLogBytes: 512, logRotateBytes: 2048, cacheCompactMinBytes: 1024 };
 
 export function openUser(home: string, settings: Partial<StorageSettings> = {}, tuning?: StorageTuning): Promise<MailUser> {
