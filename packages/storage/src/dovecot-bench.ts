@@ -12,28 +12,14 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { StorageBenchResult } from './storage-bench.js';
 
 /** The uid/gid Dovecot's mail is owned by when the benchmark runs as root. */
 export const DOVECOT_BENCH_UID = 65534;
 const COMMAND_TIMEOUT_MS = 10 * 60 * 1000;
 
-export interface DovecotBenchResult {
-  version: string;
-  savesPerSecond: number;
-  batchedSavesPerSecond: number;
-  openMs: number;
-  flagsAllMs: number;
-  searchHeaderFirstMs: number;
-  searchHeaderMs: number;
-  searchBodyMs: number;
-  sortDateMs: number;
-  sortSizeMs: number;
-  sortSubjectMs: number;
-  threadReferencesMs: number;
-  bytesPerFlagChange: number;
-  indexBytesPerMessage: number;
-  cacheBytesPerMessage: number;
-}
+/** The same measurements as Loft's side, so each row pairs like with like; plus Dovecot's version. */
+export type DovecotBenchResult = Omit<StorageBenchResult, 'messages'> & { version: string };
 
 /** Dovecot's version if doveadm can be run here, else undefined. */
 export function dovecotVersion(): string | undefined {
