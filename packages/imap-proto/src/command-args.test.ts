@@ -139,6 +139,7 @@ test('NOTIFY (RFC 5465): NONE, and SET with event groups', () => {
     [{ kind: 'mailboxes', mailboxes: ['INBOX', 'Sent'] }, []],
   ]);
   assert.equal(set.type === 'set' && set.groups[0]?.events[0]?.fetch?.length, 2);
+  assert.equal(set.type === 'set' && set.groups[0]?.events[0]?.fetchArgs?.type, 'list', 'the items as sent, to run as a UID FETCH');
   assert.throws(() => parseNotify(args('a NOTIFY SET (bogus (MessageNew))')), /Unknown NOTIFY mailbox filter/);
   assert.throws(() => parseNotify(args('a NOTIFY SET (personal (Nope))')), /Unknown NOTIFY event/);
   assert.throws(() => parseNotify(args('a NOTIFY SET')), (err) => isLoftError(err, 'LOFT_E_IMAP_SYNTAX'));

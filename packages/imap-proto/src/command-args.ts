@@ -362,6 +362,8 @@ export interface NotifyEvent {
   name: string;
   /** MessageNew's FETCH items. */
   fetch?: FetchItem[];
+  /** The same items as the client sent them, a list, for running them as a UID FETCH. */
+  fetchArgs?: ImapArg;
 }
 
 export interface NotifyGroup {
@@ -427,7 +429,11 @@ function parseNotifyGroup(items: readonly ImapArg[]): NotifyGroup {
     const name = NOTIFY_EVENTS.get(raw.toUpperCase());
     if (name === undefined) throw syntaxError(`Unknown NOTIFY event ${raw.slice(0, 40)}`);
     const event: NotifyEvent = { name };
-    if (name === 'MessageNew' && eventReader.peek()?.type === 'list') event.fetch = parseFetchItems(eventReader.next('MessageNew FETCH items'));
+    if (name === 'MessageNew' && eventReader.peek()?.type === 'list') {
+      const fetchArgs = eventReader.next('MessageNew FETCH items');
+      event.fetch = parseFetchItems(fetchArgs);
+      event.fetchArgs = fetchArgs;
+    }
     events.push(event);
   }
   if (events.length === 0) throw syntaxError('Empty NOTIFY event list (use NONE)');

@@ -4,6 +4,15 @@
 export interface WritableSocketLike {
   write(data: Buffer): boolean;
   once(event: 'drain', listener: () => void): unknown;
+  /** Bytes the socket holds that the kernel has not taken yet (net.Socket has it). */
+  readonly writableLength?: number;
+}
+
+export interface StallOptions {
+  /** How long the client may take nothing of what waits for it before onStall runs, ms. */
+  timeoutMs: number;
+  /** The client read nothing for timeoutMs; the caller disconnects it. Runs once. */
+  onStall: (queuedBytes: number) => void;
 }
 
 /** Dovecot's output buffer for a client is of this order; a FETCH larger than it waits for 'drain'. */
@@ -26,10 +35,25 @@ export class ImapWriter {
   #closed = false;
   #overflowListeners: Array<() => void> = [];
   #drainWaiters: Array<() => void> = [];
+  readonly #stall: StallOptions | undefined;
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Bytes still waiting when the stall timer was last armed, to tell a slow reader from a stopped one. */
+  #stallBaseline = 0;
 
-  constructor(socket: WritableSocketLike, maxBufferedBytes = WRITER_MAX_BUFFERED_BYTES_DEFAULT) {
+  constructor(socket: WritableSocketLike, maxBufferedBytes = WRITER_MAX_BUFFERED_BYTES_DEFAULT, stall?: StallOptions) {
     this.#socket = socket;
     this.#maxBufferedBytes = maxBufferedBytes;
+    this.#stall = stall;
+  }
+
+  /** The socket refused more: output is held here until the client reads. Producers should stop. */
+  get waiting(): boolean {
+    return this.#waitingForDrain && !this.#closed && !this.#overflowed;
+  }
+
+  /** Bytes not yet taken by the kernel: held here plus held in the socket. */
+  get queued(): number {
+    return this.#buffered + (this.#socket.writableLength ?? 0);
   }
 
   /** Bytes held here, not yet handed to the socket. */
@@ -48,6 +72,7 @@ export class ImapWriter {
    */
   close(): void {
     this.#closed = true;
+    this.#stopStallTimer();
     this.#queue = [];
     this.#buffered = 0;
     this.#releaseDrainWaiters();
@@ -83,10 +108,32 @@ export class ImapWriter {
   #waitForDrain(): void {
     this.#waitingForDrain = true;
     this.#socket.once('drain', () => this.#flush());
+    if (this.#stall !== undefined && this.#stallTimer === undefined) this.#armStallTimer(this.#stall);
+  }
+
+  /**
+   * 'drain' only comes once the socket is empty, which a client reading slowly but steadily
+   * may never let happen; so the timer checks whether the queue shrank and only then waits again.
+   */
+  #armStallTimer(stall: StallOptions): void {
+    this.#stallBaseline = this.queued;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (!this.#waitingForDrain || this.#closed || this.#overflowed) return;
+      if (this.queued < this.#stallBaseline) return this.#armStallTimer(stall);
+      stall.onStall(this.queued);
+    }, stall.timeoutMs);
+    this.#stallTimer.unref();
+  }
+
+  #stopStallTimer(): void {
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
   }
 
   #flush(): void {
     this.#waitingForDrain = false;
+    this.#stopStallTimer();
     if (this.#overflowed || this.#closed) return;
     while (this.#queue.length > 0) {
       const bytes = this.#queue.length === 1 ? this.#queue[0]! : Buffer.concat(this.#queue, this.#buffered);
@@ -108,6 +155,7 @@ export class ImapWriter {
 
   #overflow(): void {
     this.#overflowed = true;
+    this.#stopStallTimer();
     this.#queue = [];
     this.#buffered = 0;
     const listeners = this.#overflowListeners;

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { astring, atom, continuationRequest, formatValue, literal, literal8, nstring, quoted, raw, tagged, untagged, untaggedData } from './response-writer.js';
@@ -59,6 +59,9 @@ class FakeSocket extends EventEmitter {
     this.pending += data.length;
     return this.pending < this.capacity;
   }
+  get writableLength(): number {
+    return this.pending;
+  }
   drain(): void {
     this.pending = 0;
     this.emit('drain');
@@ -106,4 +109,33 @@ test('ImapWriter.close releases drained() waiters when the socket goes away mid-
   await waiting;
   assert.equal(writer.buffered, 0);
   assert.equal(writer.send('late'), false);
+});
+
+test('ImapWriter calls onStall when the client takes nothing for timeoutMs, not while it reads slowly', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const socket = new FakeSocket(10);
+    const stalls: number[] = [];
+    const writer = new ImapWriter(socket, 1000, { timeoutMs: 1000, onStall: (queued) => stalls.push(queued) });
+    writer.send(Buffer.alloc(50));
+    assert.equal(writer.waiting, true);
+    mock.timers.tick(999);
+    assert.deepEqual(stalls, []);
+    // The client takes some of it: slow, but reading, so the wait starts over.
+    socket.pending = 20;
+    mock.timers.tick(1);
+    mock.timers.tick(999);
+    assert.deepEqual(stalls, []);
+    mock.timers.tick(1);
+    assert.deepEqual(stalls, [20], 'nothing taken for a whole timeoutMs');
+    // After a drain and a new wait the timer is armed again.
+    socket.drain();
+    assert.equal(writer.waiting, false);
+    writer.send(Buffer.alloc(50));
+    mock.timers.tick(1000);
+    assert.deepEqual(stalls, [20, 50]);
+    writer.close();
+  } finally {
+    mock.timers.reset();
+  }
 });

@@ -108,6 +108,18 @@ test('RFC 4731 / 5182 / 9394 RETURN options; RETURN () means ALL', () => {
   assert.throws(() => search('a SEARCH RETURN (MIN) ALL', false), /ESEARCH/);
 });
 
+test('RFC 5267 CONTEXT return options: UPDATE and CONTEXT; one PARTIAL or ALL', () => {
+  assert.deepEqual(search('B01 UID SEARCH RETURN (UPDATE COUNT) DELETED').returnOptions, { min: false, max: false, all: false, count: true, save: false, update: true });
+  // UPDATE or CONTEXT alone still asks for the result, as RETURN () does.
+  assert.deepEqual(search('A01 SEARCH RETURN (CONTEXT UPDATE) ALL').returnOptions, { min: false, max: false, all: true, count: false, save: false, update: true, context: true });
+  assert.equal(search('a SEARCH RETURN (PARTIAL 1:10) ALL').returnOptions?.all, false);
+  assert.throws(() => search('a SEARCH RETURN (PARTIAL 1:10 ALL) ALL'), /PARTIAL and ALL/);
+  assert.throws(() => search('a SEARCH RETURN (PARTIAL 1:10 PARTIAL 11:20) ALL'), /PARTIAL given twice/);
+  // RFC 5465 §7: UPDATE may carry FETCH attributes, kept as sent.
+  assert.equal(search('a SEARCH RETURN (COUNT UPDATE (UID BODY.PEEK[HEADER.FIELDS (TO FROM SUBJECT)])) FROM "boss"').returnOptions?.updateFetch?.type, 'list');
+  assert.throws(() => search('a SEARCH RETURN (UPDATE (NOSUCHATT)) ALL'), (err) => isLoftError(err, 'LOFT_E_IMAP_SYNTAX'));
+});
+
 test('bad programs are LOFT_E_IMAP_SYNTAX with a useful message; deep nesting is refused', () => {
   const cases: Array<[string, RegExp]> = [
     ['', /Missing search criteria/],

@@ -8,6 +8,7 @@ import { LoftError } from '@loft/errors';
 import { ArgReader, decodeUtf8, describeArg, isPrintableAsciiExcept, parseNumber, syntaxError } from './arg-reader.js';
 import type { ImapArg } from './command-parser.js';
 import { parseSearchDate } from './date-time.js';
+import { parseFetchItems } from './fetch-items.js';
 import { isSequenceSet, parseSequenceSet } from './sequence-set.js';
 import type { SearchKey } from './search-key.js';
 
@@ -25,6 +26,12 @@ export interface SearchReturn {
   save: boolean;
   /** PARTIAL: 1-based positions in the result, both positive (`1:100`) or both negative, counting from the end (`-1:-100`). */
   partial?: { from: number; to: number };
+  /** CONTEXT=SEARCH UPDATE (RFC 5267 §4.3): keep the result up to date with ADDTO/REMOVEFROM; set only when given. */
+  update?: true;
+  /** UPDATE (fetch-atts) (RFC 5465 §7): FETCH these (a list, as sent) for messages added to the result. */
+  updateFetch?: ImapArg;
+  /** CONTEXT (RFC 5267 §4.2): a hint that the criteria will be used again; set only when given. */
+  context?: true;
 }
 
 export interface SearchOptions {
@@ -210,7 +217,19 @@ export function parseSearchReturn(items: readonly ImapArg[]): SearchReturn {
       case 'SAVE':
         options[name.toLowerCase() as 'min' | 'max' | 'all' | 'count' | 'save'] = true;
         break;
+      case 'UPDATE':
+        options.update = true;
+        if (reader.peek()?.type === 'list') {
+          const fetch = reader.next('UPDATE FETCH attributes');
+          parseFetchItems(fetch);
+          options.updateFetch = fetch;
+        }
+        break;
+      case 'CONTEXT':
+        options.context = true;
+        break;
       case 'PARTIAL': {
+        if (options.partial !== undefined) throw syntaxError('PARTIAL given twice');
         const text = reader.atom('PARTIAL range');
         const m = /^(-?)(\d+):(-?)(\d+)$/.exec(text);
         if (m === null || m[1] !== m[3]) throw syntaxError('PARTIAL needs a range like 1:100 or -1:-100');
@@ -224,6 +243,10 @@ export function parseSearchReturn(items: readonly ImapArg[]): SearchReturn {
         throw syntaxError(`Unknown SEARCH RETURN option ${name.slice(0, 40)}`);
     }
   }
+  // RFC 5267 §4.4: one PARTIAL or one ALL, not both.
+  if (options.partial !== undefined && options.all) throw syntaxError('RETURN cannot have both PARTIAL and ALL');
+  // Only hints and UPDATE: the result itself is still wanted, as with RETURN () (RFC 4731 §3.1).
+  if (!options.min && !options.max && !options.all && !options.count && !options.save && options.partial === undefined) options.all = true;
   return options;
 }
 

@@ -3,20 +3,25 @@
  * the bytes the client sent after it. Commands are parsed as they stream in and run one at a
  * time in arrival order (pipelining); while a backlog waits the socket is paused, so a client
  * can make us hold at most one chunk of commands plus one command's literals. Changes made
- * by other sessions are reported at the end of commands that allow it and during IDLE.
+ * by other sessions are reported at the end of commands that allow it, during IDLE, and
+ * after NOTIFY (RFC 5465) also between commands. A client that stops reading stops the
+ * session: nothing more runs or is read until it takes its output, and after
+ * imap_client_output_timeout it is disconnected, so it never holds more than one response.
  */
 import type net from 'node:net';
-import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
+import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapArg, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
 import type { SessionHandoff } from '@loft/master-protocol';
 import type { Logger } from '@loft/log';
 import { MailUser, STORAGE_SETTINGS_DEFAULTS, type StorageSettings } from '@loft/storage';
 import { ENABLEABLE, capabilities, enabledName } from './capabilities.js';
-import { bad, failureAnswer } from './command-failure.js';
+import { bad, failureAnswer, no } from './command-failure.js';
 import { requireSelected } from './command-support.js';
 import { fetchCommand } from './fetch-command.js';
 import { createCommand, deleteCommand, listCommand, lsubCommand, namespaceCommand, renameCommand, statusCommand, subscribeCommand } from './mailbox-commands.js';
 import { appendCommand, copyCommand, expungeCommand, storeCommand, type Completion } from './message-commands.js';
+import { NOTIFY_POLL_INTERVAL_MS, parseNotifyCommand, type NotifyState } from './notify.js';
 import { searchCommand, sortCommand, threadCommand } from './search-command.js';
+import { cancelUpdateCommand } from './search-context.js';
 import { closeCommand, deselect, selectCommand } from './select-command.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import type { SessionContext } from './session-context.js';
@@ -36,11 +41,15 @@ const IDLE_POLL_INTERVAL_MS = 5_000;
 
 /** Commands after which EXPUNGE must not be sent: their sequence numbers would be ambiguous (RFC 3501 §7.4.1). */
 const NO_EXPUNGE_AFTER = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
+/** Commands that change the mailbox list or subscriptions: NOTIFY does not tell a session of its own. */
+const LIST_CHANGING = new Set(['CREATE', 'DELETE', 'RENAME', 'SUBSCRIBE', 'UNSUBSCRIBE']);
 
 type Job =
   | { kind: 'command'; command: ImapCommand }
   | { kind: 'done' }
   | { kind: 'idle-tick' }
+  /** NOTIFY: something may have changed; told between commands. */
+  | { kind: 'notify' }
   | { kind: 'parse-error'; err: ImapParserError };
 
 interface IdleState {
@@ -59,6 +68,7 @@ export function imapSettingsFrom(all: Readonly<Record<string, unknown>>): ImapSe
     imap_append_limit: num('imap_append_limit', 64 * 1024 * 1024),
     imap_output_buffer_limit: num('imap_output_buffer_limit', 8 * 1024 * 1024),
     imap_idle_notify_interval: num('imap_idle_notify_interval', 2 * 60 * 1000),
+    imap_client_output_timeout: num('imap_client_output_timeout', 5 * 60 * 1000),
   };
 }
 
@@ -78,6 +88,15 @@ export class ImapSession implements SessionContext {
   private badCommands = 0;
   private bytesIn = 0;
   private closedValue = false;
+  /** NOTIFY SET's state; undefined before NOTIFY and after NOTIFY NONE. */
+  private notify: NotifyState | undefined;
+  private notifyTimer: NodeJS.Timeout | undefined;
+  /** A 'notify' job is queued: more wake-ups until it runs add nothing. */
+  private notifyQueued = false;
+  /** The same for IDLE's 'idle-tick'. */
+  private idleTickQueued = false;
+  /** The selected mailbox watched for NOTIFY (selected …), and how to stop watching it. */
+  private watchedSelected: { sel: SelectedMailbox; stop: () => void } | undefined;
   readonly logger: Logger;
 
   constructor(
@@ -88,7 +107,14 @@ export class ImapSession implements SessionContext {
   ) {
     this.logger = logger.child({ user: session.user, session: session.id });
     this.settings = imapSettingsFrom(allSettings);
-    this.writer = new ImapWriter(socket, this.settings.imap_output_buffer_limit);
+    const outputTimeout = this.settings.imap_client_output_timeout;
+    this.writer = new ImapWriter(socket, this.settings.imap_output_buffer_limit, {
+      timeoutMs: outputTimeout,
+      onStall: (queuedBytes) => {
+        this.logger.warn({ timeoutMs: outputTimeout, queuedBytes }, `client stopped reading: none of ${queuedBytes} bytes of output taken for imap_client_output_timeout (${outputTimeout} ms); disconnecting`);
+        socket.destroy();
+      },
+    });
     this.writer.onOverflow(() => {
       this.logger.warn({ limit: this.settings.imap_output_buffer_limit }, `client stopped reading: imap_output_buffer_limit (${this.settings.imap_output_buffer_limit}) reached; disconnecting`);
       socket.destroy();
@@ -119,6 +145,10 @@ export class ImapSession implements SessionContext {
 
   get closed(): boolean {
     return this.closedValue;
+  }
+
+  get newMessageFetch(): ImapArg | undefined {
+    return this.notify?.selected?.fetch;
   }
 
   async start(): Promise<void> {
@@ -165,6 +195,7 @@ export class ImapSession implements SessionContext {
     this.closedValue = true;
     this.writer.close();
     this.stopIdle();
+    this.stopNotify();
     const out = this.socket.bytesWritten;
     const format = this.settings.imap_logout_format.replace('%i', String(this.bytesIn)).replace('%o', String(out));
     this.logger.info({ in: this.bytesIn, out }, `logged out: ${this.session.user} ${format}`);
@@ -200,12 +231,25 @@ export class ImapSession implements SessionContext {
     try {
       // After LOGOUT or BYE nothing more is run: the socket is ending.
       while (this.queue.length > 0 && !this.closedValue && !this.socket.writableEnded) {
+        // A client that does not read gets no more output: nothing runs (and nothing more is
+        // read) until it has taken what waits; imap_client_output_timeout ends the wait.
+        if (this.writer.waiting) {
+          this.socket.pause();
+          await this.writer.drained();
+          continue;
+        }
         const job = this.queue.shift()!;
         await this.runJob(job);
-        if (this.queue.length === 0 && !this.closedValue) this.socket.resume();
+        this.syncSelectedWatch();
+        if (this.queue.length === 0 && !this.closedValue && !this.writer.waiting) this.socket.resume();
       }
     } finally {
       this.running = false;
+    }
+    if (this.queue.length === 0 && this.writer.waiting && !this.closedValue) {
+      void this.writer.drained().then(() => {
+        if (!this.running && !this.closedValue) this.socket.resume();
+      });
     }
   }
 
@@ -223,8 +267,12 @@ export class ImapSession implements SessionContext {
         return;
       }
       case 'idle-tick':
+        this.idleTickQueued = false;
         if (this.idle !== undefined) await this.reportSafely(true);
         return;
+      case 'notify':
+        this.notifyQueued = false;
+        return this.runNotify();
       case 'parse-error':
         return this.parseError(job.err);
     }
@@ -273,6 +321,7 @@ export class ImapSession implements SessionContext {
       return;
     }
     if (completion === undefined) return; // IDLE and LOGOUT answer by themselves
+    if (this.notify !== undefined && LIST_CHANGING.has(name)) await this.notify.forgetOwnListChanges(this).catch(() => undefined);
     await this.reportSafely(!NO_EXPUNGE_AFTER.has(name));
     const { text, code } = typeof completion === 'string' ? { text: completion, code: undefined } : completion;
     this.writer.send(tagged(tag, 'OK', text, code));
@@ -358,6 +407,10 @@ export class ImapSession implements SessionContext {
         return sortCommand(this, command, uid);
       case 'THREAD':
         return threadCommand(this, command, uid);
+      case 'CANCELUPDATE':
+        return cancelUpdateCommand(this, command);
+      case 'NOTIFY':
+        return this.notifyCommand(command);
       default:
         throw bad(`Unknown command ${name.slice(0, 40)}`);
     }
@@ -382,13 +435,21 @@ export class ImapSession implements SessionContext {
     this.writer.send('+ idling\r\n');
     await this.reportSafely(true);
     const idle: IdleState = { tag: command.tag, stopWatch: undefined, timers: [] };
-    const tick = (): void => this.enqueue({ kind: 'idle-tick' });
-    if (this.selected !== undefined) {
+    // One queued tick stands for any number of wake-ups (a stalled client's queue stays short).
+    const tick = (): void => {
+      if (this.idleTickQueued) return;
+      this.idleTickQueued = true;
+      this.enqueue({ kind: 'idle-tick' });
+    };
+    // After NOTIFY, IDLE sends exactly the events NOTIFY asked for (RFC 5465 §4): the
+    // selected mailbox only if a selected filter has events; other mailboxes come anyway.
+    const selectedWanted = this.notify === undefined || (this.notify.selected?.events.size ?? 0) > 0;
+    if (this.selected !== undefined && selectedWanted) {
       idle.stopWatch = this.selected.mailbox.watch(tick);
       idle.timers.push(setInterval(tick, IDLE_POLL_INTERVAL_MS));
     }
     const interval = this.settings.imap_idle_notify_interval;
-    if (interval > 0) idle.timers.push(setInterval(() => this.writer.send('* OK Still here\r\n'), interval));
+    if (interval > 0) idle.timers.push(setInterval(() => this.writer.waiting || this.writer.send('* OK Still here\r\n'), interval));
     this.idle = idle;
     return undefined;
   }
@@ -399,5 +460,63 @@ export class ImapSession implements SessionContext {
     this.idle = undefined;
     idle.stopWatch?.();
     for (const timer of idle.timers) clearInterval(timer);
+  }
+
+  // ---- NOTIFY (RFC 5465) -------------------------------------------------------------
+
+  private async notifyCommand(command: ImapCommand): Promise<string> {
+    const { state, sendStatus } = parseNotifyCommand(this, command);
+    if (state !== undefined && !(await state.start(this, sendStatus))) throw no('Too many mailboxes to watch', 'NOTIFICATIONOVERFLOW');
+    this.stopNotify();
+    this.notify = state;
+    if (state !== undefined && (state.watchesOthers || state.selectedImmediate)) {
+      // Other mailboxes and the list have no change notification: they are polled. The
+      // selected mailbox is watched; the slow poll only covers a lost notification.
+      const interval = state.watchesOthers ? NOTIFY_POLL_INTERVAL_MS : IDLE_POLL_INTERVAL_MS;
+      this.notifyTimer = setInterval(() => this.wakeNotify(), interval);
+      this.notifyTimer.unref();
+    }
+    this.syncSelectedWatch();
+    return 'NOTIFY completed.';
+  }
+
+  private wakeNotify(): void {
+    if (this.notifyQueued || this.closedValue || this.notify === undefined) return;
+    this.notifyQueued = true;
+    this.enqueue({ kind: 'notify' });
+  }
+
+  /** Runs between commands (the queue serialises it with them) and during IDLE. */
+  private async runNotify(): Promise<void> {
+    const notify = this.notify;
+    if (notify === undefined || this.closedValue) return;
+    if (this.selected !== undefined && notify.selectedImmediate) await this.reportSafely(true);
+    if (!notify.watchesOthers) return;
+    try {
+      if (await notify.poll(this)) return;
+    } catch (err) {
+      this.logger.warn({ err }, 'NOTIFY could not read the mailbox list or a mailbox STATUS');
+      this.writer.send('* NO NOTIFY error, some events may have got lost\r\n');
+      return;
+    }
+    this.logger.info('NOTIFY watches too many mailboxes; notifications stopped');
+    this.writer.send(untagged('OK', 'Too many mailboxes to watch; NOTIFY is now NONE', 'NOTIFICATIONOVERFLOW'));
+    this.stopNotify();
+  }
+
+  /** Watches the selected mailbox while NOTIFY asks for its events as they happen. */
+  private syncSelectedWatch(): void {
+    const want = this.notify?.selectedImmediate === true && !this.closedValue ? this.selected : undefined;
+    if (this.watchedSelected?.sel === want) return;
+    this.watchedSelected?.stop();
+    this.watchedSelected = want === undefined ? undefined : { sel: want, stop: want.mailbox.watch(() => this.wakeNotify()) };
+  }
+
+  private stopNotify(): void {
+    this.notify = undefined;
+    if (this.notifyTimer !== undefined) clearInterval(this.notifyTimer);
+    this.notifyTimer = undefined;
+    this.watchedSelected?.stop();
+    this.watchedSelected = undefined;
   }
 }

@@ -10,6 +10,7 @@ import type { Mailbox } from '@loft/storage';
 import { catenate } from './catenate.js';
 import { bad, no } from './command-failure.js';
 import { requireSelected, sequenceArg } from './command-support.js';
+import { reportSearchUpdates } from './search-context.js';
 import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { mailboxArg, type SessionContext } from './session-context.js';
 
@@ -55,6 +56,8 @@ export async function storeCommand(ctx: SessionContext, command: ImapCommand, by
     else if (ctx.condstore) out += `* ${ref.seq} FETCH (${byUid ? `UID ${ref.uid} ` : ''}MODSEQ (${m.modseq(ref.uid)}))\r\n`;
   }
   if (out !== '') ctx.writer.send(out);
+  // Updating searches hear of this session's own flag changes at once (RFC 5267 §4.3.2).
+  if (sel.searchUpdates.length > 0) await reportSearchUpdates(ctx, sel);
   const expunged = refs.length !== live.length;
   if (failed.length > 0) {
     const numbers = byUid ? failed : failed.map((uid) => m.seqOfUid(uid));
@@ -96,6 +99,7 @@ export async function copyCommand(ctx: SessionContext, command: ImapCommand, byU
     return { text: `No messages found.` };
   }
   const sources = [...map.keys()].sort((a, b) => a - b);
+  if (targetName === sel.name) sel.noteOwnNew(map.values());
   const code = `COPYUID ${uidValidity} ${formatSequenceSet(sources)} ${formatSequenceSet(sources.map((uid) => map.get(uid)!))}`;
   if (!move) return { text: `${verb} completed.`, code };
   ctx.writer.send(`* OK [${code}] Moved UIDs.\r\n`);
@@ -135,6 +139,7 @@ export async function appendCommand(ctx: SessionContext, command: ImapCommand): 
     }
     const result = await tx.commit();
     const uids = result.saved.map((s) => s.uid);
+    if (ctx.selected?.name === name) ctx.selected.noteOwnNew(uids);
     return { text: 'Append completed.', code: `APPENDUID ${target.uidValidity} ${formatSequenceSet(uids)}` };
   } finally {
     await target.close();

@@ -4,9 +4,10 @@
  * engine in @loft/storage evaluates the program over the view's messages.
  */
 import { isLoftError } from '@loft/errors';
-import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, type ImapCommand, type SearchKey, type SearchReturn } from '@loft/imap-proto';
+import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, type ImapCommand, type SearchKey, type SearchReturn, type SortCriterion } from '@loft/imap-proto';
 import { bodyText, decodedHeaderText, parseMessage, type MimePart } from '@loft/mime';
 import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
+import { bad } from './command-failure.js';
 import { requireSelected } from './command-support.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { rev2Enabled, type SessionContext } from './session-context.js';
@@ -37,38 +38,84 @@ async function withDecodedText(m: Mailbox, view: QueryMessage): Promise<QueryMes
   return { ...view, bodyText: () => bodyText(raw, parsed()), headerText: () => decodedHeaderText(raw, parsed()) };
 }
 
+/** Updating searches (RETURN (UPDATE)) one session may keep; RFC 5267 §4.3.1 asks for at least one. */
+export const SEARCH_UPDATE_CONTEXTS_MAX = 10;
+
 /** Messages examined between yields to the event loop, so one big SEARCH does not stall the process's other sessions. */
 const SEARCH_YIELD_EVERY = 512;
 
-/** The messages of the view that match `key`, in sequence order. */
-async function matching(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Promise<QueryMessage[]> {
+/** A compiled program and what its keys refer to (`*`, `$`, now), for one pass over the view. */
+interface Evaluator {
+  test(seq: number): Promise<QueryMessage | undefined>;
+}
+
+function evaluator(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Evaluator {
   const m = sel.mailbox;
   const compiled = compileSearch(key);
   const count = m.messageCount;
   const query: QueryContext = { messageCount: count, maxUid: count > 0 ? m.uidOfSeq(count) : 0, savedResult: { uids: ctx.savedUids }, now: new Date() };
-  const out: QueryMessage[] = [];
   const withBody = needsBody(compiled);
+  return {
+    async test(seq) {
+      const uid = m.uidOfSeq(seq);
+      if (uid === 0 || m.isExpunged(uid)) return undefined;
+      let view: QueryMessage = m.messageView(seq);
+      try {
+        if (withBody) view = await withDecodedText(m, view);
+        return searchMatches(compiled, view, query) ? view : undefined;
+      } catch (err) {
+        // Expunged by another session while we looked: it simply does not match.
+        if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED') && !isLoftError(err, 'LOFT_E_STORAGE_IO')) throw err;
+        return undefined;
+      }
+    },
+  };
+}
+
+/** The messages of the view that match `key`, in sequence order. */
+async function matching(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Promise<QueryMessage[]> {
+  const count = sel.mailbox.messageCount;
+  const test = evaluator(ctx, sel, key);
+  const out: QueryMessage[] = [];
   for (let seq = 1; seq <= count; seq++) {
     if (seq % SEARCH_YIELD_EVERY === 0) {
       await new Promise((resolve) => setImmediate(resolve));
       if (ctx.closed) break;
     }
-    const uid = m.uidOfSeq(seq);
-    if (m.isExpunged(uid)) continue;
-    let view: QueryMessage = m.messageView(seq);
-    try {
-      if (withBody) view = await withDecodedText(m, view);
-      if (searchMatches(compiled, view, query)) out.push(view);
-    } catch (err) {
-      // Expunged by another session while we looked: it simply does not match.
-      if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED') && !isLoftError(err, 'LOFT_E_STORAGE_IO')) throw err;
-    }
+    const view = await test.test(seq);
+    if (view !== undefined) out.push(view);
   }
   return out;
 }
 
+/** Which of `uids` (in the view) match `key` now; for updating a search context. */
+export async function matchingUids(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey, uids: readonly number[]): Promise<Set<number>> {
+  const test = evaluator(ctx, sel, key);
+  const out = new Set<number>();
+  for (const uid of uids) {
+    const seq = sel.mailbox.seqOfUid(uid);
+    if (seq > 0 && (await test.test(seq)) !== undefined) out.add(uid);
+  }
+  return out;
+}
+
+/** `uids` (in the view) in the order of `criteria`. */
+export function sortUids(sel: SelectedMailbox, uids: readonly number[], criteria: readonly SortCriterion[]): number[] {
+  const m = sel.mailbox;
+  const views = uids.map((uid) => m.seqOfUid(uid)).filter((seq) => seq > 0).map((seq) => m.messageView(seq));
+  return sortMessages(views, criteria).map((v) => v.uid);
+}
+
+/** PARTIAL's window of the results (RFC 5267 §4.4; negative ranges count from the end, RFC 9394). */
+function partialWindow(numbers: readonly number[], range: { from: number; to: number }): readonly number[] {
+  if (range.from > 0) return numbers.slice(range.from - 1, range.to);
+  const n = numbers.length;
+  return numbers.slice(Math.max(0, n + range.to), Math.max(0, n + range.from + 1));
+}
+
 /** ESEARCH response (RFC 4731) for results in the order given. */
 function esearch(tag: string, byUid: boolean, numbers: readonly number[], options: SearchReturn, highestModseq: bigint | undefined, sorted: boolean): string {
+  const set = (list: readonly number[]): string => (sorted ? list.join(',') : formatSequenceSet([...list]));
   let out = `* ESEARCH (TAG "${tag.replace(/["\\]/g, '')}")${byUid ? ' UID' : ''}`;
   if (numbers.length > 0) {
     // SEARCH results ascend; for ESORT, MIN and MAX are the first and last in sort order.
@@ -76,7 +123,12 @@ function esearch(tag: string, byUid: boolean, numbers: readonly number[], option
     if (options.max) out += ` MAX ${numbers[numbers.length - 1]}`;
   }
   if (options.count) out += ` COUNT ${numbers.length}`;
-  if (options.all && numbers.length > 0) out += ` ALL ${sorted ? numbers.join(',') : formatSequenceSet(numbers)}`;
+  if (options.all && numbers.length > 0) out += ` ALL ${set(numbers)}`;
+  if (options.partial !== undefined) {
+    const { from, to } = options.partial;
+    const window = partialWindow(numbers, options.partial);
+    out += ` PARTIAL (${from}:${to} ${window.length > 0 ? set(window) : 'NIL'})`;
+  }
   if (highestModseq !== undefined && numbers.length > 0) out += ` MODSEQ ${highestModseq}`;
   return `${out}\r\n`;
 }
@@ -88,12 +140,34 @@ function highestModseqOf(msgs: readonly QueryMessage[]): bigint {
 }
 
 function onlySave(options: SearchReturn): boolean {
-  return options.save && !options.min && !options.max && !options.all && !options.count;
+  return options.save && !options.min && !options.max && !options.all && !options.count && options.partial === undefined;
+}
+
+/**
+ * RETURN (UPDATE): the result becomes a context kept up to date by ADDTO/REMOVEFROM (RFC
+ * 5267 §4.3). A tag already naming a context is BAD; past the limit the search still
+ * answers, with an untagged NO [NOUPDATE] saying no updates will come (§4.3.1).
+ */
+function checkUpdateTag(sel: SelectedMailbox, tag: string, options: SearchReturn | undefined): void {
+  if (options?.update && sel.searchUpdates.some((u) => u.tag === tag)) throw bad('Tag reuse: an updating search already has this tag');
+}
+
+function registerUpdate(ctx: SessionContext, sel: SelectedMailbox, tag: string, options: SearchReturn, byUid: boolean, key: SearchKey, uids: number[], criteria?: SortCriterion[]): void {
+  if (sel.searchUpdates.length >= SEARCH_UPDATE_CONTEXTS_MAX) {
+    ctx.writer.send(`* NO [NOUPDATE "${tag.replace(/["\\]/g, '')}"] Too many updating searches (at most ${SEARCH_UPDATE_CONTEXTS_MAX})\r\n`);
+    return;
+  }
+  sel.searchUpdates.push({
+    tag, byUid, key, uids, modseq: sel.mailbox.highestModseq,
+    ...(criteria === undefined ? {} : { criteria }),
+    ...(options.updateFetch === undefined ? {} : { fetch: options.updateFetch }),
+  });
 }
 
 export async function searchCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
   const sel = requireSelected(ctx);
   const parsed = parseSearch(command.args);
+  checkUpdateTag(sel, command.tag, parsed.returnOptions);
   const modseq = usesModseq(parsed.key);
   if (modseq) ctx.condstore = true;
   const found = await matching(ctx, sel, parsed.key);
@@ -108,12 +182,14 @@ export async function searchCommand(ctx: SessionContext, command: ImapCommand, b
   }
   if (options.save) ctx.savedUids = found.map((msg) => msg.uid);
   if (!onlySave(options)) ctx.writer.send(esearch(command.tag, byUid, numbers, options, highest, false));
+  if (options.update) registerUpdate(ctx, sel, command.tag, options, byUid, parsed.key, found.map((msg) => msg.uid));
   return 'Search completed.';
 }
 
 export async function sortCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
   const sel = requireSelected(ctx);
   const parsed = parseSortCommand(command.args);
+  checkUpdateTag(sel, command.tag, parsed.returnOptions);
   const modseq = usesModseq(parsed.key);
   if (modseq) ctx.condstore = true;
   const sorted = sortMessages(await matching(ctx, sel, parsed.key), parsed.criteria);
@@ -127,6 +203,7 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   }
   if (options.save) ctx.savedUids = sorted.map((msg) => msg.uid);
   if (!onlySave(options)) ctx.writer.send(esearch(command.tag, byUid, numbers, options, highest, true));
+  if (options.update) registerUpdate(ctx, sel, command.tag, options, byUid, parsed.key, sorted.map((msg) => msg.uid), parsed.criteria);
   return 'Sort completed.';
 }
 

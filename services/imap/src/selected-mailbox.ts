@@ -4,9 +4,12 @@
  * FLAGS that tell the client what changed (RFC 3501 §7.4.1: only when the client may hear
  * them, never during FETCH, STORE or SEARCH).
  */
+import { isLoftError } from '@loft/errors';
 import { formatSequenceSet, normalizeSequenceSet, sequenceSetMaxNumber, type SequenceSet } from '@loft/imap-proto';
 import type { Mailbox } from '@loft/storage';
-import { bad } from './command-failure.js';
+import { CommandFailure, bad } from './command-failure.js';
+import { fetchCommand } from './fetch-command.js';
+import { removalsBeforeExpunge, reportSearchUpdates, type SearchUpdate } from './search-context.js';
 import type { SessionContext } from './session-context.js';
 
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
@@ -21,6 +24,10 @@ export class SelectedMailbox {
   private keywordCount: number;
   /** IMAP4rev2 has no \Recent: neither the flag nor RECENT responses. */
   hideRecent = false;
+  /** Searches with RETURN (UPDATE) on this mailbox; they end when it is deselected. */
+  searchUpdates: SearchUpdate[] = [];
+  /** UIDs this session APPENDed or COPYed here itself, not yet reported: NOTIFY fetches no attributes of them. */
+  private readonly ownNew = new Set<number>();
 
   constructor(
     readonly mailbox: Mailbox,
@@ -109,12 +116,18 @@ export class SelectedMailbox {
 
   /**
    * Refreshes the view and tells the client: expunges first (as VANISHED under QRESYNC),
-   * then new keywords, EXISTS and RECENT, then flag changes of other sessions.
+   * then new keywords, EXISTS and RECENT, then flag changes of other sessions; then the
+   * NOTIFY MessageNew FETCH of new messages and the updates of updating searches.
    */
   async reportChanges(ctx: SessionContext): Promise<void> {
     const m = this.mailbox;
     const changes = await m.refresh();
     let out = '';
+    if (changes.expunged.length > 0 && this.searchUpdates.length > 0) {
+      // expungedSeqs descends while expunged ascends: the same messages, reversed.
+      const oldSeq = new Map(changes.expunged.map((uid, i) => [uid, changes.expungedSeqs[changes.expungedSeqs.length - 1 - i]!]));
+      out += removalsBeforeExpunge(this, new Set(changes.expunged), oldSeq);
+    }
     if (changes.expunged.length > 0) {
       if (ctx.enabled.has('QRESYNC')) out += `* VANISHED ${formatSequenceSet(changes.expunged)}\r\n`;
       else for (const seq of changes.expungedSeqs) out += `* ${seq} EXPUNGE\r\n`;
@@ -136,6 +149,31 @@ export class SelectedMailbox {
       out += `* ${seq} FETCH (UID ${uid} FLAGS ${this.flagList(uid)}${ctx.condstore ? ` MODSEQ (${m.modseq(uid)})` : ''})\r\n`;
     }
     if (out !== '') ctx.writer.send(out);
+    if (changes.appended.length > 0) await this.fetchNew(ctx, changes.appended);
+    if (this.searchUpdates.length > 0) await reportSearchUpdates(ctx, this);
+  }
+
+  /** Messages this session added itself (APPEND, COPY into the selected mailbox). */
+  noteOwnNew(uids: Iterable<number>): void {
+    for (const uid of uids) this.ownNew.add(uid);
+  }
+
+  /**
+   * NOTIFY MessageNew with FETCH attributes (RFC 5465 §5.2): the new messages, as UID FETCH
+   * would answer; not those the session added itself, whose contents it knows (SHOULD NOT).
+   */
+  private async fetchNew(ctx: SessionContext, appended: readonly number[]): Promise<void> {
+    const items = ctx.newMessageFetch;
+    const uids = appended.filter((uid) => !this.ownNew.has(uid));
+    this.ownNew.clear();
+    if (items === undefined || uids.length === 0) return;
+    const command = { tag: '*', name: 'UID FETCH', args: [{ type: 'atom' as const, value: formatSequenceSet([...uids]) }, items] };
+    try {
+      await fetchCommand(ctx, command, true);
+    } catch (err) {
+      // Expunged meanwhile: its EXPUNGE comes with the next report.
+      if (!(err instanceof CommandFailure) && !isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
+    }
   }
 }
 

@@ -24,6 +24,8 @@ export interface SessionContext {
   savedUids: number[];
   /** The connection is gone: long commands stop. */
   readonly closed: boolean;
+  /** NOTIFY's MessageNew FETCH attributes for the selected mailbox (a list), if any were asked for. */
+  readonly newMessageFetch: ImapArg | undefined;
 }
 
 /** IMAP4rev2 (RFC 9051) is ENABLEd: UTF-8 names, no \Recent, SEARCH answers with ESEARCH. */

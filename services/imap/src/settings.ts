@@ -11,6 +11,8 @@ export interface ImapSettings {
   imap_output_buffer_limit: number;
   /** Interval of `* OK Still here` during IDLE, ms; 0 disables. */
   imap_idle_notify_interval: number;
+  /** How long a client may read none of the output waiting for it before it is disconnected, ms. */
+  imap_client_output_timeout: number;
 }
 
 export const imapSettingsSchema: JSONSchemaType<ImapSettings> = {
@@ -33,7 +35,11 @@ export const imapSettingsSchema: JSONSchemaType<ImapSettings> = {
       type: 'integer', loftKind: 'duration', minimum: 0, default: 2 * 60 * 1000,
       description: 'How often IDLE sends "* OK Still here" so NAT and firewalls keep the connection (0 = never).',
     },
+    imap_client_output_timeout: {
+      type: 'integer', loftKind: 'duration', minimum: 1000, default: 5 * 60 * 1000,
+      description: 'A client that reads none of the output waiting for it this long is disconnected; until then its session produces no more output.',
+    },
   },
-  required: ['imap_logout_format', 'imap_command_line_limit', 'imap_append_limit', 'imap_output_buffer_limit', 'imap_idle_notify_interval'],
+  required: ['imap_logout_format', 'imap_command_line_limit', 'imap_append_limit', 'imap_output_buffer_limit', 'imap_idle_notify_interval', 'imap_client_output_timeout'],
   additionalProperties: false,
 };
