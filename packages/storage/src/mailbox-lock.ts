@@ -4,9 +4,13 @@
  * not take it.
  *
  * proper-lockfile only breaks a lock whose mtime is older than LOCK_STALE_MS. A process
- * killed with SIGKILL would thus stall every delivery for that long, so the holder also
- * writes its pid and hostname to `loft.lock.owner`; a waiter on the same host whose holder
- * no longer exists breaks the lock at once (Dovecot's dotlocks do the same).
+ * killed with SIGKILL would thus stall every delivery for that long, so a holder that keeps
+ * the lock longer than OWNER_RECORD_DELAY_MS writes its pid and hostname to
+ * `loft.lock.owner`; a waiter on the same host whose holder no longer exists breaks the lock
+ * at once (Dovecot's dotlocks do the same). Most holds (one save: a link and a log append)
+ * end sooner, and skipping the record spares them a file creation and an unlink, which on a
+ * journaling file system cost more than the rest of the save. A holder that dies before
+ * writing it leaves an ownerless lock, broken after OWNERLESS_BREAK_MS.
  */
 import { closeSync, constants, openSync, promises as fsp, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -22,6 +26,8 @@ export const LOCK_WAIT_MS = 30_000;
 const LOCK_RETRY_MAX_MS = 50;
 /** A lock directory without an owner record for this long belongs to a dead process. */
 export const OWNERLESS_BREAK_MS = 2000;
+/** A holder records itself once it has held the lock this long (far below OWNERLESS_BREAK_MS). */
+export const OWNER_RECORD_DELAY_MS = 25;
 
 export type ReleaseLock = () => Promise<void>;
 
@@ -98,17 +104,26 @@ export class MailboxLock {
           stale: LOCK_STALE_MS,
           onCompromised: (err) => this.logger.error({ err, path: this.lockPath }, 'mailbox lock was taken over while held (stale after LOCK_STALE_MS)'),
         });
-        try {
-          this.writeOwner();
-        } catch (err) {
-          release();
-          throw err;
-        }
-        return async () => {
+        let recorded = false;
+        let recordFailed: unknown;
+        const record = setTimeout(() => {
           try {
-            unlinkSync(this.ownerPath);
-          } catch {
-            // already gone: someone broke the lock as ownerless; release() says more
+            this.writeOwner();
+            recorded = true;
+          } catch (err) {
+            recordFailed = err;
+            this.logger.warn({ err, path: this.ownerPath }, 'could not record the mailbox lock owner; a crash now would stall waiters for LOCK_STALE_MS');
+          }
+        }, OWNER_RECORD_DELAY_MS);
+        record.unref();
+        return async () => {
+          clearTimeout(record);
+          if (recorded || recordFailed !== undefined) {
+            try {
+              unlinkSync(this.ownerPath);
+            } catch {
+              // already gone: someone broke the lock as ownerless; release() says more
+            }
           }
           try {
             release();

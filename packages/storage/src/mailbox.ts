@@ -39,6 +39,8 @@ import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransacti
 export const CHECKPOINT_MIN_LOG_BYTES = 64 * 1024;
 /** A log longer than this is closed and a new one started at the next checkpoint. */
 export const LOG_ROTATE_BYTES = 1024 * 1024;
+/** Messages up to this size are read synchronously (a few system calls, no thread pool). */
+const SYNC_READ_MAX_BYTES = 1024 * 1024;
 /** …and at least this fraction of the index size, so rewrites stay amortised. */
 const CHECKPOINT_INDEX_FRACTION = 4;
 /** fs.watch events arriving within this window are reported once. */
@@ -989,6 +991,15 @@ export class Mailbox {
   /** The raw message (RFC 5322 bytes as received). */
   async openMessage(uid: number): Promise<Buffer> {
     this.assertOpen();
+    if (!this.store && this.messageSize(uid) <= SYNC_READ_MAX_BYTES) {
+      // A small file is read with direct system calls: cheaper than four thread-pool trips.
+      try {
+        return this.readSync(uid);
+      } catch (err) {
+        if (isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND')) throw new LoftError('LOFT_E_STORAGE_EXPUNGED', `UID ${uid} of ${this.name}`, { cause: err });
+        throw err;
+      }
+    }
     return (await this.readVerified(uid)).message;
   }
 
@@ -1042,12 +1053,15 @@ export class Mailbox {
     const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
     let fd: number;
     try {
-      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
+      // O_NONBLOCK: a FIFO planted in the mailbox must not block the process in open().
+      fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
       throw ioError('open', path, err);
     }
     try {
-      const size = fstatSync(fd).size;
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${path} is not a regular file`);
+      const size = stat.size;
       const data = Buffer.alloc(size);
       let done = 0;
       while (done < size) {

@@ -7,7 +7,7 @@
  * the user may plant symlinks. Node has no openat(), so a directory swapped between the
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
-import { constants, promises as fsp } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -35,19 +35,35 @@ export async function openNoFollow(path: string, flags: number, mode = 0o600): P
   }
 }
 
-/** The whole file, or undefined if it does not exist. */
+/**
+ * The whole file, or undefined if it does not exist. Synchronous: the files read this way
+ * (meta, list, index checkpoint) are small, and a few direct system calls cost less than as
+ * many round trips through libuv's thread pool.
+ */
 export async function readFileNoFollow(path: string): Promise<Buffer | undefined> {
-  let handle: fsp.FileHandle;
+  let fd: number;
   try {
-    handle = await fsp.open(path, constants.O_RDONLY | O_NOFOLLOW);
+    fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw ioError('open', path, err);
   }
   try {
-    return await handle.readFile();
+    const size = fstatSync(fd).size;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // Read until EOF rather than trusting the size: a writer may be appending.
+    for (let chunk = Buffer.allocUnsafe(Math.max(size, 4096)); ; chunk = Buffer.allocUnsafe(64 * 1024)) {
+      const n = readSync(fd, chunk, 0, chunk.length, total);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
+  } catch (err) {
+    throw ioError('read', path, err);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
@@ -59,24 +75,34 @@ export function assertInside(root: string, path: string): void {
 }
 
 /** Makes sure `path` is a real directory (creating it 0700 if missing); a symlink is refused. */
+/** Creates `path` (mode 0700) if missing; either way it must be a real directory. */
 export async function ensureRealDir(path: string): Promise<void> {
+  // lstat first: the directory nearly always exists, and a failed mkdir costs an exception.
+  if (realDirStat(path)) return;
   try {
-    await fsp.mkdir(path, { mode: 0o700 });
+    mkdirSync(path, { mode: 0o700 });
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw ioError('mkdir', path, err);
   }
-  await assertRealDir(path);
+  if (!realDirStat(path)) throw ioError('lstat', path, Object.assign(new Error('vanished'), { code: 'ENOENT' }));
 }
 
 export async function assertRealDir(path: string): Promise<void> {
+  if (!realDirStat(path)) throw ioError('lstat', path, Object.assign(new Error('no such directory'), { code: 'ENOENT' }));
+}
+
+/** true if `path` is a real directory, false if it does not exist; throws for a symlink or a file. */
+function realDirStat(path: string): boolean {
   let stat;
   try {
-    stat = await fsp.lstat(path);
+    stat = lstatSync(path, { throwIfNoEntry: false });
   } catch (err) {
     throw ioError('lstat', path, err);
   }
+  if (!stat) return false;
   if (stat.isSymbolicLink()) throw new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${path} is a symlink`);
   if (!stat.isDirectory()) throw new LoftError('LOFT_E_STORAGE_IO', `${path} is not a directory`);
+  return true;
 }
 
 export async function fsyncDir(path: string): Promise<void> {

@@ -1,25 +1,34 @@
 /**
  * FETCH and UID FETCH (RFC 3501 §6.4.5, BINARY RFC 3516, CONDSTORE/QRESYNC RFC 7162,
  * SAVEDATE RFC 8514, PREVIEW RFC 8970). Message bytes come from the storage unchanged, so
- * BODY[] is byte-identical to what was appended; ENVELOPE and BODYSTRUCTURE are computed
- * by @loft/mime on the raw message. Output waits for the socket between messages.
+ * BODY[] is byte-identical to what was appended; ENVELOPE, BODY and BODYSTRUCTURE come from
+ * the storage's field cache (computed by @loft/mime on the first request and kept), so a
+ * client listing a folder does not make the server read and parse every message again.
+ * Output waits for the socket between messages.
  */
 import { isLoftError } from '@loft/errors';
 import {
   formatBodySection, formatDateTime, formatSequenceSet, literal, literal8, parseFetchArgs, parseSequenceSetOrSaved, string,
   type FetchItem, type FetchPartial, type ImapCommand,
 } from '@loft/imap-proto';
-import type { Mailbox } from '@loft/storage';
-import { bodyStructure, decodedBody, envelope, findPart, parseMessage, preview, section, writeImapValue, type MimePart } from '@loft/mime';
+import type { CachedFieldName, Mailbox } from '@loft/storage';
+import { decodedBody, findPart, parseMessage, preview, section, writeImapValue, type ImapValue, type MimePart } from '@loft/mime';
 import { rangeUidsOf, requireSelected, sequenceArg } from './command-support.js';
 import { CommandFailure, bad, no } from './command-failure.js';
 import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { utf8Enabled, type SessionContext } from './session-context.js';
 
-/** Items that need the message itself (not only the index). */
+/** Items answered from the storage's field cache: the cached field's name. */
+const CACHED_ITEMS: Readonly<Record<string, CachedFieldName>> = { ENVELOPE: 'envelope', BODY: 'body', BODYSTRUCTURE: 'bodystructure' };
+
+function cachedField(item: FetchItem): CachedFieldName | undefined {
+  return item.type === 'attribute' ? CACHED_ITEMS[item.name] : undefined;
+}
+
+/** Items that need the message itself (not only the index and the field cache). */
 function needsMessage(item: FetchItem): boolean {
   if (item.type !== 'attribute') return true;
-  return item.name === 'ENVELOPE' || item.name === 'BODY' || item.name === 'BODYSTRUCTURE' || item.name.startsWith('RFC822') && item.name !== 'RFC822.SIZE';
+  return item.name.startsWith('RFC822') && item.name !== 'RFC822.SIZE';
 }
 
 /** Items that set \Seen (RFC 3501: BODY[] and RFC822 do, BODY.PEEK[] and RFC822.HEADER do not). */
@@ -39,7 +48,7 @@ function headerOnly(item: FetchItem): boolean {
     const text = item.section.text;
     return item.section.part.length === 0 && (text === 'HEADER' || text === 'HEADER.FIELDS' || text === 'HEADER.FIELDS.NOT');
   }
-  return item.type === 'attribute' && (item.name === 'ENVELOPE' || item.name === 'RFC822.HEADER' || !needsMessage(item));
+  return item.type === 'attribute' && (item.name === 'RFC822.HEADER' || !needsMessage(item));
 }
 
 /** The message's bytes up to and including the empty line that ends its header (all of it if there is none). */
@@ -102,20 +111,21 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   let expungedSeen = false;
   const loadsMessage = items.some(needsMessage);
   const headerBlockOnly = items.every(headerOnly);
+  const fields = [...new Set(items.map(cachedField).filter((f) => f !== undefined))];
   for (const ref of refs) {
     if (ctx.closed) break;
     if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
     let parsed: Parsed | undefined;
-    if (loadsMessage) {
-      try {
-        parsed = await loadMessage(m, ref.uid, headerBlockOnly);
-      } catch (err) {
-        if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
-        expungedSeen = true;
-        continue;
-      }
+    const cached = new Map<CachedFieldName, ImapValue>();
+    try {
+      if (loadsMessage) parsed = await loadMessage(m, ref.uid, headerBlockOnly);
+      for (const field of fields) cached.set(field, (await m.cachedField(ref.uid, field)) as ImapValue);
+    } catch (err) {
+      if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
+      expungedSeen = true;
+      continue;
     }
-    const response = messageResponse(ctx, sel, ref, items, parsed, { byUid, seenAdded: seenAdded.has(ref.uid), modseq: wantsModseq });
+    const response = messageResponse(ctx, sel, ref, items, { parsed, cached }, { byUid, seenAdded: seenAdded.has(ref.uid), modseq: wantsModseq });
     if (!ctx.writer.send(response)) await ctx.writer.drained();
   }
   if (expungedSeen) throw no('Some of the requested messages no longer exist', 'EXPUNGEISSUED');
@@ -128,12 +138,18 @@ interface ResponseOptions {
   modseq: boolean;
 }
 
-function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], parsed: Parsed | undefined, o: ResponseOptions): Buffer {
+/** What FETCH read for one message: the message (when an item needs it) and cached fields. */
+interface Loaded {
+  parsed: Parsed | undefined;
+  cached: ReadonlyMap<CachedFieldName, ImapValue>;
+}
+
+function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], loaded: Loaded, o: ResponseOptions): Buffer {
   const m = sel.mailbox;
   const out: Buffer[] = [];
   const names = new Set(items.map((i) => (i.type === 'attribute' ? i.name : i.type)));
   if (o.byUid && !names.has('UID')) out.push(Buffer.from(`UID ${ref.uid}`));
-  for (const item of items) out.push(itemValue(ctx, sel, ref, item, parsed));
+  for (const item of items) out.push(itemValue(ctx, sel, ref, item, loaded));
   if (o.seenAdded && !names.has('FLAGS')) out.push(Buffer.from(`FLAGS ${sel.flagList(ref.uid)}`));
   if ((o.modseq || (o.seenAdded && ctx.condstore)) && !names.has('MODSEQ')) out.push(Buffer.from(`MODSEQ (${m.modseq(ref.uid)})`));
   const joined: Buffer[] = [Buffer.from(`* ${ref.seq} FETCH (`)];
@@ -159,8 +175,9 @@ function need(parsed: Parsed | undefined): Parsed {
   return parsed;
 }
 
-function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, parsed: Parsed | undefined): Buffer {
+function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): Buffer {
   const m = sel.mailbox;
+  const { parsed } = loaded;
   switch (item.type) {
     case 'body': {
       const p = need(parsed);
@@ -200,11 +217,11 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
     case 'THREADID':
       return Buffer.from('THREADID NIL');
     case 'ENVELOPE':
-      return Buffer.concat([Buffer.from('ENVELOPE '), writeImapValue(envelope(need(parsed).raw))]);
     case 'BODY':
     case 'BODYSTRUCTURE': {
-      const p = need(parsed);
-      return Buffer.concat([Buffer.from(`${item.name} `), writeImapValue(bodyStructure(p.raw, p.root, item.name === 'BODYSTRUCTURE'))]);
+      const value = loaded.cached.get(CACHED_ITEMS[item.name]!);
+      if (value === undefined) throw new CommandFailure('NO', `${item.name} not loaded`, 'SERVERBUG');
+      return Buffer.concat([Buffer.from(`${item.name} `), writeImapValue(value)]);
     }
     case 'RFC822':
       return Buffer.concat([Buffer.from('RFC822 '), literal(need(parsed).raw)]);

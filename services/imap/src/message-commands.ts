@@ -126,7 +126,10 @@ export async function appendCommand(ctx: SessionContext, command: ImapCommand): 
     if (size > limit) throw no(`Message is larger than imap_append_limit (${limit} bytes)`, 'TOOBIG');
     if (size === 0) throw no('Cannot save an empty message');
   }
-  const target = await openTarget(ctx, name);
+  // Into the selected mailbox, save through its open view: opening (and closing) a second
+  // view of the same mailbox costs more than the save itself.
+  const selected = ctx.selected?.name === name && !ctx.selected.readOnly ? ctx.selected.mailbox : undefined;
+  const target = selected ?? (await openTarget(ctx, name));
   try {
     const tx = target.transaction();
     try {
@@ -142,6 +145,6 @@ export async function appendCommand(ctx: SessionContext, command: ImapCommand): 
     if (ctx.selected?.name === name) ctx.selected.noteOwnNew(uids);
     return { text: 'Append completed.', code: `APPENDUID ${target.uidValidity} ${formatSequenceSet(uids)}` };
   } finally {
-    await target.close();
+    if (target !== selected) await target.close();
   }
 }
