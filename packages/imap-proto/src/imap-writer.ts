@@ -6,6 +6,9 @@ export interface WritableSocketLike {
   once(event: 'drain', listener: () => void): unknown;
   /** Bytes the socket holds that the kernel has not taken yet (net.Socket has it). */
   readonly writableLength?: number;
+  /** Hold writes until uncork(), then pass them to the kernel in one writev (net.Socket has them). */
+  cork?(): void;
+  uncork?(): void;
 }
 
 export interface StallOptions {
@@ -33,6 +36,7 @@ export class ImapWriter {
   #waitingForDrain = false;
   #overflowed = false;
   #closed = false;
+  #corked = false;
   #overflowListeners: Array<() => void> = [];
   #drainWaiters: Array<() => void> = [];
   readonly #stall: StallOptions | undefined;
@@ -89,6 +93,7 @@ export class ImapWriter {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (bytes.length === 0) return !this.#waitingForDrain;
     if (!this.#waitingForDrain) {
+      this.#cork();
       if (this.#socket.write(bytes)) return true;
       this.#waitForDrain();
       return false;
@@ -103,6 +108,21 @@ export class ImapWriter {
   drained(): Promise<void> {
     if (!this.#waitingForDrain || this.#closed || this.#overflowed) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Responses sent in one turn of the event loop (a FETCH of many messages, its tagged OK)
+   * reach the kernel in one writev instead of a write() each. end() uncorks by itself.
+   */
+  #cork(): void {
+    const socket = this.#socket;
+    if (this.#corked || socket.cork === undefined || socket.uncork === undefined) return;
+    this.#corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.#corked = false;
+      socket.uncork!();
+    });
   }
 
   #waitForDrain(): void {

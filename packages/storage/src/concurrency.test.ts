@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { link, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MailUser } from './mail-user.js';
@@ -90,12 +90,13 @@ describe('several processes of one user', () => {
     await exited(dead);
     const inbox = await user.openMailbox('INBOX');
     const dir = join(user.root, 'mailboxes', inbox.guid);
-    await mkdir(join(dir, 'loft.lock'));
-    const { ino } = await stat(join(dir, 'loft.lock'));
-    await writeFile(join(dir, 'loft.lock.owner'), `${dead.pid} ${hostname()} ${ino}\n`);
+    // What a process killed while holding the lock leaves: its holder file linked as the lock.
+    await writeFile(join(dir, `loft.lock.holder.${dead.pid}`), `${dead.pid} ${hostname()}\n`);
+    await link(join(dir, `loft.lock.holder.${dead.pid}`), join(dir, 'loft.lock'));
     const started = Date.now();
     await inbox.save(testMessage('after-dead-lock'));
     assert.ok(Date.now() - started < 2000, 'did not wait for the stale timeout');
+    await assert.rejects(stat(join(dir, `loft.lock.holder.${dead.pid}`)), { code: 'ENOENT' }, 'the dead holder file is removed');
     await inbox.close();
   });
 });

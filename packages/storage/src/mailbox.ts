@@ -292,6 +292,26 @@ export class Mailbox {
     return out;
   }
 
+  /** The flags of `uid` as IMAP writes them, space-separated: what flags() holds, without a Set. */
+  flagText(uid: number, withRecent = true): string {
+    const slot = this.slotOf(uid);
+    const t = this.state.table;
+    const bits = t.flags[slot]!;
+    let out = '';
+    for (const [name, bit] of SYSTEM_FLAGS) if (bits & bit) out = out === '' ? name : `${out} ${name}`;
+    if (withRecent && uid >= this.recentFrom && this.claimsRecent) out = out === '' ? '\\Recent' : `${out} \\Recent`;
+    for (const id of t.keywordIndexes(slot)) out = out === '' ? this.state.header.keywords[id]! : `${out} ${this.state.header.keywords[id]!}`;
+    return out;
+  }
+
+  /** Whether `uid` has a system flag (\\Seen, \\Deleted, …) or, for '\\Recent', is recent to this view. */
+  hasFlag(uid: number, flag: string): boolean {
+    if (flag === '\\Recent') return this.slotOf(uid) >= 0 && uid >= this.recentFrom && this.claimsRecent;
+    const bit = SYSTEM_BY_NAME.get(flag.toLowerCase());
+    if (bit !== undefined) return (this.state.table.flags[this.slotOf(uid)]! & bit) !== 0;
+    return this.flags(uid).has(flag);
+  }
+
   modseq(uid: number): bigint {
     return BigInt(this.state.table.modseqs[this.slotOf(uid)]!);
   }

@@ -18,6 +18,8 @@ import { CommandFailure, bad, no } from './command-failure.js';
 import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { utf8Enabled, type SessionContext } from './session-context.js';
 
+const FETCH_BATCH_CHARS = 32 * 1024;
+
 /** Items answered from the storage's field cache: the cached field's name. */
 const CACHED_ITEMS: Readonly<Record<string, CachedFieldName>> = { ENVELOPE: 'envelope', BODY: 'body', BODYSTRUCTURE: 'bodystructure' };
 
@@ -104,7 +106,7 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
 
   const seenAdded = new Set<number>();
   if (!sel.readOnly && items.some(setsSeen)) {
-    const unseen = refs.filter((r) => !m.isExpunged(r.uid) && !m.flags(r.uid).has('\\Seen')).map((r) => r.uid);
+    const unseen = refs.filter((r) => !m.isExpunged(r.uid) && !m.hasFlag(r.uid, '\\Seen')).map((r) => r.uid);
     if (unseen.length > 0) for (const u of (await m.updateFlags(unseen, { op: 'add', flags: ['\\Seen'] })).updated) seenAdded.add(u.uid);
   }
 
@@ -112,6 +114,7 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   const loadsMessage = items.some(needsMessage);
   const headerBlockOnly = items.every(headerOnly);
   const fields = [...new Set(items.map(cachedField).filter((f) => f !== undefined))];
+  let batch = '';
   for (const ref of refs) {
     if (ctx.closed) break;
     if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
@@ -126,8 +129,17 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
       continue;
     }
     const response = messageResponse(ctx, sel, ref, items, { parsed, cached }, { byUid, seenAdded: seenAdded.has(ref.uid), modseq: wantsModseq });
-    if (!ctx.writer.send(response)) await ctx.writer.drained();
+    // Index-only responses (FETCH 1:* FLAGS) are gathered into sends of ~32 KiB, not one each.
+    if (typeof response === 'string') {
+      batch += response;
+      if (batch.length < FETCH_BATCH_CHARS) continue;
+    }
+    const sentBatch = batch === '' || ctx.writer.send(batch);
+    batch = '';
+    const sentResponse = typeof response === 'string' || ctx.writer.send(response);
+    if (!sentBatch || !sentResponse) await ctx.writer.drained();
   }
+  if (batch !== '') ctx.writer.send(batch);
   if (expungedSeen) throw no('Some of the requested messages no longer exist', 'EXPUNGEISSUED');
   return 'Fetch completed.';
 }
@@ -144,18 +156,25 @@ interface Loaded {
   cached: ReadonlyMap<CachedFieldName, ImapValue>;
 }
 
-function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], loaded: Loaded, o: ResponseOptions): Buffer {
+function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], loaded: Loaded, o: ResponseOptions): Buffer | string {
   const m = sel.mailbox;
-  const out: Buffer[] = [];
-  const names = new Set(items.map((i) => (i.type === 'attribute' ? i.name : i.type)));
-  if (o.byUid && !names.has('UID')) out.push(Buffer.from(`UID ${ref.uid}`));
-  for (const item of items) out.push(itemValue(ctx, sel, ref, item, loaded));
-  if (o.seenAdded && !names.has('FLAGS')) out.push(Buffer.from(`FLAGS ${sel.flagList(ref.uid)}`));
-  if ((o.modseq || (o.seenAdded && ctx.condstore)) && !names.has('MODSEQ')) out.push(Buffer.from(`MODSEQ (${m.modseq(ref.uid)})`));
+  const out: Array<Buffer | string> = [];
+  let binary = false;
+  const push = (value: Buffer | string): void => {
+    binary ||= typeof value !== 'string';
+    out.push(value);
+  };
+  const has = (name: string): boolean => items.some((i) => (i.type === 'attribute' ? i.name : i.type) === name);
+  if (o.byUid && !has('UID')) push(`UID ${ref.uid}`);
+  for (const item of items) push(itemValue(ctx, sel, ref, item, loaded));
+  if (o.seenAdded && !has('FLAGS')) push(`FLAGS ${sel.flagList(ref.uid)}`);
+  if ((o.modseq || (o.seenAdded && ctx.condstore)) && !has('MODSEQ')) push(`MODSEQ (${m.modseq(ref.uid)})`);
+  // Index-only items (FLAGS, UID, sizes, dates) stay one string; literals make it a Buffer.
+  if (!binary) return `* ${ref.seq} FETCH (${out.join(' ')})\r\n`;
   const joined: Buffer[] = [Buffer.from(`* ${ref.seq} FETCH (`)];
   out.forEach((b, i) => {
     if (i > 0) joined.push(Buffer.from(' '));
-    joined.push(b);
+    joined.push(typeof b === 'string' ? Buffer.from(b) : b);
   });
   joined.push(Buffer.from(')\r\n'));
   return Buffer.concat(joined);
@@ -175,7 +194,7 @@ function need(parsed: Parsed | undefined): Parsed {
   return parsed;
 }
 
-function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): Buffer {
+function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): Buffer | string {
   const m = sel.mailbox;
   const { parsed } = loaded;
   switch (item.type) {
@@ -191,7 +210,7 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
       return Buffer.concat([Buffer.from(name), bytes.includes(0) ? literal8(bytes) : literal(bytes)]);
     }
     case 'binary-size':
-      return Buffer.from(`BINARY.SIZE[${item.part.join('.')}] ${binaryContent(need(parsed), item.part).length}`);
+      return `BINARY.SIZE[${item.part.join('.')}] ${binaryContent(need(parsed), item.part).length}`;
     case 'preview': {
       const p = need(parsed);
       return Buffer.concat([Buffer.from('PREVIEW '), string(preview(p.raw, p.root), { utf8: utf8Enabled(ctx) })]);
@@ -201,21 +220,21 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
   }
   switch (item.name) {
     case 'UID':
-      return Buffer.from(`UID ${ref.uid}`);
+      return `UID ${ref.uid}`;
     case 'FLAGS':
-      return Buffer.from(`FLAGS ${sel.flagList(ref.uid)}`);
+      return `FLAGS ${sel.flagList(ref.uid)}`;
     case 'MODSEQ':
-      return Buffer.from(`MODSEQ (${m.modseq(ref.uid)})`);
+      return `MODSEQ (${m.modseq(ref.uid)})`;
     case 'INTERNALDATE':
-      return Buffer.from(`INTERNALDATE "${formatDateTime(m.internalDate(ref.uid))}"`);
+      return `INTERNALDATE "${formatDateTime(m.internalDate(ref.uid))}"`;
     case 'SAVEDATE':
-      return Buffer.from(`SAVEDATE "${formatDateTime(m.saveDate(ref.uid))}"`);
+      return `SAVEDATE "${formatDateTime(m.saveDate(ref.uid))}"`;
     case 'RFC822.SIZE':
-      return Buffer.from(`RFC822.SIZE ${m.messageSize(ref.uid)}`);
+      return `RFC822.SIZE ${m.messageSize(ref.uid)}`;
     case 'EMAILID':
-      return Buffer.from(`EMAILID (M${m.messageGuid(ref.uid)})`);
+      return `EMAILID (M${m.messageGuid(ref.uid)})`;
     case 'THREADID':
-      return Buffer.from('THREADID NIL');
+      return 'THREADID NIL';
     case 'ENVELOPE':
     case 'BODY':
     case 'BODYSTRUCTURE': {

@@ -48,7 +48,7 @@ export class SelectedMailbox {
     let n = 0;
     for (let i = uids.length - 1; i >= 0; i--) {
       if (this.mailbox.isExpunged(uids[i]!)) continue;
-      if (!this.mailbox.flags(uids[i]!).has('\\Recent')) break;
+      if (!this.mailbox.hasFlag(uids[i]!, '\\Recent')) break;
       n++;
     }
     return n;
@@ -68,7 +68,7 @@ export class SelectedMailbox {
     out += `* ${this.recentCount} RECENT\r\n`;
     const uids = m.uids();
     for (let i = 0; i < uids.length; i++) {
-      if (!m.isExpunged(uids[i]!) && !m.flags(uids[i]!).has('\\Seen')) {
+      if (!m.isExpunged(uids[i]!) && !m.hasFlag(uids[i]!, '\\Seen')) {
         out += `* OK [UNSEEN ${i + 1}] First unseen.\r\n`;
         break;
       }
@@ -110,8 +110,7 @@ export class SelectedMailbox {
 
   /** FLAGS of a message as a FETCH item value, `(\Seen $Label1)`. */
   flagList(uid: number): string {
-    const flags = [...this.mailbox.flags(uid)];
-    return `(${(this.hideRecent ? flags.filter((f) => f !== '\\Recent') : flags).join(' ')})`;
+    return `(${this.mailbox.flagText(uid, !this.hideRecent)})`;
   }
 
   /**
