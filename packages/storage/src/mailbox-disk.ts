@@ -8,7 +8,7 @@
  *   tmp/              messages being saved
  *   u.<uid>           messages (dbox-file.ts), possibly under hashed directories
  */
-import { constants, promises as fsp } from 'node:fs';
+import { constants, fstatSync, promises as fsp, readSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -113,16 +113,19 @@ export type DiskState =
   | { kind: 'rebuild'; reason: string }
   | { kind: 'mismatch'; reason: string };
 
-/** Reads bytes [from, end of file) of an open file. */
-export async function readTail(handle: fsp.FileHandle, from: number): Promise<Buffer> {
-  const { size } = await handle.stat();
+/**
+ * Reads bytes [from, end of file) of an open file. Synchronous: the log tail is small (a
+ * checkpoint is written every 64 KiB of it), and direct reads beat thread-pool round trips.
+ */
+export function readTailSync(fd: number, from: number): Buffer {
+  const size = fstatSync(fd).size;
   if (size <= from) return Buffer.alloc(0);
   const buf = Buffer.allocUnsafe(size - from);
   let done = 0;
   while (done < buf.length) {
-    const { bytesRead } = await handle.read(buf, done, buf.length - done, from + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
+    const n = readSync(fd, buf, done, buf.length - done, from + done);
+    if (n === 0) break;
+    done += n;
   }
   return buf.subarray(0, done);
 }
@@ -144,10 +147,10 @@ export async function readDiskState(paths: MailboxPaths, deferExpunges: boolean)
     throw ioError('open', paths.log, err);
   }
   try {
-    const stat = await log.stat();
+    const stat = fstatSync(log.fd);
     if (!stat.isFile()) throw new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${paths.log} is not a regular file`);
     const headBuf = Buffer.alloc(LOG_HEADER_BYTES);
-    const { bytesRead } = await log.read(headBuf, 0, LOG_HEADER_BYTES, 0);
+    const bytesRead = readSync(log.fd, headBuf, 0, LOG_HEADER_BYTES, 0);
     const logHeader = decodeLogHeader(headBuf.subarray(0, bytesRead));
     if (typeof logHeader === 'string') return close(log, { kind: 'rebuild', reason: logHeader });
 
@@ -170,7 +173,7 @@ export async function readDiskState(paths: MailboxPaths, deferExpunges: boolean)
       return close(log, { kind: 'rebuild', reason: typeof decoded === 'string' ? decoded : 'index offset is beyond the log' });
     }
     const state = new MailboxState(header, table, deferExpunges);
-    const scan = scanLog(await readTail(log, header.logOffset), header.logOffset);
+    const scan = scanLog(readTailSync(log.fd, header.logOffset), header.logOffset);
     // A closed log whose successor is not in place: a rotation is running or died midway.
     if (scan.rotated) return close(log, { kind: 'rebuild', reason: 'transaction log was closed by a rotation that did not finish' });
     const problem = replay(state, scan);

@@ -24,7 +24,7 @@ import { MailCache } from './mail-cache.js';
 import type { MdboxStore } from './mdbox-store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { FLAG_EXPUNGE_PENDING, MessageTable, SYSTEM_FLAGS, SYSTEM_FLAG_MASK, encodeIndex, INDEX_HEADER_BYTES } from './mail-index.js';
-import { newLogId, readDiskState, readTail, mailboxPaths, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
+import { newLogId, readDiskState, readTailSync, mailboxPaths, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
 import { MailboxLock, type ReleaseLock } from './mailbox-lock.js';
 import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailbox-rebuild.js';
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
@@ -1207,7 +1207,7 @@ export class Mailbox {
     for (let slot = 0; slot < this.announced; slot++) if (t.modseqs[slot]! > since && !(t.flags[slot]! & FLAG_EXPUNGE_PENDING)) changed.push(t.uids[slot]!);
     const vanished: number[] = [];
     if (since >= this.logHeader.baseModseq) {
-      const scan = scanLog(await readTail(this.log, LOG_HEADER_BYTES), LOG_HEADER_BYTES);
+      const scan = scanLog(readTailSync(this.log.fd, LOG_HEADER_BYTES), LOG_HEADER_BYTES);
       let counter = this.logHeader.baseModseq;
       for (const { txn, end } of scan.transactions) {
         if (end > this.readOffset) break;
@@ -1271,20 +1271,6 @@ function unlinkQuietly(path: string): void {
 }
 
 const fdatasync = promisify(fdatasyncCb);
-
-/** Bytes [from, end of file) of an open file, read synchronously. */
-function readTailSync(fd: number, from: number): Buffer {
-  const size = fstatSync(fd).size;
-  if (size <= from) return Buffer.alloc(0);
-  const buf = Buffer.allocUnsafe(size - from);
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, from + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buf.subarray(0, done);
-}
 
 /** The first `bytes` bytes of a file, or undefined if it cannot be read. */
 async function readHead(path: string, bytes: number): Promise<Buffer | undefined> {
