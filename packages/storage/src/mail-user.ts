@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
-import { Mailbox, type MailboxStatus, type StorageTuning } from './mailbox.js';
+import { Mailbox, SnapshotStore, type MailboxStatus, type StorageTuning } from './mailbox.js';
 import { initMailboxDir, mailboxPaths, newUidValidity, readDiskState, readMeta, writeMeta } from './mailbox-disk.js';
 import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
@@ -99,6 +99,8 @@ export class MailUser {
   private readonly tuning: StorageTuning | undefined;
   private readonly lock: MailboxLock;
   private readonly open = new Set<Mailbox>();
+  /** States of mailboxes this user closed, for a quick reopen (SELECT after SELECT). */
+  private readonly snapshots = new SnapshotStore();
   /** STATUS counters of closed mailboxes, written to the list index in one go. */
   private readonly pendingStatus = new Map<string, CachedStatus>();
   private listCache: { stamp: string; data: ListData } | undefined;
@@ -483,6 +485,7 @@ export class MailUser {
       ...(this.store ? { store: this.store } : {}),
       ...(this.attachments ? { attachments: this.attachments } : {}),
       onClose: (m) => this.mailboxClosed(m),
+      snapshots: this.snapshots,
     });
     this.open.add(mailbox);
     return mailbox;
@@ -513,6 +516,7 @@ export class MailUser {
 
   async close(): Promise<void> {
     for (const mailbox of [...this.open]) await mailbox.close();
+    this.snapshots.clear();
     await this.flushStatus();
     this.store?.close();
   }

@@ -69,6 +69,8 @@ export interface MailboxContext {
   store?: MdboxStore;
   /** Single-instance attachment storage (mail_attachment_dir), if configured. */
   attachments?: AttachmentStore;
+  /** Where closed views of this owner (a MailUser) leave their state for the next open. */
+  snapshots?: SnapshotStore;
 }
 
 /** Internal thresholds; tests and benchmarks lower them to exercise the rare paths. */
@@ -206,6 +208,7 @@ export class Mailbox {
   private readonly watchers = new Set<() => void>();
   private readonly knownDirs = new Set<string>();
   private closed = false;
+  private readonly snapshots: SnapshotStore | undefined;
 
   private constructor(ctx: MailboxContext) {
     this.name = ctx.name;
@@ -222,6 +225,7 @@ export class Mailbox {
     this.lock = new MailboxLock(ctx.dir, ctx.logger);
     this.store = ctx.store;
     this.attachments = ctx.attachments;
+    this.snapshots = ctx.snapshots;
   }
 
   static async open(ctx: MailboxContext): Promise<Mailbox> {
@@ -382,8 +386,14 @@ export class Mailbox {
     const meta = await readMeta(this.paths);
     if (!meta) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.meta} is missing or damaged`);
     this.guidValue = meta.guid;
-    const disk = await this.readTrusted();
-    this.install(disk);
+    const kept = await this.takeSnapshot();
+    this.install(kept ?? (await this.readTrusted()));
+    // From a snapshot, what other processes logged since it was taken is applied now.
+    if (kept) {
+      await this.syncLog(false);
+      this.state.table.compact((slot) => !this.state.live(slot));
+      this.pendingFlags.clear();
+    }
     this.announced = this.state.table.count;
     this.cache = new MailCache(this.paths.cache, this.state.header.uidValidity, this.logger);
     this.recentFrom = this.state.header.firstRecentUid;
@@ -1245,9 +1255,86 @@ export class Mailbox {
       }
       this.cache.close();
       this.closeAppendFd();
+      this.keepSnapshot();
       await this.log.close().catch(() => undefined);
     });
     await this.onClose?.(this);
+  }
+
+  /**
+   * Hands this closed view's state to the next open of the same mailbox in this process, so
+   * a SELECT after a SELECT reads only the log written since, not the checkpoint and the
+   * whole log tail again (Dovecot keeps its index mapped for the same reason). The state
+   * is the log replayed up to readOffset; expunges this view had not yet announced are
+   * dropped, as a fresh read would.
+   */
+  private keepSnapshot(): void {
+    const t = this.state.table;
+    if (!this.snapshots || t.count > SNAPSHOT_MAX_MESSAGES) return;
+    t.compact((slot) => !this.state.live(slot));
+    this.snapshots.keep(this.paths.dir, { state: this.state, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes });
+  }
+
+  /** The snapshot of this mailbox, taken over (one view owns a state), if its log is still the same file. */
+  private async takeSnapshot(): Promise<Extract<DiskState, { kind: 'ok' }> | undefined> {
+    const kept = this.snapshots?.take(this.paths.dir);
+    if (!kept) return undefined;
+    let log: fsp.FileHandle;
+    try {
+      log = await fsp.open(this.paths.log, constants.O_RDONLY | O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    const stat = fstatSync(log.fd);
+    if (!stat.isFile() || stat.ino !== kept.logIno || stat.size < kept.offset) {
+      await log.close().catch(() => undefined);
+      return undefined;
+    }
+    return { kind: 'ok', log, ...kept };
+  }
+}
+
+interface Snapshot {
+  state: MailboxState;
+  logHeader: LogHeader;
+  logIno: number;
+  offset: number;
+  indexOffset: number;
+  indexBytes: number;
+}
+
+const SNAPSHOT_MAX_MAILBOXES = 16;
+const SNAPSHOT_MAX_MESSAGES = 250_000;
+
+/**
+ * Closed views' states by mailbox directory, oldest first, bounded in mailboxes and messages
+ * (see Mailbox.keepSnapshot). One per MailUser: a session reuses what it read itself, and a
+ * new MailUser (another session, a loftadm command) reads from disk and validates it all.
+ */
+export class SnapshotStore {
+  private readonly kept = new Map<string, Snapshot>();
+
+  keep(dir: string, snapshot: Snapshot): void {
+    this.kept.delete(dir);
+    this.kept.set(dir, snapshot);
+    let total = 0;
+    for (const s of this.kept.values()) total += s.state.table.count;
+    for (const [key, s] of this.kept) {
+      if (this.kept.size <= SNAPSHOT_MAX_MAILBOXES && total <= SNAPSHOT_MAX_MESSAGES) break;
+      this.kept.delete(key);
+      total -= s.state.table.count;
+    }
+  }
+
+  /** The snapshot of `dir`, removed from the store: one view owns a state. */
+  take(dir: string): Snapshot | undefined {
+    const snapshot = this.kept.get(dir);
+    this.kept.delete(dir);
+    return snapshot;
+  }
+
+  clear(): void {
+    this.kept.clear();
   }
 }
 
