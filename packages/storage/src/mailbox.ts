@@ -296,6 +296,15 @@ export class Mailbox {
     return out;
   }
 
+  /** Messages of the view that are \\Recent to it and not expunged (the RECENT count). */
+  recentCount(): number {
+    if (!this.claimsRecent) return 0;
+    const t = this.state.table;
+    let n = 0;
+    for (let slot = t.lowerBound(this.recentFrom); slot < this.announced; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) n++;
+    return n;
+  }
+
   /** The flags of `uid` as IMAP writes them, space-separated: what flags() holds, without a Set. */
   flagText(uid: number, withRecent = true): string {
     const slot = this.slotOf(uid);
@@ -726,7 +735,11 @@ export class Mailbox {
           } else if (attempt > 0) {
             await this.syncLog(false);
           }
-          await this.appendLog(encodeTransaction({ txid, records: [...appends, ...records] }), this.fsyncFor(saves.length > 0 ? 'save' : 'change'));
+          // A SELECTed view saving into itself takes \\Recent for its own saves in the same
+          // transaction, rather than in a second log write at its next refresh.
+          const last = appends[appends.length - 1];
+          const claim: LogRecord[] = this.claimsRecent && last?.type === 'append' ? [{ type: 'recent', firstRecentUid: last.uid + 1 }] : [];
+          await this.appendLog(encodeTransaction({ txid, records: [...appends, ...records, ...claim] }), this.fsyncFor(saves.length > 0 ? 'save' : 'change'));
         } catch (err) {
           if (!(isLoftError(err, 'LOFT_E_STORAGE_IO') && attempt < COMMIT_ATTEMPTS && saves.length === 0 && err.message.includes('replaced'))) throw err;
           continue;

@@ -42,16 +42,8 @@ export class SelectedMailbox {
     return this.mailbox.readOnly;
   }
 
-  /** \Recent messages are the newest ones, so count back from the end. */
   private countRecent(): number {
-    const uids = this.mailbox.uids();
-    let n = 0;
-    for (let i = uids.length - 1; i >= 0; i--) {
-      if (this.mailbox.isExpunged(uids[i]!)) continue;
-      if (!this.mailbox.hasFlag(uids[i]!, '\\Recent')) break;
-      n++;
-    }
-    return n;
+    return this.mailbox.recentCount();
   }
 
   flagsResponse(): string {
