@@ -18,7 +18,7 @@
  * Files written before the flags existed have zeros there, and read as they always did.
  * The header is self-describing so a lost index can be rebuilt from the files alone.
  */
-import { closeSync, constants, fsync as fsyncCb, openSync, promises as fsp, writeSync } from 'node:fs';
+import { closeSync, constants, fsync as fsyncCb, open as openCb, promises as fsp, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -31,6 +31,7 @@ export const DBOX_HEADER_BYTES = 64;
 /** Messages up to this size are written with synchronous calls. */
 const SYNC_WRITE_MAX_BYTES = 256 * 1024;
 const fsyncFd = promisify(fsyncCb);
+const openFd = promisify(openCb);
 
 export interface DboxHeader {
   guid: Buffer;
@@ -132,19 +133,21 @@ export async function writeDboxFile(
 }
 
 /**
- * Small messages (most mail) are written synchronously: open, one write and close cost less
- * than three trips through libuv's thread pool. Only the fsync waits there.
+ * Small messages (most mail): creating the file goes through the thread pool, since creating
+ * an inode on a journaling file system can take a millisecond under load and an imap process
+ * serves many sessions; the write (to the page cache) and close are direct calls, and the
+ * fsync waits in the pool.
  */
 async function writeSmallDboxFile(path: string, message: Buffer, meta: DboxMeta, fsync: boolean): Promise<DboxHeader> {
   const header = { ...meta, size: message.length };
+  const data = Buffer.concat([encodeDboxHeader(header), message]);
   let fd: number;
   try {
-    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+    fd = await openFd(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
   } catch (err) {
     throw ioError('open', path, err);
   }
   try {
-    const data = Buffer.concat([encodeDboxHeader(header), message]);
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
     if (fsync) await fsyncFd(fd);

@@ -39,6 +39,8 @@ import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransacti
 export const CHECKPOINT_MIN_LOG_BYTES = 64 * 1024;
 /** A log longer than this is closed and a new one started at the next checkpoint. */
 export const LOG_ROTATE_BYTES = 1024 * 1024;
+/** Message files unlinked at once by an expunge (the thread pool has four threads). */
+const UNLINK_BATCH = 16;
 /** Messages up to this size are read synchronously (a few system calls, no thread pool). */
 const SYNC_READ_MAX_BYTES = 1024 * 1024;
 /** …and at least this fraction of the index size, so rewrites stay amortised. */
@@ -928,7 +930,16 @@ export class Mailbox {
       await this.store.dropRefs(this.guidValue, refs);
       return;
     }
-    for (const uid of uids) unlinkQuietly(messagePath(this.paths.dir, uid, this.settings.mail_dir_hash));
+    // Through the thread pool: freeing a file's inode and blocks is slow on a journaling file
+    // system, and other sessions of this process must not wait for it.
+    for (let i = 0; i < uids.length; i += UNLINK_BATCH) {
+      await Promise.all(uids.slice(i, i + UNLINK_BATCH).map(async (uid) => {
+        const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+        await fsp.unlink(path).catch((err: unknown) => {
+          if (!isErrno(err, 'ENOENT')) throw ioError('unlink', path, err);
+        });
+      }));
+    }
   }
 
   /** Copies messages into `target` keeping their GUIDs (UIDPLUS: source UID -> new UID). */
