@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { freePort, IS_ROOT, python, readUid } from './harness.js';
-import { ALICE, BOB, childPids, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
+import { ALICE, BOB, childPids, childPidsOfUid, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
 
 const skip = IS_ROOT ? false : 'needs root: delivers as two real uids';
 
@@ -154,12 +154,16 @@ test('fork privsep: a delivery child runs as the user for good and is reused wit
   const [lmtp] = await env.loftd.processes('lmtp');
   assert.ok(lmtp, 'an lmtp process');
   assert.equal(lmtp.uid, 0, 'lmtp itself runs as root');
-  const children = childPids(lmtp.pid);
+  const children = childPidsOfUid(lmtp.pid, ALICE.uid);
   assert.equal(children.length, 1, 'one lingering child for alice');
   assert.equal(readUid(children[0]!), ALICE.uid);
   const status = (await import('node:fs')).readFileSync(`/proc/${children[0]}/status`, 'utf8');
   assert.match(status, new RegExp(`^Uid:\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}$`, 'm'), 'real, effective and saved uid are all the user');
+  assert.match(status, new RegExp(`^Gid:\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}\\s+${ALICE.uid}$`, 'm'), 'real, effective and saved gid are all the user\'s');
   assert.match(status, new RegExp(`^Groups:\\s+${ALICE.uid}\\s*$`, 'm'), 'no supplementary groups of root');
+  // The other children are spares: started, still root, and given no uid yet.
+  const spares = childPids(lmtp.pid).filter((pid) => pid !== children[0]);
+  assert.ok(spares.length <= 2, `at most lmtp_privsep_min_spare (2) spares, got ${spares.length}`);
   const started = env.loftd.logLines().filter((l) => String(l.msg).startsWith(`started delivery child for uid ${ALICE.uid}`));
   assert.equal(started.length, 1, 'three deliveries, one child');
   assert.equal(readMail(env.home(ALICE.user)).length, 3);
@@ -179,3 +183,34 @@ test('a userdb that fails temporarily gets 451 4.3.0; without lda_mailbox_autocr
   assert.deepEqual(mail.map((m) => m.mailbox), ['INBOX']);
   assert.match(mail[0]!.text, /Delivered-To: alice\+Missing@example\.org\r\n/);
 });
+
+for (const privsep of ['fork', 'seteuid'] as const) {
+  test(`${privsep} privsep: messages that fit one chunk, two chunks, and that go to a spool file arrive intact for each recipient`, { skip }, async (t) => {
+    const env = await startLmtpLoftd(t, { privsep });
+    // 3 KiB goes to the child whole; 100 KiB stays in lmtp's memory and is pulled in two
+    // chunks; 300 KiB goes to a temp file. Two recipients each read the message again.
+    const sizes = [3_000, 100_000, 300_000];
+    const c = await LmtpConnection.open(t, env.socketPath);
+    assert.match(await c.command('LHLO mx'), /^250/);
+    for (const size of sizes) {
+      const line = `${size} ${'0123456789abcdefghijklmnopqrstuvwxyz'.repeat(2)}\r\n`;
+      const text = line.repeat(Math.ceil(size / line.length));
+      for (const cmd of ['MAIL FROM:<s@example.net>', 'RCPT TO:<alice@example.org>', 'RCPT TO:<bob@example.org>']) assert.match(await c.command(cmd), /^250 /);
+      assert.match(await c.command('DATA'), /^354 /);
+      assert.match(await c.command(`Subject: size ${size}\r\n\r\n${text}.`), /^250 2\.0\.0 <alice@example\.org>/);
+      assert.match((await c.reply()).join('\n'), /^250 2\.0\.0 <bob@example\.org>/);
+    }
+    assert.match(await c.command('QUIT'), /^221 /);
+    for (const user of [ALICE.user, BOB.user]) {
+      const mail = readMail(env.home(user));
+      assert.equal(mail.length, sizes.length);
+      for (const size of sizes) {
+        const message = mail.find((m) => m.text.includes(`Subject: size ${size}\r\n`));
+        assert.ok(message, `${user} got the ${size}-byte message`);
+        const line = `${size} ${'0123456789abcdefghijklmnopqrstuvwxyz'.repeat(2)}\r\n`;
+        assert.ok(message.text.endsWith(`\r\n\r\n${line.repeat(Math.ceil(size / line.length))}`), `${user}: the ${size}-byte message is complete`);
+        assert.match(message.text, new RegExp(`^Return-Path: <s@example\\.net>\\r\\nDelivered-To: ${user}@example\\.org\\r\\n`));
+      }
+    }
+  });
+}

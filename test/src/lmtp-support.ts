@@ -187,11 +187,26 @@ print(json.dumps({k: [v[0], v[1].decode() if isinstance(v[1], bytes) else v[1]] 
   return JSON.parse(await python(code)) as Record<string, [number, string]>;
 }
 
-/** pids of the direct children of `pid` (the fork privsep's delivery children of an lmtp process). */
+/** pids of the direct children of `pid` (the delivery children of an lmtp process, spares included). */
 export function childPids(pid: number): number[] {
   try {
     return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }
+}
+
+/** Real uid of a process, or undefined when it is gone. */
+function realUid(pid: number): number | undefined {
+  try {
+    const match = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fork privsep's delivery children of an lmtp process that run as `uid` (spares run as root). */
+export function childPidsOfUid(lmtpPid: number, uid: number): number[] {
+  return childPids(lmtpPid).filter((pid) => realUid(pid) === uid);
 }

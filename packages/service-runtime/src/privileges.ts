@@ -4,6 +4,10 @@
  * need every service user to be able to read Loft's install, which a checkout under /root
  * does not allow; Dovecot's binaries live in world-readable /usr/lib and it never meets
  * this. Nothing from a client is read before the drop.
+ *
+ * This module imports nothing (subpath @loft/service-runtime/privileges), so a process that
+ * must start fast - an lmtp delivery child, one per new uid - can drop without loading the
+ * service runtime.
  */
 export interface PrivilegeTarget {
   uid: number;
@@ -21,7 +25,7 @@ export function dropPrivileges(target: PrivilegeTarget): void {
   process.setgid!(target.gid);
   process.setuid!(target.uid);
   // setuid as root changes real, effective and saved uid; check that regaining is impossible.
-  if (process.getuid!() !== target.uid || process.geteuid!() !== target.uid || process.getegid!() !== target.gid) {
+  if (process.getuid!() !== target.uid || process.geteuid!() !== target.uid || process.getgid!() !== target.gid || process.getegid!() !== target.gid) {
     throw new Error(`privilege drop to uid ${target.uid} gid ${target.gid} did not take effect`);
   }
   if (target.uid !== 0) {

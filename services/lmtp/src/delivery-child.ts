@@ -1,28 +1,40 @@
 /**
- * A delivery child (fork privsep): started as root by the lmtp process, it drops to one
- * user's uid/gid for good before it reads anything, then delivers messages for that uid
- * until the parent disconnects it (lmtp_privsep_linger) or goes away.
+ * A delivery child, started as root by the lmtp process. It loads its code, says `ready`
+ * and waits, a spare, before anything about a message reaches it:
+ * - fork privsep: `assign` names one user's uid/gid; the child drops to them for good
+ *   (setgroups/initgroups, setgid, setuid, and checks that root cannot be regained) and then
+ *   delivers messages for that uid only, several at a time, until the parent disconnects it
+ *   (lmtp_privsep_linger) or goes away.
+ * - seteuid privsep: the child stays root and delivers any user's messages, one at a time,
+ *   each with that user's effective uid/gid (euid-switch.ts); it is one of the parent's pool
+ *   of such processes, as Dovecot runs one lmtp process per connection.
  */
-import { createLogger } from '@loft/log';
-import { dropPrivileges } from '@loft/service-runtime';
-import { isParentMessage, type ChildToParent } from './child-protocol.js';
-import { deliverMessage } from './delivery.js';
+import { createLogger, isLogLevel } from '@loft/log';
+import { isParentMessage, type ChildMode, type ChildToParent, type ParentToChild } from './child-protocol.js';
+import { deliverMessage, type BodySource, type DeliveryOutcome, type DeliveryRequest } from './delivery.js';
+import { EuidSwitch } from './euid-switch.js';
+import { dropPrivileges } from '@loft/service-runtime/privileges';
+import { OpenMailUsers } from './open-mail-users.js';
 
-const [uidText = '', gidText = '', userName = ''] = process.argv.slice(2);
-const uid = Number(uidText);
-const gid = Number(gidText);
-const logger = createLogger({ service: 'lmtp', level: 'info' }).child({ privsep: 'fork', uid });
+const [modeText = '', levelText = 'info'] = process.argv.slice(2);
+const mode = modeText as ChildMode;
+// The log service files these lines under the lmtp process's pid (they come through its
+// stderr); `child` tells the delivery processes apart.
+const baseLogger = createLogger({ service: 'lmtp', level: isLogLevel(levelText) ? levelText : 'info' }).child({ privsep: mode, child: process.pid });
+let logger = baseLogger;
 
-if (!Number.isSafeInteger(uid) || !Number.isSafeInteger(gid) || uid <= 0 || gid <= 0) {
-  logger.fatal({ uid: uidText, gid: gidText }, 'delivery child needs a non-root uid and gid');
+if (mode !== 'fork' && mode !== 'seteuid') {
+  logger.fatal({ mode: modeText }, 'delivery child needs a privsep mode');
   process.exit(1);
 }
-try {
-  dropPrivileges({ uid, gid, ...(userName ? { user: userName } : {}) });
-} catch (err) {
-  logger.fatal({ err, uid, gid }, `delivery child cannot drop privileges to uid ${uid}`);
-  process.exit(1);
-}
+
+/** fork: the identity this child dropped to; undefined while it is a spare. */
+let identity: { uid: number; gid: number } | undefined;
+const euid = mode === 'seteuid' ? new EuidSwitch(logger) : undefined;
+/** Users kept open between deliveries; a later close runs as the user (seteuid: takes the switch). */
+const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger);
+/** How long a child told to `stop` may take to close the users it keeps open. */
+const EXIT_GRACE_MS = 5_000;
 
 /** Per delivery: resolvers waiting for the next chunk from the parent. */
 const waiting = new Map<number, { resolve: (data: Uint8Array) => void; reject: (err: Error) => void }>();
@@ -38,27 +50,87 @@ function nextChunk(id: number): Promise<Uint8Array> {
   });
 }
 
-async function* pull(id: number): AsyncIterable<Uint8Array> {
-  for (;;) {
-    const data = await nextChunk(id);
-    if (data.length === 0) return;
-    yield data;
+/** The message: the bytes that came with `deliver`, then (for a large one) pulled in chunks. */
+function bodyOf(id: number, first: Uint8Array, complete: boolean): BodySource {
+  const body: BodySource = async function* body() {
+    if (first.length > 0) yield first;
+    if (complete) return;
+    for (;;) {
+      const data = await nextChunk(id);
+      if (data.length === 0) return;
+      yield data;
+    }
+  };
+  // Pulled bytes are not sent twice; a message that came whole can be read again.
+  body.replayable = complete;
+  return body;
+}
+
+function assign(message: Extract<ParentToChild, { type: 'assign' }>): void {
+  const { uid, gid, user } = message;
+  if (mode !== 'fork' || identity) {
+    logger.fatal({ uid, gid }, 'delivery child assigned twice or in seteuid mode');
+    process.exit(1);
   }
+  if (!Number.isSafeInteger(uid) || !Number.isSafeInteger(gid) || uid <= 0 || gid <= 0) {
+    logger.fatal({ uid, gid }, 'delivery child needs a non-root uid and gid');
+    process.exit(1);
+  }
+  try {
+    dropPrivileges({ uid, gid, ...(user ? { user } : {}) });
+  } catch (err) {
+    logger.fatal({ err, uid, gid }, `delivery child cannot drop privileges to uid ${uid}`);
+    process.exit(1);
+  }
+  identity = { uid, gid };
+  logger = baseLogger.child({ uid });
+  send({ type: 'assigned' });
+}
+
+async function deliver(request: DeliveryRequest, body: BodySource): Promise<DeliveryOutcome> {
+  const log = logger.child({ user: request.user });
+  if (euid) {
+    try {
+      return await euid.asUser({ uid: request.uid, gid: request.gid }, () => deliverMessage(request, body, log, openUsers));
+    } catch (err) {
+      log.error({ err }, `delivery to ${request.user} refused`);
+      return { ok: false, temporary: true, reason: 'privilege switch refused' };
+    }
+  }
+  // fork: only ever the user this child became; anything else is the parent's bug.
+  if (!identity || identity.uid !== request.uid || identity.gid !== request.gid) {
+    log.error({ uid: request.uid, gid: request.gid }, `delivery for uid ${request.uid} sent to the child of uid ${identity?.uid ?? 'none'}; refused`);
+    return { ok: false, temporary: true, reason: 'delivery sent to the wrong child' };
+  }
+  return deliverMessage(request, body, log, openUsers);
 }
 
 process.on('message', (message: unknown) => {
   if (!isParentMessage(message)) return;
-  if (message.type === 'chunk' || message.type === 'abort') {
-    const waiter = waiting.get(message.id);
-    waiting.delete(message.id);
-    // An abort makes storage's save fail before it commits: nothing partial becomes visible.
-    if (message.type === 'abort') waiter?.reject(new Error(`message source failed: ${message.reason}`));
-    else waiter?.resolve(message.data);
-    return;
+  switch (message.type) {
+    case 'chunk':
+    case 'abort': {
+      const waiter = waiting.get(message.id);
+      waiting.delete(message.id);
+      // An abort makes storage's save fail before it commits: nothing partial becomes visible.
+      if (message.type === 'abort') waiter?.reject(new Error(`message source failed: ${message.reason}`));
+      else waiter?.resolve(message.data);
+      return;
+    }
+    case 'assign':
+      assign(message);
+      return;
+    case 'stop':
+      setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
+      void openUsers.closeAll().finally(() => process.exit(0));
+      return;
+    case 'deliver':
+      void deliver(message.request, bodyOf(message.id, message.body, message.complete))
+        .then((outcome) => send({ type: 'result', id: message.id, outcome }));
+      return;
   }
-  void deliverMessage(message.request, () => pull(message.id), logger.child({ user: message.request.user }))
-    .then((outcome) => send({ type: 'result', id: message.id, outcome }));
 });
-// The parent ended the linger, or died: nothing left to deliver for.
+// The parent died: nothing left to deliver for. Users kept open are left as a crash leaves
+// them (storage is crash-safe; their STATUS cache is found stale and not used).
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready' });

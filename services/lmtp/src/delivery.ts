@@ -1,12 +1,13 @@
 /**
  * One delivery into one user's storage, the same in both privsep modes: it runs in a fork
- * child that is the user, or in the lmtp process with the user's effective uid. It returns
+ * child that is the user, or in a seteuid child holding the user's effective uid. It returns
  * an outcome (never throws), and `ok` only after storage's save returned, i.e. the message
  * is on disk per mail_fsync and in the mailbox log.
  */
 import { promises as fsp } from 'node:fs';
 import { isLoftError } from '@loft/errors';
-import { MailUser, parseMailLocation, type StorageLogger, type StorageSettings } from '@loft/storage';
+import { MailUser, parseMailLocation, type Mailbox, type StorageLogger, type StorageSettings } from '@loft/storage';
+import type { MailboxOpener, OpenMailUsers } from './open-mail-users.js';
 
 /** Everything a delivery needs; plain data, so it crosses the child_process channel. */
 export interface DeliveryRequest {
@@ -30,44 +31,57 @@ export type DeliveryOutcome =
   /** `temporary`: the MTA keeps the message and retries (4xx); otherwise 5xx. */
   | { ok: false; temporary: boolean; reason: string };
 
-/** The message body as it sits in the spool, read as often as there are recipients. */
-export type BodySource = () => AsyncIterable<Uint8Array>;
+/**
+ * The message body; `replayable` when calling it again yields the whole message again (a
+ * failed save may then be tried once more).
+ */
+export type BodySource = (() => AsyncIterable<Uint8Array>) & { replayable?: boolean };
 
-export async function deliverMessage(request: DeliveryRequest, body: BodySource, logger: StorageLogger): Promise<DeliveryOutcome> {
-  let user: MailUser | undefined;
+/**
+ * Saves the message for `request.user`. With `openUsers`, the user and mailbox stay open for
+ * the next delivery (open-mail-users.ts); without, they are opened and closed here.
+ */
+export async function deliverMessage(request: DeliveryRequest, body: BodySource, logger: StorageLogger, openUsers?: OpenMailUsers): Promise<DeliveryOutcome> {
   try {
     await checkMailRootOwner(request);
-    user = await MailUser.open({ user: request.user, home: request.home, settings: request.storage, logger });
-    const { mailbox, name } = await openTarget(user, request);
-    const saved = await mailbox.save(withPrepend(request.prepend, body), {});
-    return { ok: true, mailbox: name, uid: saved.uid };
+    if (openUsers) return await openUsers.with(request, logger, (user, mailbox) => saveInto(user, mailbox, request, body), body.replayable === true);
+    const user = await MailUser.open({ user: request.user, home: request.home, settings: request.storage, logger });
+    try {
+      return await saveInto(user, (name) => user.openMailbox(name), request, body);
+    } finally {
+      await user.close().catch((err: unknown) => logger.warn({ err, user: request.user }, 'closing the mail user failed'));
+    }
   } catch (err) {
     logger.error({ err, user: request.user }, `delivery to ${request.user} failed`);
     return { ok: false, temporary: true, reason: isLoftError(err) ? err.code : 'internal error' };
-  } finally {
-    await user?.close().catch((err: unknown) => logger.warn({ err, user: request.user }, 'closing the mail user failed'));
   }
 }
 
-async function openTarget(user: MailUser, request: DeliveryRequest): Promise<{ mailbox: Awaited<ReturnType<MailUser['openMailbox']>>; name: string }> {
+async function saveInto(user: MailUser, open: MailboxOpener, request: DeliveryRequest, body: BodySource): Promise<DeliveryOutcome> {
+  const { mailbox, name } = await openTarget(user, open, request);
+  const saved = await mailbox.save(withPrepend(request.prepend, body), {});
+  return { ok: true, mailbox: name, uid: saved.uid };
+}
+
+async function openTarget(user: MailUser, open: MailboxOpener, request: DeliveryRequest): Promise<{ mailbox: Mailbox; name: string }> {
   if (request.mailbox !== 'INBOX') {
     try {
-      return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+      return { mailbox: await open(request.mailbox), name: request.mailbox };
     } catch (err) {
       if (!isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND') && !isLoftError(err, 'LOFT_E_STORAGE_INVALID')) throw err;
     }
     if (request.autocreate) {
       try {
         await user.createMailbox(request.mailbox);
-        return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+        return { mailbox: await open(request.mailbox), name: request.mailbox };
       } catch (err) {
         // An invalid name, or a race with another delivery creating it: INBOX or a retry below.
-        if (isLoftError(err, 'LOFT_E_STORAGE_EXISTS')) return { mailbox: await user.openMailbox(request.mailbox), name: request.mailbox };
+        if (isLoftError(err, 'LOFT_E_STORAGE_EXISTS')) return { mailbox: await open(request.mailbox), name: request.mailbox };
         if (!isLoftError(err, 'LOFT_E_STORAGE_INVALID')) throw err;
       }
     }
   }
-  return { mailbox: await user.openMailbox('INBOX'), name: 'INBOX' };
+  return { mailbox: await open('INBOX'), name: 'INBOX' };
 }
 
 async function* withPrepend(prepend: string, body: BodySource): AsyncIterable<Uint8Array> {

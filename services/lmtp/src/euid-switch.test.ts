@@ -58,3 +58,31 @@ test('a failing delivery still returns to root, and uid 0 is refused', async () 
   await assert.rejects(euid.asUser({ uid: 0, gid: 5001 }, () => Promise.resolve(1)), /LOFT_E_LMTP_PRIVSEP|root must not deliver/);
   assert.deepEqual(await euid.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve('ok')), 'ok', 'the switch is usable after a failure');
 });
+
+test('egid and groups change only with the gid, and root gets its own back before a root operation', async () => {
+  const trace: string[] = [];
+  let euid = 0;
+  const calls: EuidCalls = {
+    seteuid: (uid) => {
+      euid = uid;
+      trace.push(`euid ${uid}`);
+    },
+    setegid: (gid) => trace.push(`egid ${gid}`),
+    setgroups: (groups) => trace.push(`groups ${groups.join(',')}`),
+    getgroups: () => [0, 42],
+    geteuid: () => euid,
+  };
+  const sw = new EuidSwitch(logger, calls, (reason) => assert.fail(reason));
+  await sw.asUser({ uid: 5001, gid: 5001 }, () => Promise.resolve());
+  await sw.asUser({ uid: 5001, gid: 5001 }, () => Promise.resolve());
+  await sw.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve());
+  await sw.asRoot(() => Promise.resolve());
+  await sw.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve());
+  assert.deepEqual(trace, [
+    'groups 5001', 'egid 5001', 'euid 5001', 'euid 0',
+    'euid 5001', 'euid 0',
+    'groups 5002', 'egid 5002', 'euid 5002', 'euid 0',
+    'egid 0', 'groups 0,42',
+    'groups 5002', 'egid 5002', 'euid 5002', 'euid 0',
+  ]);
+});

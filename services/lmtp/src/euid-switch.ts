@@ -1,13 +1,14 @@
 /**
- * seteuid privsep: the lmtp process (real uid root) takes a user's effective uid and gid
- * for one delivery and returns to root afterwards.
+ * seteuid privsep: a seteuid delivery child (real uid root) takes a user's effective uid and
+ * gid for one delivery and returns to root afterwards.
  *
  * seteuid() changes every thread of the process, libuv's threadpool included, so whatever
  * file-system call runs while a user's euid is in effect runs as that user. Hence one rule,
- * enforced here and nowhere else: a single holder at a time. Deliveries, and every
- * path-based operation that must run as root (spool creation, connecting to the userdb
- * socket), queue on this one switch; the holder's awaits can let other code run, but none
- * of that code touches a path (it only reads and writes fds it already holds).
+ * enforced here and nowhere else: a single holder at a time. Deliveries, and any path-based
+ * operation that must run as root, queue on this one switch; the holder's awaits can let
+ * other code run, but none of that code touches a path (in a delivery child it only reads and
+ * writes the IPC channel and stderr). The lmtp process itself never switches: it runs its
+ * deliveries in a pool of such children (seteuid-privsep.ts).
  */
 import { LoftError } from '@loft/errors';
 import type { Logger } from '@loft/log';
@@ -38,6 +39,10 @@ export class EuidSwitch {
   private tail: Promise<unknown> = Promise.resolve();
   /** Who holds the switch now; a second holder is a bug and stops the process. */
   private holder: Identity | 'root' | undefined;
+  /** Whose egid and groups are in effect: root's, a gid's, or unknown after a failed change. */
+  private groupsOf: number | 'root' | undefined = 'root';
+  /** Root's supplementary groups, as found before the first change. */
+  private rootGroups: number[] | undefined;
 
   constructor(
     private readonly logger: Logger,
@@ -53,7 +58,7 @@ export class EuidSwitch {
     return this.queue('root', fn);
   }
 
-  /** Runs `fn` with the user's euid/egid, then returns to root. */
+  /** Runs `fn` with the user's euid/egid/groups, then returns to euid root. */
   asUser<T>(who: Identity, fn: () => Promise<T>): Promise<T> {
     if (who.uid === 0 || who.gid === 0) return Promise.reject(new LoftError('LOFT_E_LMTP_PRIVSEP', `refusing uid ${who.uid} gid ${who.gid} in seteuid mode: root must not deliver`));
     return this.queue(who, fn);
@@ -69,39 +74,61 @@ export class EuidSwitch {
     if (this.holder !== undefined) this.onBroken('seteuid switch entered twice; stopping before a delivery runs with the wrong uid');
     this.holder = who;
     if (who === 'root') {
+      this.restoreRootGroups();
       try {
         return await fn();
       } finally {
         this.holder = undefined;
       }
     }
-    const rootGroups = this.calls.getgroups();
     this.enter(who);
     try {
       return await fn();
     } finally {
-      this.leave(who, rootGroups);
+      this.leave(who);
       this.holder = undefined;
     }
   }
 
+  /**
+   * Each set*id() call is expensive (glibc stops every thread to apply it), so the group
+   * identity is changed only when it differs: entering sets the user's groups and egid unless
+   * the previous holder had the same gid; leaving restores the euid only. With euid 0 the
+   * user's egid and groups grant nothing root does not have, and nothing touches a path
+   * between holders; `asRoot` restores root's egid and groups before it runs anything.
+   */
   private enter(who: Identity): void {
     this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid enter uid ${who.uid}`);
-    this.calls.setgroups([who.gid]);
-    this.calls.setegid(who.gid);
+    if (this.groupsOf === 'root') this.rootGroups = this.calls.getgroups();
+    if (this.groupsOf !== who.gid) {
+      this.groupsOf = undefined;
+      this.calls.setgroups([who.gid]);
+      this.calls.setegid(who.gid);
+      this.groupsOf = who.gid;
+    }
     this.calls.seteuid(who.uid);
     if (this.calls.geteuid() !== who.uid) this.onBroken(`seteuid(${who.uid}) did not take effect`);
   }
 
-  private leave(who: Identity, rootGroups: number[]): void {
+  private leave(who: Identity): void {
     try {
       this.calls.seteuid(0);
-      this.calls.setegid(0);
-      this.calls.setgroups(rootGroups);
     } catch (err) {
       this.onBroken(`cannot return to root after delivering as uid ${who.uid}: ${String(err)}`);
     }
     if (this.calls.geteuid() !== 0) this.onBroken(`seteuid(0) after uid ${who.uid} did not take effect`);
     this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid leave uid ${who.uid}`);
+  }
+
+  private restoreRootGroups(): void {
+    if (this.groupsOf === 'root') return;
+    try {
+      this.groupsOf = undefined;
+      this.calls.setegid(0);
+      this.calls.setgroups(this.rootGroups ?? [0]);
+      this.groupsOf = 'root';
+    } catch (err) {
+      this.onBroken(`cannot restore root's groups: ${String(err)}`);
+    }
   }
 }

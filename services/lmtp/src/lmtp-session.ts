@@ -1,8 +1,8 @@
 /**
  * One LMTP connection (RFC 2033): LHLO, MAIL, RCPT (a userdb lookup each), DATA or BDAT into
- * a spool file, then one reply per accepted recipient, each sent only once that recipient's
- * delivery has returned from storage. Input is handled strictly in order, one chunk at a time
- * with the socket paused, which gives pipelining its ordering for free.
+ * a spool (message-spool.ts), then one reply per accepted recipient, each sent only once that
+ * recipient's delivery has returned from storage. Input is handled strictly in order, one
+ * chunk at a time with the socket paused, which gives pipelining its ordering for free.
  */
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
@@ -43,6 +43,8 @@ interface Transaction {
   decoder?: DataDecoder;
   /** The message exceeded lmtp_max_message_size: it is read to the end, then refused. */
   tooBig: boolean;
+  /** Spooling failed (a large message's temp file): it is read to the end, then 451. */
+  spoolFailed: boolean;
   /** BDAT was used; DATA is then out of sequence. */
   chunking: boolean;
 }
@@ -199,7 +201,7 @@ export class LmtpSession {
         return this.reply(`555 5.5.4 Unsupported parameter ${name}`);
       }
     }
-    this.tx = { sender: path.address, recipients: [], tooBig: false, chunking: false };
+    this.tx = { sender: path.address, recipients: [], tooBig: false, spoolFailed: false, chunking: false };
     this.reply('250 2.1.0 OK');
   }
 
@@ -249,8 +251,7 @@ export class LmtpSession {
     const tx = this.transactionForBody();
     if (!tx) return;
     if (tx.chunking) return this.reply('503 5.5.1 DATA cannot follow BDAT');
-    tx.spool = await this.createSpool();
-    if (!tx.spool) return;
+    tx.spool = this.createSpool();
     tx.decoder = new DataDecoder();
     this.mode = { kind: 'data' };
     this.reply('354 OK');
@@ -264,7 +265,7 @@ export class LmtpSession {
     const tx = this.transactionForBody();
     if (tx) {
       tx.chunking = true;
-      tx.spool ??= await this.createSpool();
+      tx.spool ??= this.createSpool();
     }
     // A refused chunk (its error reply is sent) still has its bytes coming: read and drop them.
     const accepted = tx?.spool !== undefined;
@@ -297,15 +298,9 @@ export class LmtpSession {
     else this.reply(`250 2.0.0 OK ${this.tx?.spool?.size ?? 0} octets received`);
   }
 
-  /** The transaction's spool file, or undefined (and a 451 sent) when it cannot be made. */
-  private async createSpool(): Promise<MessageSpool | undefined> {
-    try {
-      return await MessageSpool.create(this.deps.deliverer.asRoot.bind(this.deps.deliverer));
-    } catch (err) {
-      this.logger.error({ err }, 'cannot create the spool file for a message');
-      this.reply('451 4.3.0 Temporary internal error');
-      return undefined;
-    }
+  /** The transaction's spool (in memory until it outgrows SPOOL_MEMORY_MAX_BYTES). */
+  private createSpool(): MessageSpool {
+    return new MessageSpool();
   }
 
   /** DATA bytes; true once the terminating dot line was seen. */
@@ -324,14 +319,19 @@ export class LmtpSession {
 
   private async spoolBytes(chunks: Buffer[]): Promise<void> {
     const tx = this.tx;
-    if (!tx?.spool || tx.tooBig) return;
+    if (!tx?.spool || tx.tooBig || tx.spoolFailed) return;
     const max = this.deps.settings.lmtp_max_message_size;
     const adding = chunks.reduce((sum, c) => sum + c.length, 0);
     if (max > 0 && tx.spool.size + adding > max) {
       tx.tooBig = true;
       return;
     }
-    await tx.spool.append(chunks);
+    try {
+      await tx.spool.append(chunks);
+    } catch (err) {
+      this.logger.error({ err }, 'cannot spool the message');
+      tx.spoolFailed = true;
+    }
   }
 
   /** End of the message: one reply per accepted recipient, in RCPT order. */
@@ -340,6 +340,8 @@ export class LmtpSession {
     if (!tx?.spool) return;
     if (tx.tooBig) {
       for (const rcpt of tx.recipients) this.reply(`552 5.3.4 <${rcpt.address}> Message too big for system (lmtp_max_message_size)`);
+    } else if (tx.spoolFailed) {
+      for (const rcpt of tx.recipients) this.reply(`451 4.3.0 <${rcpt.address}> Temporary internal error`);
     } else {
       const spool = tx.spool;
       this.delivering = true;

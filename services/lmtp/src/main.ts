@@ -37,7 +37,7 @@ await runService({
   start(ctx) {
     const settings = ctx.settings as unknown as LmtpSettings;
     deliverer = createDeliverer(settings, ctx.logger, systemUser);
-    userdb = new UserdbClient(ctx.baseDir, deliverer.asRoot.bind(deliverer));
+    userdb = new UserdbClient(ctx.baseDir);
     ctx.logger.info({ privsep: settings.lmtp_privsep }, `lmtp_privsep (${settings.lmtp_privsep})`);
   },
   onConnection(socket, _listener, ctx) {

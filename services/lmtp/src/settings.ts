@@ -9,8 +9,12 @@ export interface LmtpSettings {
   lmtp_privsep: 'fork' | 'seteuid';
   /** fork mode: ms a delivery child for a uid is kept after its last delivery. */
   lmtp_privsep_linger: number;
-  /** fork mode: most delivery children at once (>= 1). */
+  /** fork mode: most delivery children (one per uid) at once (>= 1). */
   lmtp_privsep_max_children: number;
+  /** seteuid mode: most root delivery processes at once, each delivering one message at a time (>= 1). */
+  lmtp_privsep_seteuid_processes: number;
+  /** Delivery children kept started and idle (fork: not yet given a uid), so a delivery does not wait for Node to start. */
+  lmtp_privsep_min_spare: number;
   /** Largest message accepted, in bytes (advertised in SIZE); 0 = unlimited. */
   lmtp_max_message_size: number;
   /** Most recipients in one transaction (>= 1). */
@@ -31,16 +35,24 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
   type: 'object',
   properties: {
     lmtp_privsep: {
-      type: 'string', loftKind: 'enum', enum: ['fork', 'seteuid'], default: 'fork',
-      description: 'fork: deliver in a child per user uid with privileges dropped for good; seteuid: switch the effective uid in one process (Dovecot\'s way).',
+      type: 'string', loftKind: 'enum', enum: ['fork', 'seteuid'], default: 'seteuid',
+      description: 'seteuid: root delivery processes that take each user\'s effective uid for one delivery at a time (Dovecot\'s way); fork: a child per user uid with privileges dropped for good.',
     },
     lmtp_privsep_linger: {
       type: 'integer', loftKind: 'duration', minimum: 0, default: 10_000,
       description: 'fork mode: keep a delivery child this long after its last delivery, so the next message for the same uid reuses it.',
     },
     lmtp_privsep_max_children: {
-      type: 'integer', loftKind: 'uint', minimum: 1, default: 16,
-      description: 'fork mode: most delivery children (one per uid) one lmtp process keeps at once.',
+      type: 'integer', loftKind: 'uint', minimum: 1, default: 100,
+      description: 'fork mode: most delivery children (one per uid) one lmtp process keeps at once; an idle one is stopped to make room.',
+    },
+    lmtp_privsep_seteuid_processes: {
+      type: 'integer', loftKind: 'uint', minimum: 1, default: 8,
+      description: 'seteuid mode: most root delivery processes one lmtp process runs; each delivers one message at a time, so this is how many deliveries run in parallel.',
+    },
+    lmtp_privsep_min_spare: {
+      type: 'integer', loftKind: 'uint', minimum: 0, default: 2,
+      description: 'Delivery processes kept started and idle (fork mode: loaded but not yet given a uid), so that a delivery does not wait for Node to start.',
     },
     lmtp_max_message_size: {
       type: 'integer', loftKind: 'size', minimum: 0, default: 50 * 1024 * 1024,
@@ -72,7 +84,7 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
     },
   },
   required: [
-    'lmtp_privsep', 'lmtp_privsep_linger', 'lmtp_privsep_max_children', 'lmtp_max_message_size', 'lmtp_max_recipients',
+    'lmtp_privsep', 'lmtp_privsep_linger', 'lmtp_privsep_max_children', 'lmtp_privsep_seteuid_processes', 'lmtp_privsep_min_spare', 'lmtp_max_message_size', 'lmtp_max_recipients',
     'lda_mailbox_autocreate', 'recipient_delimiter', 'lmtp_save_to_detail_mailbox', 'postmaster_address', 'hostname',
   ],
   additionalProperties: false,

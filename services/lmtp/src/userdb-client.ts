@@ -1,7 +1,6 @@
 /**
  * Recipient lookups in userdb over `<base_dir>/run/auth-userdb.sock` (root-only, which lmtp
- * is). One connection, made again when it closes; connecting runs through `asRoot` because
- * in seteuid mode a delivery may hold a user's euid at that moment.
+ * is). One connection, made again when it closes; lookups of all sessions share it.
  */
 import path from 'node:path';
 import { IpcClient } from '@loft/ipc';
@@ -13,10 +12,7 @@ export const USERDB_LOOKUP_TIMEOUT_MS = 15_000;
 export class UserdbClient {
   private client: Promise<IpcClient<AuthUserdbProtocol>> | undefined;
 
-  constructor(
-    private readonly baseDir: string,
-    private readonly asRoot: <T>(fn: () => Promise<T>) => Promise<T>,
-  ) {}
+  constructor(private readonly baseDir: string) {}
 
   /** A tempfail result when auth cannot be reached, never a rejection. */
   async lookup(user: string): Promise<UserLookupResult> {
@@ -31,7 +27,7 @@ export class UserdbClient {
   private connection(): Promise<IpcClient<AuthUserdbProtocol>> {
     if (!this.client) {
       const socketPath = path.join(this.baseDir, 'run', RUN_FILES.AUTH_USERDB_SOCKET);
-      const connecting = this.asRoot(() => IpcClient.connect<AuthUserdbProtocol>(socketPath, { timeoutMs: USERDB_LOOKUP_TIMEOUT_MS }));
+      const connecting = IpcClient.connect<AuthUserdbProtocol>(socketPath, { timeoutMs: USERDB_LOOKUP_TIMEOUT_MS });
       this.client = connecting;
       connecting.then((client) => client.onClose(() => {
         if (this.client === connecting) this.client = undefined;
