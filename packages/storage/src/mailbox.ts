@@ -1178,13 +1178,24 @@ export class Mailbox {
     // A SEARCH TEXT reads header and body text of the same message: read the file once.
     let message: Buffer | undefined;
     const read = (): Buffer => (message ??= this.readSync(uid));
+    // Getters: a SORT (SIZE) or SEARCH SUBJECT over 100,000 messages must not build a flag
+    // set, a BigInt and two Dates per message that it never looks at.
+    const flagsOf = (): Set<string> => this.flagsOfSlot(slot);
     const view: MessageView = {
       seq,
       uid,
-      modseq: BigInt(t.modseqs[slot]!),
-      flags: this.flagsOfSlot(slot),
-      internalDate: new Date(t.internalDates[slot]!),
-      saveDate: new Date(t.saveDates[slot]!),
+      get modseq() {
+        return BigInt(t.modseqs[slot]!);
+      },
+      get flags() {
+        return flagsOf();
+      },
+      get internalDate() {
+        return new Date(t.internalDates[slot]!);
+      },
+      get saveDate() {
+        return new Date(t.saveDates[slot]!);
+      },
       size: t.sizes[slot]!,
       header: (name) => this.fieldSync(uid, `headers:${name.toLowerCase()}`, read) as string[],
       headerText: () => {
