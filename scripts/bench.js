@@ -1,297 +1,561 @@
 #!/usr/bin/env node
 // npm run bench [-- --quick]: Loft's figures beside Dovecot 2.3's on the same machine in
-// the same run, as one table (metric, Loft, Dovecot, ratio), also written as JSON to
-// bench-results/. Parts: IPC, supervision, logins, LMTP, the IMAP mix, storage (100,000 messages;
-// 10,000 with --quick). Dovecot's side needs root and
-// Debian's dovecot-imapd; without them that column says why it is empty.
-import { spawn, execFileSync } from 'node:child_process';
+// the same run, as one table (metric, Loft, Dovecot, ratio, client CPU), also written as
+// JSON to bench-results/. Parts: IPC, supervision, logins (connect, LOGIN, SELECT INBOX,
+// LOGOUT), LMTP, the IMAP mix in persistent sessions and in short sessions (login/logout
+// per session), idle sessions (memory per connection and IDLE latency, virtual users on
+// one uid), a large mailbox over IMAP (100,000 messages; 10,000 with --quick) and, in
+// full mode, the storage library beside doveadm. Dovecot's side needs root and Debian's
+// dovecot-imapd/-lmtpd; without them that column says why it is empty. Every workload is
+// bounded in time; a part that fails prints its cause in its rows and the run goes on.
+// Both servers are stopped (and temp dirs removed) at the end, on failure and on SIGINT/SIGTERM.
+// Dovecot's large mailbox, once filled, is kept in /var/tmp/loft-bench-cache (keyed by message
+// count, the messages and Dovecot's version; --refill ignores it); Loft's is filled afresh
+// through its storage library each run; progress and failures go to stderr. Options: --quick, --refill, --only=part,part.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runIpcBench } from '@loft/ipc/bench';
-import { runStorageComparison } from '@loft/storage/bench';
+import { MailUser } from '@loft/storage';
+import { benchMessage as storageBenchMessage, runStorageComparison } from '@loft/storage/bench';
 import { IpcClient } from '@loft/ipc';
 import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
+import { bounded, cleanupAll, clientCpu, ensureVmail, freePort, inBackground, installSignalHandlers, passwdFile, until } from './lib/bench-util.js';
+import { loftReady, loftStatus, startLoft, startLoftImap } from './lib/loft.js';
 import { measureLogins, medianMs } from './bench/logins.js';
 import { measureDeliveries } from './bench/lmtp.js';
-import { measureImapMix, prepareUsers } from './bench/imap.js';
+import { COMMANDS_PER_SESSION, measureImapMix, measureImapSessions, prepareUsers } from './bench/imap.js';
+import { measureIdle } from './bench/idle.js';
+import { cacheEntry, inboxCount, measureMailbox, populate, restoreHome, saveHome } from './bench/mailbox.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// 1,000 idle sessions need more descriptors than a login shell may give: as root, run
+// again from a shell that raises the limit (the servers raise their own the same way).
+const NOFILE_NEEDED = 8192;
+const softNofile = Number(/^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))?.[1].replace('unlimited', 'Infinity'));
+if (softNofile < NOFILE_NEEDED && process.getuid?.() === 0 && !process.env.LOFT_BENCH_NOFILE) {
+  const again = spawnSync('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n $(ulimit -Hn) 2>/dev/null; exec "$0" "$@"', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, LOFT_BENCH_NOFILE: '1' } });
+  process.exit(again.status ?? 1);
+} else if (softNofile < NOFILE_NEEDED) {
+  console.error(`bench: the fd limit (ulimit -n) is ${softNofile}; the idle part needs about ${NOFILE_NEEDED} and may fail`);
+}
 const quick = process.argv.includes('--quick');
+/** --refill: ignore Dovecot's cached large mailbox (fill it again and cache that). */
+const refill = process.argv.includes('--refill');
+/** --only=logins,idle: run just those parts (for working on the bench). */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const runStarted = performance.now();
 const rows = [];
-/** higherIsBetter: ratio = loft / dovecot; otherwise dovecot / loft, so > 1 always means Loft wins. */
-const record = (part, metric, unit, loft, dovecot, higherIsBetter = true) => {
-  const ratio = typeof dovecot === 'number' && dovecot > 0 && loft > 0 ? (higherIsBetter ? loft / dovecot : dovecot / loft) : undefined;
-  rows.push({ part, metric, unit, loft: round(loft), dovecot: typeof dovecot === 'number' ? round(dovecot) : dovecot ?? '-', ratio: ratio === undefined ? '-' : round(ratio) });
+const clientCpuNotes = [];
+const NO_DOVECOT = 'needs root + dovecot-imapd';
+const haveDovecot = dovecotAvailable();
+
+/** higherIsBetter: ratio = loft / dovecot; false: dovecot / loft, so > 1 always means Loft wins; null: no ratio. */
+const record = (part, metric, unit, loft, dovecot, higherIsBetter = true, cpu = '') => {
+  const ratio = higherIsBetter !== null && typeof dovecot === 'number' && dovecot > 0 && typeof loft === 'number' && loft > 0 ? (higherIsBetter ? loft / dovecot : dovecot / loft) : undefined;
+  rows.push({ part, metric, unit, loft: round(loft) ?? '-', dovecot: typeof dovecot === 'number' ? round(dovecot) : dovecot ?? '-', ratio: ratio === undefined ? '-' : round(ratio), clientCpu: cpu });
 };
 const round = (x) => (typeof x === 'number' && Number.isFinite(x) ? Number(x.toPrecision(4)) : x);
+const pct = (x) => (typeof x === 'number' && Number.isFinite(x) ? `${Math.round(x)}%` : '-');
+/** The client CPU cell: Loft's run / Dovecot's run, % of one core. */
+const cpuCell = (loft, dovecot) => `${pct(loft)} / ${pct(dovecot)}`;
+const noteCpu = (what, loft, dovecot) => clientCpuNotes.push({ what, loft, dovecot });
+const elapsed = () => `${((performance.now() - runStarted) / 1000).toFixed(1)}s`;
+const progress = (text) => console.error(`[${elapsed()}] ${text}`);
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(check, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error('benchmark condition timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function status(baseDir, service) {
-  const client = await IpcClient.connect(path.join(baseDir, 'run', 'master.sock'));
+/** Run one part; a failure becomes a row that says why, and the run goes on. */
+async function part(name, fn) {
+  if (only && !only.includes(name)) return;
+  const t0 = performance.now();
+  progress(`${name} ...`);
   try {
-    return await client.request('process-status', { service });
-  } finally {
-    client.close();
+    await fn();
+  } catch (err) {
+    const reason = (err?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300);
+    console.error(`${name}: failed: ${err?.stack ?? err}`);
+    rows.push({ part: name, metric: `failed: ${reason}`, unit: '', loft: '-', dovecot: '-', ratio: '-', clientCpu: '' });
   }
+  progress(`${name} done in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
 }
 
-/** A loftd on a temp base dir; `conf` is appended to settings that suit any machine. */
-async function startLoft(conf) {
-  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-'));
-  fs.chmodSync(baseDir, 0o755);
-  const file = path.join(baseDir, 'loft.conf');
-  fs.writeFileSync(file, `log_path = ${baseDir}/loft.log
-service anvil {
-  user = nobody
-  unix_listener anvil {
-    user = nobody
+/** Dovecot's result, or the reason it is missing as the cell text (a failure prints its cause). */
+async function dovecotSide(fn) {
+  if (!haveDovecot) return NO_DOVECOT;
+  try {
+    return await fn();
+  } catch (err) {
+    console.error(`dovecot: failed: ${err?.stack ?? err}`);
+    return `failed: ${(err?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200)}`;
   }
 }
-service auth {
-  user = nobody
-  unix_listener auth-login {
-    user = nobody
-  }
-}
-service imap-login {
-  user = nobody
-  inet_listener imap {
-    port = 0
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-${conf}`);
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [path.join(root, 'services/master/bin/loftd.js'), '-c', file, '--base-dir', baseDir], { stdio: 'ignore' });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    fs.rmSync(baseDir, { recursive: true, force: true });
-  };
-  return { baseDir, started, child, stop };
-}
+const field = (result, key) => (typeof result === 'object' && result !== null ? result[key] : result);
+
+// ---------------------------------------------------------------------------------------
 
 async function benchSupervision(rounds) {
   const starts = [];
   const replacements = [];
   for (let i = 0; i < rounds; i++) {
     const port = await freePort();
-    const loft = await startLoft(`service echo {\n  executable = ${root}/test/fixtures/echo-service.js\n  inet_listener echo {\n    port = ${port}\n  }\n}\n`);
+    const loft = await startLoft(`service echo {\n  executable = ${root}/test/fixtures/echo-service.js\n  inet_listener echo {\n    port = ${port}\n  }\n}\n`, { reportLog: false }); // it kills a child, and has no users, on purpose
     try {
-      const first = await until(async () => (await status(loft.baseDir, 'echo')).find((p) => p.state === 'ready'));
+      const first = await until(async () => (await loftStatus(loft.baseDir, 'echo')).find((p) => p.state === 'ready'));
       starts.push(Number(process.hrtime.bigint() - loft.started) / 1e6);
       const killed = process.hrtime.bigint();
       process.kill(first.pid, 'SIGKILL');
-      await until(async () => (await status(loft.baseDir, 'echo')).find((p) => p.state === 'ready' && p.pid !== first.pid));
+      await until(async () => (await loftStatus(loft.baseDir, 'echo')).find((p) => p.state === 'ready' && p.pid !== first.pid));
       replacements.push(Number(process.hrtime.bigint() - killed) / 1e6);
     } finally {
       await loft.stop();
     }
   }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  record('supervision', 'cold start to a ready service (median)', 'ms', median(starts), undefined, false);
-  record('supervision', 'kill -9 to a ready replacement (median)', 'ms', median(replacements), undefined, false);
+  const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  record('supervision', 'cold start to a ready service (median)', 'ms', med(starts), undefined, false);
+  record('supervision', 'kill -9 to a ready replacement (median)', 'ms', med(replacements), undefined, false);
 }
 
 const BENCH_USER = { user: 'benchuser', password: 'benchpass', uid: 5090 };
 
 async function benchLogins(durationMs, concurrency) {
-  const port = await freePort();
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-home-'));
-  fs.chmodSync(home, 0o755);
-  if (process.getuid?.() === 0) fs.chownSync(home, BENCH_USER.uid, BENCH_USER.uid);
-  const users = path.join(home, '..', `${path.basename(home)}.users`);
-  fs.writeFileSync(users, `${BENCH_USER.user}:{PLAIN}${BENCH_USER.password}:${BENCH_USER.uid}:${BENCH_USER.uid}::${home}::\n`, { mode: 0o644 });
-  const loft = await startLoft(`service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_max_userip_connections = 0\npassdb bench {\n  driver = passwd-file\n  args = ${users}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users}\n}\n`);
+  const users = passwdFile([BENCH_USER], 'loft-bench-logins-');
   let loftResult;
   let authMs;
   try {
-    await until(async () => (await status(loft.baseDir, 'imap-login')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
-    await measureLogins({ port, ...BENCH_USER, concurrency, durationMs: 500 }); // warm-up: imap processes, JIT
-    loftResult = await measureLogins({ port, ...BENCH_USER, concurrency, durationMs });
-    const auth = await IpcClient.connect(path.join(loft.baseDir, 'run', 'auth-login.sock'));
-    const client = { remoteIp: '127.0.0.1', remotePort: 1, localIp: '127.0.0.1', localPort: port, secured: true, tls: false };
-    authMs = await medianMs(200, () => auth.request('login', { user: BENCH_USER.user, password: BENCH_USER.password, mechanism: 'PLAIN', service: 'imap', client, selfTargets: [] }));
-    auth.close();
+    const loft = await startLoftImap({ port: await freePort(), usersFile: users.file });
+    try {
+      await measureLogins({ port: loft.port, ...BENCH_USER, concurrency, durationMs: 500 }); // warm-up: imap processes, JIT
+      const cpu = clientCpu();
+      loftResult = await measureLogins({ port: loft.port, ...BENCH_USER, concurrency, durationMs });
+      loftResult.cpu = cpu();
+      const auth = await IpcClient.connect(path.join(loft.baseDir, 'run', 'auth-login.sock'));
+      const client = { remoteIp: '127.0.0.1', remotePort: 1, localIp: '127.0.0.1', localPort: loft.port, secured: true, tls: false };
+      authMs = await medianMs(200, () => auth.request('login', { user: BENCH_USER.user, password: BENCH_USER.password, mechanism: 'PLAIN', service: 'imap', client, selfTargets: [] }));
+      auth.close();
+    } finally {
+      inBackground(loft.stop, users.cleanup);
+    }
   } finally {
-    await loft.stop();
-    fs.rmSync(home, { recursive: true, force: true });
-    fs.rmSync(users, { force: true });
+    if (!loftResult) users.cleanup(); // not started: nothing to wait for
   }
-  let dovecotResult = 'needs root + dovecot-imapd';
-  if (dovecotAvailable()) {
+  const dovecotResult = await dovecotSide(async () => {
     const dovecot = await startDovecot({ users: [BENCH_USER] });
     try {
       await measureLogins({ port: dovecot.port, ...BENCH_USER, concurrency, durationMs: 500 });
-      dovecotResult = await measureLogins({ port: dovecot.port, ...BENCH_USER, concurrency, durationMs });
+      const cpu = clientCpu();
+      const result = await measureLogins({ port: dovecot.port, ...BENCH_USER, concurrency, durationMs });
+      result.cpu = cpu();
+      if (result.errors > 0) console.error(`logins: ${result.errors} Dovecot login cycles failed (${result.firstError})`);
+      return result;
     } finally {
-      await dovecot.stop();
+      inBackground(dovecot.stop);
     }
-  }
-  const dc = (key) => (typeof dovecotResult === 'object' ? dovecotResult[key] : dovecotResult);
-  record('logins', `logins per second (${concurrency} clients: connect, LOGIN, LOGOUT)`, '/s', loftResult.loginsPerSecond, dc('loginsPerSecond'));
+  });
+  const dc = (key) => field(dovecotResult, key);
+  record('logins', `logins per second (${concurrency} clients: connect, LOGIN, SELECT INBOX, LOGOUT)`, '/s', loftResult.loginsPerSecond, dc('loginsPerSecond'), true, cpuCell(loftResult.cpu, dc('cpu')));
   record('logins', 'login round trip, LOGIN to OK (median)', 'ms', loftResult.medianLoginMs, dc('medianLoginMs'), false);
   record('logins', 'login round trip (p99)', 'ms', loftResult.p99LoginMs, dc('p99LoginMs'), false);
   record('logins', 'of which auth alone (median; the rest is the hand-off)', 'ms', authMs, undefined, false);
-  if (loftResult.errors > 0) console.error(`logins: ${loftResult.errors} Loft login cycles failed`);
+  noteCpu('logins', loftResult.cpu, dc('cpu'));
+  if (loftResult.errors > 0 || dc('errors') > 0) record('logins', `login cycles that failed (first: ${loftResult.firstError ?? dc('firstError')})`, 'count', loftResult.errors, dc('errors'), null);
+  if (loftResult.errors > 0) console.error(`logins: ${loftResult.errors} Loft login cycles failed (${loftResult.firstError})`);
 }
 
 const LMTP_USERS = Array.from({ length: 50 }, (_, i) => ({ user: `lmtpuser${i}`, password: 'x', uid: 6000 + i }));
 
-/** 50 users with homes they own, as a passwd-file; returns its path and a cleanup. */
-function lmtpUsers() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-bench-lmtp-'));
-  fs.chmodSync(dir, 0o755);
-  const lines = LMTP_USERS.map(({ user, uid }) => {
-    const home = path.join(dir, user);
-    fs.mkdirSync(home, { mode: 0o700 });
-    if (process.getuid?.() === 0) fs.chownSync(home, uid, uid);
-    return `${user}:{PLAIN}x:${uid}:${uid}::${home}::`;
-  });
-  fs.writeFileSync(path.join(dir, 'users'), `${lines.join('\n')}\n`, { mode: 0o644 });
-  return { file: path.join(dir, 'users'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
-
 async function benchLmtp(durationMs, connections) {
   const names = LMTP_USERS.map((u) => u.user);
   const results = {};
-  for (const mode of ['fork', 'seteuid']) {
-    const users = lmtpUsers();
-    const loft = await startLoft(`lmtp_privsep = ${mode}\nmail_fsync = optimized\npassdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\n`);
-    try {
-      await until(async () => (await status(loft.baseDir, 'lmtp')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
+  // Both privsep modes' servers start together (each is idle while the other is measured).
+  const instances = [];
+  try {
+    for (const mode of ['fork', 'seteuid']) {
+      const users = passwdFile(LMTP_USERS, `loft-bench-lmtp-${mode}-`);
+      instances.push({ mode, users, loft: await startLoft(`lmtp_privsep = ${mode}\nmail_fsync = optimized\npassdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\n`) });
+    }
+    await Promise.all(instances.map(({ loft }) => loftReady(loft, ['lmtp', 'auth'])));
+    for (const { mode, loft } of instances) {
       const target = path.join(loft.baseDir, 'run', 'lmtp.sock');
       await measureDeliveries({ target, users: names, connections, durationMs: 500 });
+      const cpu = clientCpu();
       results[mode] = await measureDeliveries({ target, users: names, connections, durationMs });
+      results[mode].cpu = cpu();
       if (results[mode].failed > 0) console.error(`lmtp ${mode}: ${results[mode].failed} deliveries failed (${results[mode].firstError})`);
-    } finally {
-      await loft.stop();
-      users.cleanup();
     }
+  } finally {
+    for (const { loft, users } of instances) inBackground(loft.stop, users.cleanup);
   }
   let dovecot = 'needs root + dovecot-lmtpd';
-  if (dovecotAvailable() && fs.existsSync('/usr/lib/dovecot/lmtp')) {
-    const instance = await startDovecot({ users: LMTP_USERS, lmtp: true, extraConf: 'mail_fsync = optimized\n' });
-    try {
-      await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs: 500 });
-      dovecot = (await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs })).deliveriesPerSecond;
-    } finally {
-      await instance.stop();
-    }
+  if (haveDovecot && fs.existsSync('/usr/lib/dovecot/lmtp')) {
+    dovecot = await dovecotSide(async () => {
+      const instance = await startDovecot({ users: LMTP_USERS, lmtp: true, extraConf: 'mail_fsync = optimized\n' });
+      try {
+        await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs: 500 });
+        const cpu = clientCpu();
+        const result = await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs });
+        result.cpu = cpu();
+        if (result.failed > 0) console.error(`lmtp dovecot: ${result.failed} deliveries failed (${result.firstError})`);
+        return result;
+      } finally {
+        inBackground(instance.stop);
+      }
+    });
   }
-  record('lmtp', `deliveries per second, lmtp_privsep = fork (${connections} connections, 50 users)`, '/s', results.fork.deliveriesPerSecond, dovecot);
-  record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, 50 users)`, '/s', results.seteuid.deliveriesPerSecond, dovecot);
+  const rate = field(dovecot, 'deliveriesPerSecond');
+  record('lmtp', `deliveries per second, lmtp_privsep = fork (${connections} connections, 50 users)`, '/s', results.fork.deliveriesPerSecond, rate, true, cpuCell(results.fork.cpu, field(dovecot, 'cpu')));
+  record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, 50 users)`, '/s', results.seteuid.deliveriesPerSecond, rate, true, cpuCell(results.seteuid.cpu, field(dovecot, 'cpu')));
+  noteCpu('lmtp (fork, seteuid)', Math.max(results.fork.cpu, results.seteuid.cpu), field(dovecot, 'cpu'));
+  for (const mode of ['fork', 'seteuid']) {
+    if (results[mode].failed > 0) record('lmtp', `deliveries that failed, ${mode} (first: ${results[mode].firstError})`, 'count', results[mode].failed, undefined, null);
+  }
+  if (field(dovecot, 'failed') > 0) record('lmtp', `deliveries that failed, Dovecot (first: ${dovecot.firstError})`, 'count', 0, dovecot.failed, null);
 }
 
 const IMAP_USERS = Array.from({ length: 20 }, (_, i) => ({ user: `imapuser${i}`, password: `pw${i}`, uid: 7000 + i }));
 
-/** Users with homes they own, as a passwd-file; returns its path and a cleanup. */
-function passwdFile(users, prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  fs.chmodSync(dir, 0o755);
-  const lines = users.map(({ user, password, uid }) => {
-    const home = path.join(dir, user);
-    fs.mkdirSync(home, { mode: 0o700 });
-    if (process.getuid?.() === 0) fs.chownSync(home, uid, uid);
-    return `${user}:{PLAIN}${password}:${uid}:${uid}::${home}::`;
-  });
-  fs.writeFileSync(path.join(dir, 'users'), `${lines.join('\n')}\n`, { mode: 0o644 });
-  return { file: path.join(dir, 'users'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+/**
+ * Both servers up at once (the one not measured is idle), both mixes on each, in the order
+ * Loft, Dovecot (persistent sessions), Dovecot, Loft (short sessions), so a change in the
+ * machine's load during the part falls on both.
+ */
+async function benchImap(durationMs, messages) {
+  const users = passwdFile(IMAP_USERS, 'loft-bench-imap-');
+  const servers = [];
+  const loftResult = {};
+  let dovecotResult = haveDovecot ? {} : NO_DOVECOT;
+  try {
+    const loft = await startLoftImap({ port: await freePort(), usersFile: users.file, extraConf: 'mail_fsync = optimized\n' });
+    servers.push(loft);
+    await prepareUsers({ port: loft.port, users: IMAP_USERS, messages });
+    const dovecot = await dovecotSide(async () => {
+      const instance = await startDovecot({ users: IMAP_USERS, extraConf: 'mail_fsync = optimized\n' });
+      servers.push(instance);
+      await prepareUsers({ port: instance.port, users: IMAP_USERS, messages });
+      return instance;
+    });
+    if (typeof dovecot === 'string') dovecotResult = dovecot;
+    const measure = (shape, server) => (shape === 'persistent' ? measureImapMix : measureImapSessions)({ port: server.port, users: IMAP_USERS, durationMs });
+    const runDovecot = async (shape) => {
+      if (typeof dovecotResult !== 'object') return; // missing, or failed already
+      try {
+        dovecotResult[shape] = await measure(shape, dovecot);
+      } catch (err) {
+        console.error(`imap: dovecot: ${err.stack ?? err}`);
+        dovecotResult = `failed: ${err.message}`;
+      }
+    };
+    loftResult.persistent = await measure('persistent', loft);
+    await runDovecot('persistent');
+    await runDovecot('sessions');
+    loftResult.sessions = await measure('sessions', loft);
+  } finally {
+    inBackground(...servers.map((server) => server.stop), users.cleanup);
+  }
+  for (const shape of ['persistent', 'sessions']) {
+    const l = loftResult[shape];
+    const d = typeof dovecotResult === 'object' ? dovecotResult[shape] : dovecotResult;
+    const title = shape === 'persistent'
+      ? `mixed commands per second (${IMAP_USERS.length} persistent sessions, ${messages} messages each)`
+      : `mixed commands per second (${IMAP_USERS.length} clients, a session each: LOGIN, SELECT, ${COMMANDS_PER_SESSION} commands, LOGOUT)`;
+    const part = shape === 'persistent' ? 'imap' : 'imap-sessions';
+    record(part, title, '/s', l.total, field(d, 'total'), true, cpuCell(l.clientCpuPercent, field(d, 'clientCpuPercent')));
+    if (shape === 'sessions') record(part, '  logins per second', '/s', l.loginsPerSecond, field(d, 'loginsPerSecond'));
+    for (const name of Object.keys(l.perSecond)) {
+      if (shape === 'sessions' && name === 'LOGIN') continue; // the row above
+      record(part, `  ${name}`, '/s', l.perSecond[name], typeof d === 'object' ? d.perSecond[name] : d);
+    }
+    noteCpu(`imap mix, ${shape === 'persistent' ? 'persistent sessions' : 'short sessions'}`, l.clientCpuPercent, field(d, 'clientCpuPercent'));
+    if (l.errors > 0) console.error(`imap mix (${shape}): ${l.errors} Loft commands failed (${l.firstError})`);
+    if (d?.errors > 0) console.error(`imap mix (${shape}): ${d.errors} Dovecot commands failed (${d.firstError})`);
+    if (l.errors > 0 || d?.errors > 0) record(part, `  commands that failed (first: ${l.firstError ?? d?.firstError})`, 'count', l.errors, field(d, 'errors'), null);
+  }
 }
 
-async function benchImap(durationMs, messages) {
-  const port = await freePort();
-  const users = passwdFile(IMAP_USERS, 'loft-bench-imap-');
-  const loft = await startLoft(`service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_fsync = optimized\npassdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${users.file}\n}\n`);
+// ---- idle sessions: memory per connection and IDLE latency, virtual users on one uid ----
+
+/** Raise fs.inotify.max_user_instances: with 1,000 imap processes of one uid Dovecot needs one instance each. */
+function raiseInotifyInstances(needed) {
+  const file = '/proc/sys/fs/inotify/max_user_instances';
+  try {
+    const current = Number(fs.readFileSync(file, 'utf8'));
+    if (current < needed) {
+      fs.writeFileSync(file, String(needed));
+      progress(`raised ${file} from ${current} to ${needed} (left raised)`);
+    }
+  } catch (err) {
+    progress(`could not raise ${file}: ${err.message}; Dovecot's IDLE may fall back to polling`);
+  }
+}
+
+async function benchIdle(usersCount, perUser, rounds) {
+  const uid = ensureVmail();
+  const connections = usersCount * perUser;
+  const users = Array.from({ length: usersCount }, (_, i) => ({ user: `vuser${i}`, password: `vpw${i}`, uid }));
+  const parallel = Math.min(5, usersCount);
+  const prepare = (port) => () => prepareUsers({ port, users, messages: 20 });
+  const opts = { users, perUser, rounds, parallel };
+  const file = passwdFile(users, 'loft-bench-idle-');
   let loftResult;
   try {
-    await until(async () => (await status(loft.baseDir, 'imap-login')).some((p) => p.state === 'ready') && (await status(loft.baseDir, 'auth')).some((p) => p.state === 'ready'));
-    await prepareUsers({ port, users: IMAP_USERS, messages });
-    loftResult = await measureImapMix({ port, users: IMAP_USERS, messages, durationMs });
-  } finally {
-    await loft.stop();
-    users.cleanup();
-  }
-  let dovecotResult;
-  if (dovecotAvailable()) {
-    const dovecot = await startDovecot({ users: IMAP_USERS, extraConf: 'mail_fsync = optimized\n' });
+    const loft = await startLoftImap({ port: await freePort(), usersFile: file.file, extraConf: 'mail_fsync = optimized\n' });
     try {
-      await prepareUsers({ port: dovecot.port, users: IMAP_USERS, messages });
-      dovecotResult = await measureImapMix({ port: dovecot.port, users: IMAP_USERS, messages, durationMs });
+      loftResult = await measureIdle({ port: loft.port, pid: loft.pid, prepare: prepare(loft.port), ...opts });
     } finally {
-      await dovecot.stop();
+      inBackground(loft.stop, file.cleanup);
     }
+  } finally {
+    if (!loftResult) file.cleanup();
   }
-  const missing = 'needs root + dovecot-imapd';
-  record('imap', `mixed commands per second (${IMAP_USERS.length} sessions, ${messages} messages each)`, '/s', loftResult.total, dovecotResult?.total ?? missing);
-  for (const name of Object.keys(loftResult.perSecond)) {
-    record('imap', `  ${name}`, '/s', loftResult.perSecond[name], dovecotResult?.perSecond[name] ?? missing);
+  const dovecotResult = await dovecotSide(async () => {
+    raiseInotifyInstances(connections + 512);
+    const dovecot = await startDovecot({
+      users,
+      extraConf: `mail_fsync = optimized
+mail_max_userip_connections = ${connections + 100}
+default_client_limit = ${connections + 1000}
+service imap {
+  process_limit = ${connections + 100}
+}
+service imap-login {
+  process_limit = 256
+}
+`,
+    });
+    try {
+      return await measureIdle({ port: dovecot.port, pid: dovecot.pid, prepare: prepare(dovecot.port), ...opts });
+    } finally {
+      inBackground(dovecot.stop);
+    }
+  });
+  const d = (key) => field(dovecotResult, key);
+  const n = `${connections} idle`;
+  const shape = `${usersCount} users x ${perUser}, one uid`;
+  record('idle', `PSS per idle connection, (with ${n} − before) / ${connections} (${shape})`, 'KiB', loftResult.perConnectionKiB, d('perConnectionKiB'), false);
+  record('idle', '  PSS of all server processes before connecting', 'MiB', loftResult.baseKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.baseKiB / 1024 : dovecotResult, false);
+  record('idle', `  PSS of all server processes with ${n} connections`, 'MiB', loftResult.idleKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.idleKiB / 1024 : dovecotResult, false);
+  record('idle', `  server processes with ${n} connections`, 'count', loftResult.processes, d('processes'), null);
+  record('idle', `  idle sessions opened per second (LOGIN, SELECT, IDLE; 32 at a time)`, '/s', loftResult.openPerSecond, d('openPerSecond'), true, cpuCell(loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open));
+  const ll = loftResult.latency;
+  const dl = d('latency');
+  const samples = `${ll.samples}${typeof dl === 'object' ? ` / ${dl.samples}` : ''} samples`;
+  record('idle', `IDLE latency, APPEND on another connection to EXISTS (median; ${samples})`, 'ms', ll.medianMs, field(dl, 'medianMs'), false, cpuCell(loftResult.clientCpuPercent.latency, d('clientCpuPercent')?.latency));
+  record('idle', 'IDLE latency (p99)', 'ms', ll.p99Ms, field(dl, 'p99Ms'), false);
+  if (ll.missed > 0 || field(dl, 'missed') > 0) {
+    record('idle', 'IDLE sessions that saw no EXISTS within 10 s', 'count', ll.missed, field(dl, 'missed'), false);
   }
-  if (loftResult.errors > 0) console.error(`imap mix: ${loftResult.errors} Loft commands failed (${loftResult.firstError})`);
-  if (dovecotResult?.errors > 0) console.error(`imap mix: ${dovecotResult.errors} Dovecot commands failed (${dovecotResult.firstError})`);
+  noteCpu('idle: opening sessions', loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open);
+  noteCpu('idle: latency rounds', loftResult.clientCpuPercent.latency, d('clientCpuPercent')?.latency);
 }
 
-const ipc = await runIpcBench({ durationMs: quick ? 1500 : 6000 });
-record('ipc', 'sequential round trips', '/s', ipc.roundTripsPerSecond);
-record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
-record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
-await benchSupervision(quick ? 3 : 7);
-await benchLogins(quick ? 3000 : 10_000, 8);
-await benchLmtp(quick ? 3000 : 10_000, 8);
-await benchImap(quick ? 4000 : 15_000, quick ? 100 : 300);
-const storage = await runStorageComparison({ quick });
-for (const row of storage.rows) {
-  record('storage', `${row.metric} (${storage.messages} messages)`, row.unit, row.loft, row.dovecot ?? storage.dovecotError ?? '-', row.unit.endsWith('/s'));
+// ---- a large mailbox over IMAP ----
+
+/** `user`'s INBOX with messages 0..count-1 of the storage benchmark, written by Loft's storage library as root, then chowned. */
+async function fillWithLoftLibrary(home, user, count) {
+  const mail = await MailUser.open({ user: user.user, home, settings: { mail_fsync: 'never' } });
+  try {
+    const box = await mail.openMailbox('INBOX');
+    for (let done = 0; done < count; done += 1000) {
+      const txn = box.transaction();
+      for (let i = done; i < Math.min(count, done + 1000); i++) await txn.save(storageBenchMessage(i));
+      await txn.commit();
+    }
+  } finally {
+    await mail.close();
+  }
+  execFileSync('chown', ['-R', `${user.uid}:${user.uid}`, home]);
 }
+
+/**
+ * Both servers at once, each with user bigbox's INBOX of `count` messages (restored from
+ * the cache, or filled through IMAP and then cached) and a fresh user appender for the
+ * APPEND rates; the query rounds alternate the servers.
+ */
+async function benchMailbox(count, rounds, single) {
+  const uid = ensureVmail();
+  const big = { user: 'bigbox', password: 'bigpw', uid };
+  const appender = { user: 'appender', password: 'apppw', uid };
+  const file = passwdFile([big, appender], 'loft-bench-mailbox-');
+  const dovecotVersion = version('dovecot', ['--version']);
+  const servers = [];
+  let dovecotError = haveDovecot ? undefined : NO_DOVECOT;
+  const starters = {
+    loft: async () => {
+      const loft = await startLoftImap({ port: await freePort(), usersFile: file.file, extraConf: 'mail_fsync = optimized\n' });
+      return { name: 'loft', port: loft.port, home: file.home(big.user), halt: loft.stop, stop: loft.stop };
+    },
+    dovecot: async () => {
+      const dovecot = await startDovecot({ users: [big, appender], extraConf: 'mail_fsync = optimized\n' });
+      return { name: 'dovecot', port: dovecot.port, home: path.join(dovecot.dir, 'home', big.user), halt: dovecot.halt, stop: dovecot.stop };
+    },
+  };
+  const fills = {};
+  /**
+   * A server with bigbox's INBOX of `count` messages, just started on it, so every run
+   * queries the same state. Loft's is filled before its server starts, through its storage
+   * library (what loftadm import and the imap service save with), in transactions of
+   * 1,000, then given to the vmail uid: as fast as a restore from a cache, and never stale
+   * while the storage code changes. Dovecot's is restored from the cache, or filled through
+   * IMAP (MULTIAPPEND), saved to the cache with the server stopped (a consistent copy,
+   * before any query wrote cache files) and the server started again on it.
+   */
+  const bigServer = async (name) => {
+    if (name === 'loft') {
+      const t0 = performance.now();
+      await fillWithLoftLibrary(file.home(big.user), big, count);
+      progress(`mailbox: filled loft's INBOX with ${count} messages (storage library) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+      const server = await starters.loft();
+      servers.push(server);
+      server.source = 'filled';
+      const found = await inboxCount({ port: server.port, user: big.user, password: big.password });
+      if (found !== count) throw new Error(`Loft's INBOX has ${found} messages after the fill, not ${count}`);
+      return;
+    }
+    const cache = cacheEntry(name, count, dovecotVersion);
+    let server = await starters[name]();
+    servers.push(server);
+    let source = 'from the cache';
+    if (refill) fs.rmSync(cache, { recursive: true, force: true });
+    if (!restoreHome(cache, server.home)) {
+      const t0 = performance.now();
+      await populate({ port: server.port, user: big.user, password: big.password, count, single: 0 });
+      progress(`mailbox: filled ${name} with ${count} messages (IMAP MULTIAPPEND) in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
+      await server.halt();
+      saveHome(cache, server.home);
+      await server.stop();
+      servers.splice(servers.indexOf(server), 1);
+      server = await starters[name]();
+      servers.push(server);
+      restoreHome(cache, server.home);
+      source = 'filled and cached';
+    }
+    const found = await inboxCount({ port: server.port, user: big.user, password: big.password });
+    if (found !== count) {
+      fs.rmSync(cache, { recursive: true, force: true });
+      throw new Error(`the mailbox ${source} (${cache}) had ${found} messages, not ${count}; the cache entry is removed`);
+    }
+    server.source = source;
+  };
+  try {
+    await Promise.all(['loft', ...(haveDovecot ? ['dovecot'] : [])].map(async (name) => {
+      try {
+        await bigServer(name);
+      } catch (err) {
+        if (name === 'dovecot') dovecotError = `failed: ${err.message}`;
+        fills[name] = `failed: ${err.message}`;
+        console.error(`mailbox: ${name}: ${err.stack ?? err}`);
+      }
+    }));
+    servers.sort((a, b) => b.name.localeCompare(a.name)); // loft, dovecot: the first round's order
+    progress(`mailbox: ${count} messages in each server (${servers.map((s) => `${s.name} ${s.source}`).join(', ')})`);
+    // APPEND rates, one server after the other, into a fresh user's INBOX.
+    const appends = {};
+    for (const server of servers) {
+      try {
+        appends[server.name] = await populate({ port: server.port, user: appender.user, password: appender.password, count: single + 2 * 1000, single });
+      } catch (err) {
+        appends[server.name] = `failed: ${err.message}`;
+      }
+    }
+    const ready = servers.filter((s) => !fills[s.name]);
+    const result = await measureMailbox({ servers: ready.map((s) => ({ ...s, ...big })), count, rounds });
+    const cell = (name, pick) => {
+      if (name === 'dovecot' && dovecotError) return dovecotError;
+      if (fills[name]) return fills[name];
+      if (result[name]?.error) return `failed: ${result[name].error}`;
+      return pick(result[name]);
+    };
+    const appendCell = (name, key) => (name === 'dovecot' && dovecotError ? dovecotError : field(appends[name], key));
+    const label = `(${count} messages)`;
+    record('mailbox', `APPEND, one message per command (${single} into an empty INBOX)`, 'msg/s', appendCell('loft', 'singlePerSecond'), appendCell('dovecot', 'singlePerSecond'), true, cpuCell(field(appends.loft, 'clientCpuPercent'), field(appends.dovecot, 'clientCpuPercent')));
+    record('mailbox', 'MULTIAPPEND, 1,000 messages per command (2 commands, pipelined)', 'msg/s', appendCell('loft', 'batchedPerSecond'), appendCell('dovecot', 'batchedPerSecond'));
+    const ops = ['SELECT INBOX', 'FETCH 1:* (FLAGS)', 'SEARCH SUBJECT', 'SEARCH BODY', 'SORT (DATE)', 'SORT (SUBJECT)', 'THREAD REFERENCES'];
+    for (const op of ops) {
+      const cpu = op === 'SELECT INBOX' ? cpuCell(result.loft?.clientCpuPercent, result.dovecot?.clientCpuPercent) : '';
+      if (op === 'SEARCH SUBJECT') {
+        record('mailbox', `SEARCH SUBJECT, first ${label}`, 'ms', cell('loft', (r) => r.first[op]), cell('dovecot', (r) => r.first[op]), false);
+        record('mailbox', `SEARCH SUBJECT, median of ${rounds} rounds ${label}`, 'ms', cell('loft', (r) => r.median[op]), cell('dovecot', (r) => r.median[op]), false);
+      } else {
+        record('mailbox', `${op}, median of ${rounds} rounds ${label}`, 'ms', cell('loft', (r) => r.median[op]), cell('dovecot', (r) => r.median[op]), false, cpu);
+      }
+    }
+    noteCpu('mailbox: APPEND', field(appends.loft, 'clientCpuPercent'), field(appends.dovecot, 'clientCpuPercent'));
+    noteCpu('mailbox: queries (worst round)', result.loft?.clientCpuPercent, result.dovecot?.clientCpuPercent);
+  } finally {
+    inBackground(...servers.map((server) => server.stop), file.cleanup);
+  }
+}
+
+async function benchStorageLibrary() {
+  const storage = await bounded(runStorageComparison({ quick }), 15 * 60_000, 'the storage library comparison');
+  for (const row of storage.rows) {
+    record('storage', `${row.metric} (library, ${storage.messages} messages)`, row.unit, row.loft, row.dovecot ?? storage.dovecotError ?? '-', row.unit.endsWith('/s'));
+  }
+}
+
+// ---- the run ----
 
 const version = (cmd, args) => {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0];
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
   } catch {
     return 'not installed';
   }
 };
-const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`;
-const software = `Node ${process.version}, Loft ${JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version}, Dovecot ${version('dovecot', ['--version'])}`;
-const head = ['metric', 'unit', 'Loft', 'Dovecot', 'ratio (>1: Loft better)'];
-const table = rows.map((r) => [`${r.part}: ${r.metric}`, r.unit, String(r.loft), String(r.dovecot), String(r.ratio)]);
+
+function loftVersion() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const commit = version('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
+  let dirty = '';
+  try {
+    dirty = execFileSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no', '--', 'services', 'packages'], { encoding: 'utf8' }).trim() ? ' + uncommitted changes' : '';
+  } catch {
+    // not a git checkout
+  }
+  return `${pkg} (commit ${commit}${dirty})`;
+}
+
+const cpus = os.cpus();
+const machine = `${cpus.length} x ${cpus[0]?.model?.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${os.release()}, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at start`;
+const software = `Node ${process.version}, Loft ${loftVersion()}, Dovecot ${version('dovecot', ['--version'])}`;
+
+installSignalHandlers();
+try {
+  await part('ipc', async () => {
+    const ipc = await runIpcBench({ durationMs: quick ? 1000 : 6000 });
+    record('ipc', 'sequential round trips', '/s', ipc.roundTripsPerSecond);
+    record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
+    record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
+  });
+  await part('supervision', () => benchSupervision(quick ? 3 : 7));
+  await part('logins', () => benchLogins(quick ? 2500 : 10_000, 8));
+  await part('lmtp', () => benchLmtp(quick ? 2000 : 10_000, 8));
+  await part('imap', () => benchImap(quick ? 2500 : 15_000, quick ? 100 : 300));
+  await part('idle', () => (quick ? benchIdle(15, 20, 3) : benchIdle(50, 20, 10)));
+  await part('mailbox', () => (quick ? benchMailbox(10_000, 2, 100) : benchMailbox(100_000, 3, 500)));
+  if (!quick) await part('storage', benchStorageLibrary);
+} finally {
+  await cleanupAll();
+}
+
+const wall = (performance.now() - runStarted) / 1000;
+const head = ['metric', 'unit', 'Loft', 'Dovecot', 'ratio (>1: Loft better)', 'client CPU L / D'];
+const table = rows.map((r) => [`${r.part}: ${r.metric}`, r.unit, String(r.loft), String(r.dovecot), String(r.ratio), r.clientCpu]);
 const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-console.log(`Loft benchmark, ${new Date().toISOString()}${quick ? ' (quick)' : ''}\n${machine}\n${software}\n`);
+console.log(`Loft benchmark, ${new Date().toISOString()}${quick ? ' (quick)' : ''}, ${wall.toFixed(0)} s\n${machine}\n${software}\n`);
 console.log(line(head));
 for (const row of table) console.log(line(row));
+const cpuFigures = clientCpuNotes.flatMap((n) => [n.loft, n.dovecot]).filter((x) => typeof x === 'number' && Number.isFinite(x));
+if (cpuFigures.length > 0) {
+  const maxCpu = Math.max(...cpuFigures);
+  console.log(`\nclient CPU: the load generator's own CPU time over each timed workload / wall time, % of one core (Loft's run / Dovecot's run); highest ${pct(maxCpu)}${maxCpu > 70 ? ' - above 70%: that workload may be limited by the client' : ', so the client was not the bottleneck'}.`);
+  for (const note of clientCpuNotes) console.log(`  ${note.what}: ${pct(note.loft)} / ${pct(note.dovecot)}`);
+}
 const outDir = path.join(root, 'bench-results');
 fs.mkdirSync(outDir, { recursive: true });
 const outFile = path.join(outDir, `bench-${Date.now()}.json`);
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, software, quick, rows }, null, 2));
+fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), machine, software, quick, wallSeconds: wall, rows, clientCpu: clientCpuNotes }, null, 2));
 console.log(`\nwritten to ${path.relative(root, outFile)}`);

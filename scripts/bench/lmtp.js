@@ -22,8 +22,15 @@ class LmtpConnection {
   static open(target) {
     return new Promise((resolve, reject) => {
       const socket = typeof target === 'string' ? net.connect(target) : net.connect(target.port, '127.0.0.1');
-      socket.once('connect', () => resolve(new LmtpConnection(socket)));
-      socket.once('error', reject);
+      const timer = setTimeout(() => socket.destroy(new Error('LMTP connect: no connection within 30 s')), 30_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new LmtpConnection(socket));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
   }
 
@@ -79,8 +86,15 @@ export async function measureDeliveries({ target, users, connections, durationMs
   let delivered = 0;
   let failed = 0;
   let firstError;
+  const open = new Set();
+  // A bound on the whole run: 30 s past the end every connection is closed, so a reply that never comes fails.
+  const watchdog = setTimeout(() => {
+    firstError ??= new Error('a reply had not come 30 s after the end of the run');
+    for (const conn of open) conn.socket.destroy();
+  }, durationMs + 30_000);
   const worker = async (w) => {
     const conn = await LmtpConnection.open(target);
+    open.add(conn);
     await conn.reply(); // greeting
     await conn.command('LHLO bench.example.org', 2);
     let i = 0;
@@ -97,6 +111,11 @@ export async function measureDeliveries({ target, users, connections, durationMs
     }
     conn.socket.end('QUIT\r\n');
   };
-  await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
+  try {
+    await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
+  } finally {
+    clearTimeout(watchdog);
+    for (const conn of open) if (!conn.socket.writableEnded) conn.socket.destroy();
+  }
   return { deliveriesPerSecond: delivered / ((performance.now() - started) / 1000), delivered, failed, firstError: firstError?.message };
 }

@@ -1,4 +1,4 @@
-// Logins: connect, LOGIN, LOGOUT in a loop from several concurrent clients, against Loft
+// Logins: connect, LOGIN, SELECT INBOX, LOGOUT in a loop from several concurrent clients, against Loft
 // and against Dovecot on the same machine, as logins per second; plus the login round
 // trip (LOGIN sent -> tagged OK) and, for Loft, auth alone, so the hand-off's share shows.
 import net from 'node:net';
@@ -13,6 +13,7 @@ function loginOnce(port, user, password) {
     let sentAt = 0;
     let loginMs = 0;
     socket.setNoDelay(true);
+    socket.setTimeout(15_000, () => socket.destroy(new Error(`no answer within 15 s during ${stage}`)));
     socket.on('error', reject);
     socket.on('data', (d) => {
       buffer += d.toString('latin1');
@@ -22,8 +23,19 @@ function loginOnce(port, user, password) {
         sentAt = performance.now();
         socket.write(`a LOGIN ${user} ${password}\r\n`);
       } else if (stage === 'login' && /^a (OK|NO|BAD)/m.test(buffer)) {
-        if (!/^a OK/m.test(buffer)) return reject(new Error(`login failed: ${buffer.trim()}`));
+        if (!/^a OK/m.test(buffer)) {
+          socket.destroy();
+          return reject(new Error(`login failed: ${buffer.trim()}`));
+        }
         loginMs = performance.now() - sentAt;
+        stage = 'select';
+        buffer = '';
+        socket.write('s SELECT INBOX\r\n');
+      } else if (stage === 'select' && /^s (OK|NO|BAD)/m.test(buffer)) {
+        if (!/^s OK/m.test(buffer)) {
+          socket.destroy();
+          return reject(new Error(`SELECT failed: ${buffer.trim().split('\n').pop()}`));
+        }
         stage = 'logout';
         buffer = '';
         socket.write('b LOGOUT\r\n');
@@ -42,12 +54,15 @@ export async function measureLogins({ port, user, password, concurrency, duratio
   const started = performance.now();
   const roundTrips = [];
   let errors = 0;
+  let firstError;
   const worker = async () => {
     while (performance.now() < deadline) {
       try {
         roundTrips.push(await loginOnce(port, user, password));
-      } catch {
+      } catch (err) {
         errors++;
+        firstError ??= err.message;
+        await new Promise((resolve) => setTimeout(resolve, 10)); // a failing server is not a busy loop
       }
     }
   };
@@ -59,6 +74,7 @@ export async function measureLogins({ port, user, password, concurrency, duratio
     medianLoginMs: roundTrips[Math.floor(roundTrips.length / 2)] ?? NaN,
     p99LoginMs: roundTrips[Math.floor(roundTrips.length * 0.99)] ?? NaN,
     errors,
+    firstError,
   };
 }
 

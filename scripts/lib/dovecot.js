@@ -1,14 +1,18 @@
 // A private Dovecot 2.3 instance (Debian's dovecot-imapd / dovecot-lmtpd) for tests that
 // proxy to it and for benchmarks that compare against it: its own base_dir, config, users
 // and log in a temp dir, IMAP (and optionally LMTP) on 127.0.0.1 high ports, started in
-// the foreground and stopped by pid. Needs root (Dovecot drops to each user's uid).
+// the foreground (from a shell that raises the fd limit to NOFILE) and stopped by pid,
+// also when the process that started it is interrupted (onCleanup). Needs root (Dovecot
+// drops to each user's uid).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { onCleanup, quiesce, reportLogProblems } from './bench-util.js';
 
 const START_TIMEOUT_MS = 20_000;
+const NOFILE = 65536;
 
 /** Whether a private Dovecot can run here: the binaries exist and we are root. */
 export function dovecotAvailable() {
@@ -45,7 +49,8 @@ function waitForPort(port, child, log) {
 
 /**
  * users: [{ user, password, uid }] (PLAIN passwords). Homes are made under the instance
- * dir, owned by each uid. Returns { port, lmtpSocket, dir, conf, stop() }.
+ * dir, owned by each uid. Returns { port, lmtpSocket, dir, conf, pid, log(), halt(), stop() }:
+ * halt stops the server and keeps dir, stop also removes it.
  */
 export async function startDovecot({ users, lmtp = false, mailLocation = 'sdbox:~/mail', extraConf = '' }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-dovecot-'));
@@ -99,25 +104,38 @@ service lmtp {
 ${extraConf}
 `);
   fs.mkdirSync(path.join(dir, 'state'), { recursive: true });
-  const child = spawn('dovecot', ['-F', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // exec keeps the pid: the shell only raises the fd limit (root may raise the hard limit).
+  const child = spawn('/bin/sh', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec dovecot -F -c "$0"`, conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const log = () => `${stderr}${fs.existsSync(path.join(dir, 'dovecot.log')) ? fs.readFileSync(path.join(dir, 'dovecot.log'), 'utf8').slice(-2000) : ''}`;
-  const stop = async () => {
-    if (child.exitCode === null) {
+  /** Stop the server, keeping its directory (homes) for the caller. */
+  const halt = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     }
-    fs.rmSync(dir, { recursive: true, force: true });
   };
+  const stop = onCleanup(async () => {
+    const t0 = Date.now();
+    await halt();
+    try {
+      reportLogProblems(`dovecot (${path.basename(dir)})`, fs.readFileSync(path.join(dir, 'dovecot.log'), 'utf8'));
+    } catch {
+      // no log
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (process.env.LOFT_BENCH_VERBOSE) console.error(`dovecot stopped in ${Date.now() - t0} ms`);
+  });
   try {
     await waitForPort(port, child, log);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { port, lmtpSocket, dir, conf, pid: child.pid, log, stop };
+  await quiesce(); // a server still stopping in the background must not share the measured time
+  return { port, lmtpSocket, dir, conf, pid: child.pid, log, halt, stop };
 }

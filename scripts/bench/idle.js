@@ -1,0 +1,140 @@
+// Idle sessions: N connections that LOGIN, SELECT INBOX and IDLE (users × perUser, all
+// users sharing one uid, as virtual hosting runs), then
+//  - memory: PSS summed over the server's whole process tree (/proc/<pid>/smaps_rollup of
+//    the master and every descendant) before the first connection and with all N idling;
+//  - IDLE latency: APPEND on another connection of a user, to the untagged EXISTS on each
+//    of that user's idling sessions (several users' deliveries at once, in rounds).
+// Opening and closing are bounded; every session is closed before returning.
+import { performance } from 'node:perf_hooks';
+import { ImapClient } from '../lib/imap-client.js';
+import { bounded, clientCpu, percentile, treePssKiB } from '../lib/bench-util.js';
+import { benchMessage } from './imap.js';
+
+const OPEN_CONCURRENCY = 32;
+const SETTLE_MS = 700;
+const EXISTS_TIMEOUT_MS = 10_000;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** PSS of the server's tree now, taken twice a moment apart (the later figure: after lazy work settles). */
+async function settledPss(pid) {
+  await sleep(SETTLE_MS);
+  treePssKiB(pid);
+  await sleep(300);
+  return treePssKiB(pid);
+}
+
+async function openIdler(port, { user, password }, index) {
+  const client = await ImapClient.connect(port);
+  try {
+    await client.login(user, password);
+    const { untagged } = await client.command('SELECT INBOX', { collect: true });
+    const exists = Number(untagged.map((line) => /^\* (\d+) EXISTS/.exec(line)).find(Boolean)?.[1] ?? NaN);
+    const session = { client, index, exists, waiter: undefined };
+    client.onUntagged = (line) => {
+      const match = /^\* (\d+) EXISTS/.exec(line);
+      if (!match) return;
+      const count = Number(match[1]);
+      if (count > session.exists) {
+        session.exists = count;
+        const waiter = session.waiter;
+        session.waiter = undefined;
+        waiter?.(performance.now());
+      }
+    };
+    session.done = await client.idle();
+    return session;
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+}
+
+/**
+ * `pid`: the server's master. `users`: [{ user, password }] with INBOXes ready.
+ * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, openPerSecond,
+ * latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }.
+ */
+export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare }) {
+  const before = await settledPss(pid);
+  await prepare?.();
+  const sessions = [];
+  const byUser = users.map(() => []);
+  const cpuOpen = clientCpu();
+  const openStarted = performance.now();
+  const jobs = [];
+  for (let k = 0; k < perUser; k++) for (let u = 0; u < users.length; u++) jobs.push(u);
+  let next = 0;
+  let openError;
+  try {
+    await bounded(Promise.all(Array.from({ length: OPEN_CONCURRENCY }, async () => {
+      while (next < jobs.length && !openError) {
+        const u = jobs[next++];
+        try {
+          const session = await openIdler(port, users[u], u);
+          sessions.push(session);
+          byUser[u].push(session);
+        } catch (err) {
+          openError ??= new Error(`opening idle session ${sessions.length + 1} of ${jobs.length} (${users[u].user}): ${err.message}`);
+        }
+      }
+    })), 30_000 + jobs.length * 200, `opening ${jobs.length} idle sessions`);
+    if (openError) throw openError;
+    const openSeconds = (performance.now() - openStarted) / 1000;
+    const openCpu = cpuOpen();
+    const during = await settledPss(pid);
+
+    // Latency: `parallel` users get a message at once; each of their sessions times its EXISTS.
+    const samples = [];
+    let missed = 0;
+    const cpuLatency = clientCpu();
+    const appenders = new Map();
+    try {
+      for (let r = 0; r < rounds; r++) {
+        const group = Array.from({ length: parallel }, (_, j) => (r * parallel + j) % users.length);
+        await Promise.all(group.map(async (u) => {
+          let appender = appenders.get(u);
+          if (!appender) {
+            appender = await ImapClient.connect(port);
+            appenders.set(u, appender);
+            await appender.login(users[u].user, users[u].password);
+          }
+          const waits = byUser[u].map((session) => new Promise((resolve) => {
+            session.waiter = resolve;
+            setTimeout(() => {
+              if (session.waiter === resolve) session.waiter = undefined;
+              resolve(undefined);
+            }, EXISTS_TIMEOUT_MS);
+          }));
+          await sleep(20 + Math.floor(Math.random() * 30)); // not every round at the same instant
+          const sent = performance.now();
+          const append = appender.append('INBOX', benchMessage(900_000 + r * 1000 + u));
+          const seen = await Promise.all(waits);
+          await append; // bounded by the client's command timeout
+          for (const at of seen) {
+            if (at === undefined) missed++;
+            else samples.push(at - sent);
+          }
+        }));
+      }
+    } finally {
+      for (const appender of appenders.values()) await bounded(appender.logout(), 5000, 'LOGOUT').catch(() => appender.close());
+    }
+    const latencyCpu = cpuLatency();
+    samples.sort((a, b) => a - b);
+    return {
+      connections: sessions.length,
+      baseKiB: before.kib,
+      baseProcesses: before.processes,
+      idleKiB: during.kib,
+      processes: during.processes,
+      perConnectionKiB: (during.kib - before.kib) / sessions.length,
+      openPerSecond: sessions.length / openSeconds,
+      latency: { medianMs: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), samples: samples.length, missed },
+      clientCpuPercent: { open: openCpu, latency: latencyCpu },
+    };
+  } finally {
+    for (const session of sessions) session.client.close();
+    await sleep(200);
+  }
+}

@@ -1,0 +1,171 @@
+// A large mailbox over IMAP (issue 8): one user's INBOX with the storage benchmark's
+// messages (@loft/storage/bench: threads, out-of-order dates, a unique body token each);
+// populate() fills one through APPEND (some one per command, the rest MULTIAPPEND 1,000
+// per command, LITERAL+) and times both; the cache helpers keep a filled home between runs.
+// measureMailbox() times, on a fresh connection each round: SELECT INBOX, FETCH 1:* (FLAGS),
+// SEARCH SUBJECT, SEARCH BODY, SORT (DATE), SORT (SUBJECT), THREAD REFERENCES, each timed
+// from command to tagged OK with the answer checked. Rounds alternate the servers' order.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { benchMessage, benchSearchTerms } from '@loft/storage/bench';
+import { ImapClient } from '../lib/imap-client.js';
+import { clientCpu, median } from '../lib/bench-util.js';
+
+const BATCH = 1000;
+/** Filled mailboxes kept between runs: a user's home per server, message count and version. */
+export const CACHE_DIR = '/var/tmp/loft-bench-cache';
+
+/**
+ * The cache entry for `server` with `count` messages. The key covers the messages (the
+ * generator's code and output) and the on-disk format (the server's version).
+ */
+export function cacheEntry(server, count, version) {
+  const hash = createHash('sha256').update(String(count)).update(benchMessage.toString()).update(benchMessage(count - 1)).update(version ?? '');
+  return path.join(CACHE_DIR, `${server}-${count}-${hash.digest('hex').slice(0, 16)}`);
+}
+
+/** Copy a cached home into `home` (owner and modes kept); false if there is no such entry. */
+export function restoreHome(entry, home) {
+  if (!fs.existsSync(path.join(entry, 'complete'))) return false;
+  execFileSync('cp', ['-a', `${path.join(entry, 'home')}/.`, `${home}/`]);
+  return true;
+}
+
+/** Save `home` (its server stopped) as the cache entry, replacing older entries of that server and count. */
+export function saveHome(entry, home) {
+  const prefix = path.basename(entry).split('-').slice(0, 2).join('-');
+  fs.mkdirSync(CACHE_DIR, { recursive: true, mode: 0o700 });
+  for (const old of fs.readdirSync(CACHE_DIR)) if (old.startsWith(`${prefix}-`)) fs.rmSync(path.join(CACHE_DIR, old), { recursive: true, force: true });
+  fs.mkdirSync(path.join(entry, 'home'), { recursive: true });
+  execFileSync('cp', ['-a', `${home}/.`, path.join(entry, 'home')]);
+  fs.writeFileSync(path.join(entry, 'complete'), `${new Date().toISOString()}\n`);
+}
+
+/** Messages in INBOX (SELECT's EXISTS), to check a restored mailbox. */
+export async function inboxCount({ port, user, password }) {
+  const client = await ImapClient.connect(port);
+  try {
+    await client.login(user, password);
+    const { untagged } = await client.command('EXAMINE INBOX', { collect: true, timeoutMs: COMMAND_TIMEOUT_MS });
+    await client.logout();
+    return Number(untagged.map((l) => /^\* (\d+) EXISTS/.exec(l)).find(Boolean)?.[1]);
+  } finally {
+    client.close();
+  }
+}
+const COMMAND_TIMEOUT_MS = 180_000;
+
+/**
+ * Fill `user`'s INBOX with messages 0..count-1: `single` APPENDs one per command (timed
+ * alone), then MULTIAPPEND batches. Returns { singlePerSecond, batchedPerSecond, clientCpuPercent }.
+ */
+export async function populate({ port, user, password, count, single }) {
+  const client = await ImapClient.connect(port);
+  try {
+    await client.login(user, password);
+    const cpu = clientCpu();
+    let t0 = performance.now();
+    for (let i = 0; i < single; i++) await client.append('INBOX', benchMessage(i), '', { timeoutMs: COMMAND_TIMEOUT_MS });
+    const singlePerSecond = single / ((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    // Two batches in flight, so neither side waits for the other between commands.
+    let inFlight = Promise.resolve();
+    for (let done = single; done < count; done += BATCH) {
+      const n = Math.min(BATCH, count - done);
+      const batch = Array.from({ length: n }, (_, k) => benchMessage(done + k));
+      const previous = inFlight;
+      inFlight = client.append('INBOX', batch, '', { timeoutMs: COMMAND_TIMEOUT_MS });
+      await previous;
+    }
+    await inFlight;
+    const batchedPerSecond = (count - single) / ((performance.now() - t0) / 1000);
+    const clientCpuPercent = cpu();
+    await client.logout();
+    return { singlePerSecond, batchedPerSecond, clientCpuPercent };
+  } finally {
+    client.close();
+  }
+}
+
+const numbers = (untagged, prefix) => {
+  const line = untagged.find((l) => l.startsWith(prefix));
+  if (line === undefined) throw new Error(`no ${prefix.trim()} response`);
+  const rest = line.slice(prefix.length).trim();
+  return rest === '' ? 0 : rest.split(' ').length;
+};
+
+/** The timed operations: [row name, command, check(untagged) -> error text or undefined]. */
+function operations(count) {
+  const terms = benchSearchTerms(count);
+  return [
+    ['FETCH 1:* (FLAGS)', 'FETCH 1:* (FLAGS)', (u) => (u.length >= count ? undefined : `${u.length} FETCH responses`)],
+    ['SEARCH SUBJECT', `SEARCH SUBJECT "${terms.subject}"`, (u) => (numbers(u, '* SEARCH') > 0 ? undefined : 'found nothing')],
+    ['SEARCH BODY', `SEARCH BODY "${terms.body}"`, (u) => (numbers(u, '* SEARCH') === 1 ? undefined : `found ${numbers(u, '* SEARCH')} messages, expected 1`)],
+    ['SORT (DATE)', 'SORT (DATE) US-ASCII ALL', (u) => (numbers(u, '* SORT') === count ? undefined : `sorted ${numbers(u, '* SORT')} messages`)],
+    ['SORT (SUBJECT)', 'SORT (SUBJECT) US-ASCII ALL', (u) => (numbers(u, '* SORT') === count ? undefined : `sorted ${numbers(u, '* SORT')} messages`)],
+    ['THREAD REFERENCES', 'THREAD REFERENCES US-ASCII ALL', (u) => (u.some((l) => l.startsWith('* THREAD')) ? undefined : 'no THREAD response')],
+  ];
+}
+
+async function oneRound(server, count) {
+  const times = {};
+  const client = await ImapClient.connect(server.port);
+  try {
+    await client.login(server.user, server.password);
+    let t0 = performance.now();
+    const { untagged } = await client.command('SELECT INBOX', { collect: true, timeoutMs: COMMAND_TIMEOUT_MS });
+    times['SELECT INBOX'] = performance.now() - t0;
+    const exists = Number(untagged.map((l) => /^\* (\d+) EXISTS/.exec(l)).find(Boolean)?.[1]);
+    if (exists !== count) throw new Error(`SELECT INBOX: ${exists} messages, expected ${count}`);
+    for (const [name, command, check] of operations(count)) {
+      t0 = performance.now();
+      const reply = await client.command(command, { collect: true, timeoutMs: COMMAND_TIMEOUT_MS });
+      times[name] = performance.now() - t0;
+      const problem = check(reply.untagged);
+      if (problem) throw new Error(`${command}: ${problem}`);
+    }
+    await client.logout();
+  } finally {
+    client.close();
+  }
+  return times;
+}
+
+/**
+ * servers: [{ name, port, user, password }] with the mailbox populated. Runs `rounds`
+ * rounds, the servers' order alternating. Returns per server { first: {op: ms}, median:
+ * {op: ms}, error? , clientCpuPercent }; a server that fails keeps its error and is skipped after.
+ */
+export async function measureMailbox({ servers, count, rounds }) {
+  const results = Object.fromEntries(servers.map((s) => [s.name, { runs: [], error: undefined, cpu: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? servers : [...servers].reverse();
+    for (const server of order) {
+      const result = results[server.name];
+      if (result.error) continue;
+      const cpu = clientCpu();
+      try {
+        const t0 = performance.now();
+        result.runs.push(await oneRound(server, count));
+        if (process.env.LOFT_BENCH_VERBOSE) console.error(`mailbox round ${r} on ${server.name}: ${Math.round(performance.now() - t0)} ms`);
+        result.cpu.push(cpu());
+      } catch (err) {
+        result.error = err.message;
+      }
+    }
+  }
+  const out = {};
+  for (const [name, result] of Object.entries(results)) {
+    const ops = result.runs[0] ? Object.keys(result.runs[0]) : [];
+    out[name] = {
+      error: result.error,
+      first: result.runs[0],
+      median: result.runs.length ? Object.fromEntries(ops.map((op) => [op, median(result.runs.map((run) => run[op]))])) : undefined,
+      clientCpuPercent: result.cpu.length ? Math.max(...result.cpu) : undefined,
+    };
+  }
+  return out;
+}
