@@ -97,7 +97,7 @@ export const BUILTIN_SERVICES = {
     executable: 'imap-login', type: 'login', user: 'loftnull', process_limit: 16, client_limit: 1000,
     inet_listener: { imap: { address: '127.0.0.1', port: 143 }, imaps: { address: '127.0.0.1', port: 993, ssl: true } },
   },
-  imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 100 },
+  imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 1000 },
   lmtp: { executable: 'lmtp', process_limit: 16, client_limit: 100, unix_listener: { lmtp: { path: 'lmtp.sock', mode: 0o666 } } },
   adm: { executable: 'adm', process_limit: 1, unix_listener: { adm: { path: 'adm.sock', mode: 0o600 } } },
 } as const;
