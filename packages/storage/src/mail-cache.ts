@@ -18,6 +18,7 @@
  * The query engine asks for fields synchronously, so this module uses synchronous I/O on a
  * file that is normally in the page cache.
  */
+import { performance } from 'node:perf_hooks';
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { crc32 } from './binary.js';
 import { O_NOFOLLOW, isErrno, tempName } from './safe-fs.js';
@@ -38,31 +39,130 @@ function encodeHeader(uidValidity: number): Buffer {
   return buf;
 }
 
+/** Bytes of the record encodeRecord() writes, or 0 for a field name too long to store. */
+function recordBytes(field: string, json: string): number {
+  return field.length > 255 ? 0 : RECORD_FRAME_BYTES + 5 + field.length + Buffer.byteLength(json, 'utf8');
+}
+
+/** Writes one framed record at `at` (its size from recordBytes()). */
+function writeRecord(buf: Buffer, at: number, size: number, uid: number, field: string, json: string): void {
+  const nameLength = field.length;
+  const valueStart = at + RECORD_FRAME_BYTES + 5 + nameLength;
+  buf.writeUInt32LE(CACHE_RECORD_MAGIC, at);
+  buf.writeUInt32LE(size - RECORD_FRAME_BYTES, at + 4);
+  buf.writeUInt32LE(uid, at + RECORD_FRAME_BYTES);
+  buf[at + RECORD_FRAME_BYTES + 4] = nameLength;
+  buf.write(field, at + RECORD_FRAME_BYTES + 5, nameLength, 'latin1');
+  buf.write(json, valueStart, 'utf8');
+  buf.writeUInt32LE(crc32(buf.subarray(at + RECORD_FRAME_BYTES, at + size)), at + 8);
+}
+
 /** One framed record, or undefined for a field name too long to store. */
 function encodeRecord(uid: number, field: string, json: string): Buffer | undefined {
-  const name = Buffer.from(field, 'latin1');
-  if (name.length > 255) return undefined;
-  const value = Buffer.from(json, 'utf8');
-  const body = Buffer.alloc(5 + name.length + value.length);
-  body.writeUInt32LE(uid, 0);
-  body[4] = name.length;
-  name.copy(body, 5);
-  value.copy(body, 5 + name.length);
-  const frame = Buffer.alloc(RECORD_FRAME_BYTES);
-  frame.writeUInt32LE(CACHE_RECORD_MAGIC, 0);
-  frame.writeUInt32LE(body.length, 4);
-  frame.writeUInt32LE(crc32(body), 8);
-  return Buffer.concat([frame, body]);
+  const size = recordBytes(field, json);
+  if (size === 0) return undefined;
+  const buf = Buffer.allocUnsafe(size);
+  writeRecord(buf, 0, size, uid, field, json);
+  return buf;
 }
+
+/** Bytes of the file kept in memory after a scan, so reading a field costs no system call: per cache… */
+const HELD_BYTES_MAX = 32 * 1024 * 1024;
+/** …and for all caches of the process; past that, values are read with a pread each. */
+const HELD_TOTAL_MAX = 96 * 1024 * 1024;
+let heldTotal = 0;
+/** Files whose memo is kept; the least recently opened goes first. */
+const MEMO_FILES_MAX = 1000;
+/** Appended records are gathered into writes of about this size (see put(…, defer)). */
+const PENDING_BYTES_MAX = 64 * 1024;
+/** A miss re-scans the file for other processes' records at most this often. */
+const RESCAN_INTERVAL_MS = 50;
+/** Decoded values kept in memory by all caches of the process (see value()). */
+const DECODED_MAX = 600_000;
+
+/**
+ * Decoded field values and values derived from them, per cache file, shared by every
+ * MailCache of the process on that file: a message's fields never change while its UID and
+ * the UIDVALIDITY stay, so a session that opens the mailbox after another finds them ready.
+ */
+interface Memo {
+  uidValidity: number;
+  values: Map<string, Map<number, unknown>>;
+  count: number;
+  used: number;
+}
+
+const memos = new Map<string, Memo>();
+let memoCount = 0;
+let memoClock = 0;
+
+function memoFor(path: string, uidValidity: number): Memo {
+  let memo = memos.get(path);
+  if (!memo || memo.uidValidity !== uidValidity) {
+    if (memo) memoCount -= memo.count;
+    memo = { uidValidity, values: new Map(), count: 0, used: 0 };
+    memos.set(path, memo);
+    if (memos.size > MEMO_FILES_MAX) {
+      let oldest: [string, Memo] | undefined;
+      for (const entry of memos) if (entry[1] !== memo && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
+      if (oldest) {
+        memoCount -= oldest[1].count;
+        memos.delete(oldest[0]);
+      }
+    }
+  }
+  memo.used = ++memoClock;
+  return memo;
+}
+
+/** Makes room for one more value: drops the least recently used files' memos, or this one's. */
+function makeRoom(current: Memo): void {
+  while (memoCount >= DECODED_MAX) {
+    let oldest: [string, Memo] | undefined;
+    for (const entry of memos) if (entry[1] !== current && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
+    const victim = oldest?.[1] ?? current;
+    if (victim.count === 0) break;
+    memoCount -= victim.count;
+    victim.values.clear();
+    victim.count = 0;
+    if (oldest) memos.delete(oldest[0]);
+  }
+}
+
+/** A scanned range of the file, kept in memory. */
+interface Chunk {
+  start: number;
+  data: Buffer;
+}
+
+/** Where a field's value is: a string we wrote ourselves, or an index into the location arrays. */
+type Entry = string | number;
 
 export class MailCache {
   private fd = -1;
   private scannedTo = CACHE_HEADER_BYTES;
-  /** uid -> field -> [file offset of the value, byte length]. */
-  private readonly entries = new Map<number, Map<string, string | readonly [number, number]>>();
+  /** field -> uid -> entry; per field, so a scan allocates one map entry per record. */
+  private readonly entries = new Map<string, Map<number, Entry>>();
+  /** File offset and byte length of value `i` (an Entry that is a number). */
+  private offsets: number[] = [];
+  private lengths: number[] = [];
+  /** Scanned ranges kept in memory, ascending, at most HELD_BYTES_MAX in all. */
+  private chunks: Chunk[] = [];
+  private heldBytes = 0;
+  private lastScan = -Infinity;
+  /** Records not yet written (deferred puts), written together. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** The deferred records' values: where each starts in the pending bytes, its length, field and UID. */
+  private pendingValues: Array<{ at: number; length: number; field: string; uid: number }> = [];
+  private flushScheduled = false;
+  /** Decoded values of the fields value() was asked for: key -> uid -> value. */
+  private memo: Memo;
   private warned = false;
 
-  constructor(private readonly path: string, private readonly uidValidity: number, private readonly logger: StorageLogger) {}
+  constructor(private readonly path: string, private readonly uidValidity: number, private readonly logger: StorageLogger) {
+    this.memo = memoFor(path, uidValidity);
+  }
 
   private open(): void {
     if (this.fd >= 0) return;
@@ -82,6 +182,24 @@ export class MailCache {
     }
   }
 
+  /** Keeps `data` (the file from `start`) in memory, if the budgets allow. */
+  private hold(start: number, data: Buffer): void {
+    if (this.heldBytes + data.length > HELD_BYTES_MAX || heldTotal + data.length > HELD_TOTAL_MAX) return;
+    this.chunks.push({ start, data });
+    this.heldBytes += data.length;
+    heldTotal += data.length;
+  }
+
+  private forget(): void {
+    this.entries.clear();
+    this.offsets = [];
+    this.lengths = [];
+    this.chunks = [];
+    heldTotal -= this.heldBytes;
+    this.heldBytes = 0;
+    this.scannedTo = CACHE_HEADER_BYTES;
+  }
+
   private recreate(): void {
     if (this.fd >= 0) closeSync(this.fd);
     const tmp = tempName(this.path);
@@ -93,12 +211,18 @@ export class MailCache {
     }
     renameSync(tmp, this.path);
     this.fd = openSync(this.path, constants.O_RDWR | constants.O_APPEND | O_NOFOLLOW);
-    this.scannedTo = CACHE_HEADER_BYTES;
-    this.entries.clear();
+    this.forget();
+  }
+
+  private entryMap(field: string): Map<number, Entry> {
+    let map = this.entries.get(field);
+    if (!map) this.entries.set(field, (map = new Map()));
+    return map;
   }
 
   /** Reads records other processes (or we) appended since the last scan. */
   private scan(): void {
+    this.lastScan = performance.now();
     let replaced = false;
     try {
       replaced = statSync(this.path).ino !== fstatSync(this.fd).ino;
@@ -107,98 +231,225 @@ export class MailCache {
     }
     if (replaced) {
       // Compacted by another process: start over on the new file.
+      this.flush();
       closeSync(this.fd);
       this.fd = -1;
-      this.entries.clear();
-      this.scannedTo = CACHE_HEADER_BYTES;
+      this.forget();
       this.open();
     }
     const size = fstatSync(this.fd).size;
     if (size <= this.scannedTo) return;
-    const data = Buffer.alloc(size - this.scannedTo);
-    readSync(this.fd, data, 0, data.length, this.scannedTo);
+    const data = Buffer.allocUnsafe(size - this.scannedTo);
+    let got = 0;
+    while (got < data.length) {
+      const n = readSync(this.fd, data, got, data.length - got, this.scannedTo + got);
+      if (n === 0) break;
+      got += n;
+    }
     let pos = 0;
-    while (pos + RECORD_FRAME_BYTES <= data.length) {
+    let lastName = '';
+    let lastNameBytes: Buffer | undefined;
+    let map: Map<number, Entry> | undefined;
+    while (pos + RECORD_FRAME_BYTES <= got) {
       const length = data.readUInt32LE(pos + 4);
       const end = pos + RECORD_FRAME_BYTES + length;
-      if (data.readUInt32LE(pos) !== CACHE_RECORD_MAGIC || (end <= data.length && data.readUInt32LE(pos + 8) !== crc32(data.subarray(pos + RECORD_FRAME_BYTES, end)))) {
+      if (data.readUInt32LE(pos) !== CACHE_RECORD_MAGIC || (end <= got && data.readUInt32LE(pos + 8) !== crc32(data.subarray(pos + RECORD_FRAME_BYTES, end)))) {
         if (!this.warned) this.logger.warn({ path: this.path, offset: this.scannedTo + pos }, 'damaged cache record skipped; the field will be parsed again');
         this.warned = true;
         const magic = Buffer.alloc(4);
         magic.writeUInt32LE(CACHE_RECORD_MAGIC, 0);
         const next = data.indexOf(magic, pos + 1);
-        pos = next < 0 ? data.length : next;
+        pos = next < 0 || next >= got ? got : next;
         continue;
       }
-      if (end > data.length) break;
+      if (end > got) break;
       const body = pos + RECORD_FRAME_BYTES;
       const uid = data.readUInt32LE(body);
       const nameLength = data[body + 4]!;
-      const name = data.toString('latin1', body + 5, body + 5 + nameLength);
       const valueStart = body + 5 + nameLength;
-      let fields = this.entries.get(uid);
-      if (!fields) this.entries.set(uid, (fields = new Map()));
-      fields.set(name, [this.scannedTo + valueStart, end - valueStart]);
+      // Records of one message come in the same order of fields: reuse the last name when its bytes match.
+      if (!(lastNameBytes !== undefined && lastNameBytes.length === nameLength && data.compare(lastNameBytes, 0, nameLength, body + 5, valueStart) === 0)) {
+        lastName = data.toString('latin1', body + 5, valueStart);
+        lastNameBytes = data.subarray(body + 5, valueStart);
+        map = this.entryMap(lastName);
+      }
+      const index = this.offsets.length;
+      this.offsets.push(this.scannedTo + valueStart);
+      this.lengths.push(end - valueStart);
+      map!.set(uid, index);
       pos = end;
     }
+    if (pos > 0) this.hold(this.scannedTo, data.subarray(0, pos));
     this.scannedTo += pos;
+  }
+
+  private entry(uid: number, field: string): Entry | undefined {
+    return this.entries.get(field)?.get(uid);
+  }
+
+  private text(entry: Entry): string {
+    if (typeof entry === 'string') return entry;
+    const offset = this.offsets[entry]!;
+    const length = this.lengths[entry]!;
+    const chunks = this.chunks;
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = chunks[mid]!;
+      if (offset < c.start) hi = mid - 1;
+      else if (offset >= c.start + c.data.length) lo = mid + 1;
+      else return c.data.toString('utf8', offset - c.start, offset - c.start + length);
+    }
+    const buf = Buffer.allocUnsafe(length);
+    const got = readSync(this.fd, buf, 0, length, offset);
+    return buf.toString('utf8', 0, got);
   }
 
   /** The cached JSON text of `field` of message `uid`, if present. */
   get(uid: number, field: string): string | undefined {
     this.open();
-    let entry = this.entries.get(uid)?.get(field);
-    if (entry === undefined) {
+    let entry = this.entry(uid, field);
+    // A miss looks for what other processes appended meanwhile, but not on every message
+    // of a search that fills the cache: missing a record only means parsing the field again.
+    if (entry === undefined && performance.now() - this.lastScan >= RESCAN_INTERVAL_MS) {
       this.scan();
-      entry = this.entries.get(uid)?.get(field);
+      entry = this.entry(uid, field);
     }
-    if (entry === undefined || typeof entry === 'string') return entry;
-    const [offset, length] = entry;
-    const buf = Buffer.alloc(length);
-    readSync(this.fd, buf, 0, length, offset);
-    return buf.toString('utf8');
+    return entry === undefined ? undefined : this.text(entry);
+  }
+
+  /**
+   * The decoded value of `field` of `uid` (decode(JSON text)), kept in memory for the next
+   * ask: only for small fields whose values nobody modifies (the query engine's).
+   */
+  value(uid: number, field: string, decode: (json: string) => unknown): unknown {
+    const known = this.memo.values.get(field)?.get(uid);
+    if (known !== undefined) return known;
+    const text = this.get(uid, field);
+    if (text === undefined) return undefined;
+    const value = decode(text);
+    this.remember(uid, field, value);
+    return value;
+  }
+
+  /**
+   * A value computed from the fields of `uid` (a sort key, say), kept like value()'s: `key`
+   * must name the computation and the fields it reads, which never change for a UID.
+   */
+  derived<A, T>(uid: number, key: string, arg: A, compute: (arg: A) => T): T {
+    const known = this.memo.values.get(key)?.get(uid);
+    if (known !== undefined) return known as T;
+    const value = compute(arg);
+    this.remember(uid, key, value);
+    return value;
+  }
+
+  /** Keeps a decoded value (one just parsed and put) for value(). */
+  remember(uid: number, field: string, value: unknown): void {
+    if (value === undefined) return;
+    // Dropped to make room for another file's values: start again.
+    if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
+    const memo = this.memo;
+    makeRoom(memo);
+    let map = memo.values.get(field);
+    if (!map) memo.values.set(field, (map = new Map()));
+    if (!map.has(uid)) {
+      memo.count++;
+      memoCount++;
+    }
+    map.set(uid, value);
   }
 
   /** Whether `field` of `uid` is known without re-reading the file (after a get() just scanned it). */
   has(uid: number, field: string): boolean {
-    return this.entries.get(uid)?.has(field) ?? false;
+    return this.entry(uid, field) !== undefined;
   }
 
   put(uid: number, field: string, json: string): void {
-    this.open();
-    const record = encodeRecord(uid, field, json);
-    if (!record) return;
-    writeSync(this.fd, record);
-    let fields = this.entries.get(uid);
-    if (!fields) this.entries.set(uid, (fields = new Map()));
-    fields.set(field, json);
+    this.putMany(uid, [[field, json]]);
   }
 
-  /** Several fields of one message in one write. */
-  putMany(uid: number, values: ReadonlyArray<readonly [field: string, json: string]>): void {
+  /**
+   * Several fields of one message in one write. With `defer`, the records wait (in memory,
+   * readable through get()) to be written with others: at PENDING_BYTES_MAX, at flush(),
+   * or once the current task is done.
+   */
+  putMany(uid: number, values: ReadonlyArray<readonly [field: string, json: string]>, defer = false): void {
     this.open();
-    const records: Buffer[] = [];
-    for (const [field, json] of values) {
-      const record = encodeRecord(uid, field, json);
-      if (record) records.push(record);
+    // All records of the message in one buffer.
+    const sizes = values.map(([field, json]) => recordBytes(field, json));
+    let total = 0;
+    for (const size of sizes) total += size;
+    if (total > 0) {
+      const buf = Buffer.allocUnsafe(total);
+      let at = 0;
+      values.forEach(([field, json], i) => {
+        const size = sizes[i]!;
+        if (size === 0) return;
+        writeRecord(buf, at, size, uid, field, json);
+        const valueAt = at + RECORD_FRAME_BYTES + 5 + field.length;
+        this.pendingValues.push({ at: this.pendingBytes + valueAt, length: at + size - valueAt, field, uid });
+        at += size;
+        this.entryMap(field).set(uid, json);
+      });
+      this.pending.push(buf);
+      this.pendingBytes += total;
     }
-    if (records.length === 0) return;
-    writeSync(this.fd, Buffer.concat(records));
-    let fields = this.entries.get(uid);
-    if (!fields) this.entries.set(uid, (fields = new Map()));
-    for (const [field, json] of values) fields.set(field, json);
+    if (!defer || this.pendingBytes >= PENDING_BYTES_MAX) {
+      this.flush();
+    } else if (!this.flushScheduled && this.pending.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        if (this.fd < 0) return;
+        try {
+          this.flush();
+        } catch (err) {
+          // Only a cache: the fields are parsed again next time.
+          this.logger.warn({ err, path: this.path }, 'writing cache records failed');
+        }
+      });
+    }
+  }
+
+  /** Writes the deferred records. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    const values = this.pendingValues;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingValues = [];
+    this.open();
+    const before = fstatSync(this.fd).size;
+    writeSync(this.fd, data);
+    // Nobody else appended since the last scan: our records need not be read back, and
+    // their values are served from the bytes just written, not from a string each.
+    if (before !== this.scannedTo || fstatSync(this.fd).size !== before + data.length) return;
+    this.scannedTo = before + data.length;
+    const held = this.chunks.length;
+    this.hold(before, data);
+    if (this.chunks.length === held) return;
+    for (const v of values) {
+      const map = this.entryMap(v.field);
+      if (typeof map.get(v.uid) !== 'string') continue;
+      map.set(v.uid, this.offsets.length);
+      this.offsets.push(before + v.at);
+      this.lengths.push(v.length);
+    }
   }
 
   /** Rewrites the file with only the newest records of messages `keep` accepts. */
   compact(keep: (uid: number) => boolean): void {
     this.open();
+    this.flush();
     this.scan();
     const parts: Buffer[] = [encodeHeader(this.uidValidity)];
-    for (const [uid, fields] of this.entries) {
-      if (!keep(uid)) continue;
-      for (const field of fields.keys()) {
-        const value = this.get(uid, field);
-        const record = value === undefined ? undefined : encodeRecord(uid, field, value);
+    for (const [field, map] of this.entries) {
+      for (const [uid, entry] of map) {
+        if (!keep(uid)) continue;
+        const record = encodeRecord(uid, field, this.text(entry));
         if (record) parts.push(record);
       }
     }
@@ -212,8 +463,7 @@ export class MailCache {
     renameSync(tmp, this.path);
     closeSync(this.fd);
     this.fd = -1;
-    this.entries.clear();
-    this.scannedTo = CACHE_HEADER_BYTES;
+    this.forget();
   }
 
   /** Bytes in the file, for deciding when to compact. */
@@ -223,7 +473,16 @@ export class MailCache {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    if (this.fd >= 0) {
+      try {
+        this.flush();
+      } catch (err) {
+        this.logger.warn({ err, path: this.path }, 'writing cache records failed');
+      }
+      closeSync(this.fd);
+    }
     this.fd = -1;
+    // The memory goes with the view; the decoded values (shared) stay.
+    this.forget();
   }
 }

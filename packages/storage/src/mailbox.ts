@@ -12,6 +12,7 @@
  * its own transaction, which gives it the modseq and the outcome that all readers agree on.
  */
 import type { QueryMessage } from './query/index.js';
+import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
 import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -319,6 +320,30 @@ export class Mailbox {
     for (const [name, bit] of SYSTEM_FLAGS) if (bits & bit) out = out === '' ? name : `${out} ${name}`;
     if (withRecent && uid >= this.recentFrom && this.claimsRecent) out = out === '' ? '\\Recent' : `${out} \\Recent`;
     for (const id of t.keywordIndexes(slot)) out = out === '' ? this.state.header.keywords[id]! : `${out} ${this.state.header.keywords[id]!}`;
+    return out;
+  }
+
+  /**
+   * flagText() of the message at `seq` of the view (no UID lookup, nothing allocated but the
+   * text), for FETCH 1:* (FLAGS) over a large mailbox.
+   */
+  flagTextOfSeq(seq: number, withRecent = true): string {
+    if (seq < 1 || seq > this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
+    const slot = seq - 1;
+    const t = this.state.table;
+    const bits = t.flags[slot]!;
+    let out = '';
+    for (let i = 0; i < SYSTEM_FLAGS.length; i++) {
+      const flag = SYSTEM_FLAGS[i]!;
+      if (bits & flag[1]) out = out === '' ? flag[0] : `${out} ${flag[0]}`;
+    }
+    if (withRecent && t.uids[slot]! >= this.recentFrom && this.claimsRecent) out = out === '' ? '\\Recent' : `${out} \\Recent`;
+    const words = t.kwWords;
+    for (let w = 0; w < words; w++) {
+      if (t.keywordBits[slot * words + w] === 0) continue;
+      for (const id of t.keywordIndexes(slot)) out = out === '' ? this.state.header.keywords[id]! : `${out} ${this.state.header.keywords[id]!}`;
+      break;
+    }
     return out;
   }
 
@@ -1145,7 +1170,9 @@ export class Mailbox {
     const slot = this.slotOf(uid);
     const expected = DBOX_HEADER_BYTES + this.state.table.sizes[slot]!;
     if (expected > SYNC_READ_MAX_BYTES) return this.readSync(uid);
-    const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
+    const dir = this.paths.dir;
+    // messagePath() without path.join's normalising, for the common unhashed layout.
+    const path = this.settings.mail_dir_hash === 0 ? `${dir}${dir.endsWith('/') ? '' : '/'}u.${uid}` : messagePath(dir, uid, this.settings.mail_dir_hash);
     let fd: number;
     try {
       fd = openSync(path, constants.O_RDONLY | O_NOFOLLOW | constants.O_NONBLOCK);
@@ -1165,7 +1192,14 @@ export class Mailbox {
     if (got !== expected) return this.readSync(uid);
     const header = decodeDboxHeader(data.subarray(0, DBOX_HEADER_BYTES), got);
     if (typeof header === 'string' || (header.flags ?? 0) & DBOX_FLAG_ATTACHMENT_STUB) return this.readSync(uid);
-    this.checkGuid(uid, slot, header.guid, path);
+    // checkGuid() without copying the index's GUID; it reports a mismatch.
+    const guids = this.state.table.guids;
+    for (let i = 0; i < 16; i++) {
+      if (header.guid[i] !== guids[slot * 16 + i]) {
+        this.checkGuid(uid, slot, header.guid, path);
+        break;
+      }
+    }
     return data.subarray(DBOX_HEADER_BYTES, got);
   }
 
@@ -1196,7 +1230,6 @@ export class Mailbox {
       try {
         const otherValue = this.parseField(other, message);
         values.push([other, encodeFieldJson(otherValue)]);
-        if (isQueryField(other)) this.cache.remember(uid, other, otherValue);
       } catch (err) {
         if (!isLoftError(err, 'LOFT_E_STORAGE_NO_PARSER')) throw err;
       }
@@ -1222,40 +1255,28 @@ export class Mailbox {
     if (uid === 0) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
     const t = this.state.table;
     const slot = seq - 1;
-    // A SEARCH TEXT reads header and body text of the same message: read the file once.
-    let message: Buffer | undefined;
-    const read = (): Buffer => (message ??= this.readForQuery(uid));
-    // Getters: a SORT (SIZE) or SEARCH SUBJECT over 100,000 messages must not build a flag
-    // set, a BigInt and two Dates per message that it never looks at.
-    const flagsOf = (): Set<string> => this.flagsOfSlot(slot);
-    const view: MessageView = {
-      seq,
-      uid,
-      get modseq() {
-        return BigInt(t.modseqs[slot]!);
-      },
-      get flags() {
-        return flagsOf();
-      },
-      get internalDate() {
-        return new Date(t.internalDates[slot]!);
-      },
-      get saveDate() {
-        return new Date(t.saveDates[slot]!);
-      },
-      size: t.sizes[slot]!,
-      header: (name) => this.fieldSync(uid, `headers:${name.toLowerCase()}`, read, true) as string[],
-      headerText: () => {
-        const raw = read();
-        return this.parser.decodedHeaderText?.(raw) ?? (headerFieldParser.parse('headerText', raw) as string);
-      },
-      bodyText: () => {
-        const raw = read();
-        return this.parser.bodyText?.(raw) ?? raw.subarray(headerEnd(raw).bodyStart).toString('utf8');
-      },
-      memo: (key, compute) => this.cache.derived(uid, key, compute),
-    };
-    return view;
+    return new StoredMessage(this.viewSource(), t, seq, uid, slot, t.sizes[slot]!);
+  }
+
+  /** What the views of messageView() read through, made once per mailbox. */
+  private viewSource(): MessageSource {
+    return messageSource(this, () => {
+      // A SEARCH TEXT reads header and body text of the same message: read the file once.
+      const read = (view: StoredMessage): Buffer => (view.message ??= this.readForQuery(view.uid));
+      return {
+        header: (view, name) => this.fieldSync(view.uid, `headers:${name}`, () => read(view), true) as string[],
+        headerText: (view) => {
+          const raw = read(view);
+          return this.parser.decodedHeaderText?.(raw) ?? (headerFieldParser.parse('headerText', raw) as string);
+        },
+        bodyText: (view) => {
+          const raw = read(view);
+          return this.parser.bodyText?.(raw) ?? raw.subarray(headerEnd(raw).bodyStart).toString('utf8');
+        },
+        flags: (slot) => this.flagsOfSlot(slot),
+        memo: (view, key, compute) => this.cache.derived(view.uid, key, view, compute),
+      };
+    });
   }
 
   // ---- change notification and CONDSTORE ----------------------------------------------

@@ -27,15 +27,24 @@ import type { CachedFieldName, MessageFieldParser } from './message-fields.js';
 /** Fields a FETCH usually asks for together; a miss on one parses and caches all of them. */
 export const STRUCTURE_FIELDS: readonly CachedFieldName[] = ['envelope', 'bodystructure', 'body', 'sentDate'];
 
-/** Header fields SEARCH, SORT and THREAD read; a miss on one caches all, from one file read. */
-export const QUERY_HEADER_FIELDS: readonly CachedFieldName[] = ['subject', 'from', 'to', 'cc', 'date', 'message-id', 'references', 'in-reply-to'].map(
-  (name): CachedFieldName => `headers:${name}`,
-);
+/**
+ * Header fields SEARCH, SORT and THREAD read, in two groups; a miss on one caches its group,
+ * from one file read: what SORT (SUBJECT, DATE) and THREAD need, and the address fields.
+ */
+const THREAD_FIELDS: readonly CachedFieldName[] = ['subject', 'date', 'message-id', 'references', 'in-reply-to'].map((name): CachedFieldName => `headers:${name}`);
+const ADDRESS_FIELDS: readonly CachedFieldName[] = ['from', 'to', 'cc'].map((name): CachedFieldName => `headers:${name}`);
+export const QUERY_HEADER_FIELDS: readonly CachedFieldName[] = [...THREAD_FIELDS, ...ADDRESS_FIELDS];
+
+/** Small fields the query engine reads (header values, the sent date), kept decoded in memory once read. */
+export function isQueryField(field: CachedFieldName): boolean {
+  return field === 'sentDate' || field.startsWith('headers:');
+}
 
 /** The fields cached together with `field` when it misses (itself included). */
 export function companionFields(field: CachedFieldName): readonly CachedFieldName[] {
   if (STRUCTURE_FIELDS.includes(field)) return STRUCTURE_FIELDS;
-  if (QUERY_HEADER_FIELDS.includes(field)) return QUERY_HEADER_FIELDS;
+  if (THREAD_FIELDS.includes(field)) return THREAD_FIELDS;
+  if (ADDRESS_FIELDS.includes(field)) return ADDRESS_FIELDS;
   return [field];
 }
 
@@ -45,20 +54,24 @@ export function companionFields(field: CachedFieldName): readonly CachedFieldNam
  */
 const treeOf = new WeakMap<Buffer, MimePart>();
 
-/** The message's header fields, parsed once per Buffer (a miss caches several header fields). */
-const fieldsOf = new WeakMap<Buffer, HeaderField[]>();
+/** The message's header fields by lower-cased name, parsed once per Buffer (a miss caches several header fields). */
+const fieldsOf = new WeakMap<Buffer, Map<string, HeaderField[]>>();
 
 /** Raw unfolded values of the fields called `name`, as @loft/mime's headerValues gives them. */
 function headerValues(message: Buffer, name: string): string[] {
-  let fields = fieldsOf.get(message);
-  if (!fields) {
-    fields = readHeaders(message);
-    fieldsOf.set(message, fields);
+  let byName = fieldsOf.get(message);
+  if (!byName) {
+    byName = new Map();
+    for (const field of readHeaders(message)) {
+      const key = field.name.toLowerCase();
+      const list = byName.get(key);
+      if (list) list.push(field);
+      else byName.set(key, [field]);
+    }
+    fieldsOf.set(message, byName);
   }
-  const wanted = name.toLowerCase();
-  const out: string[] = [];
-  for (const field of fields) if (field.name.toLowerCase() === wanted) out.push(unfold(field.value.toString('utf8')));
-  return out;
+  const fields = byName.get(name.toLowerCase());
+  return fields === undefined ? [] : fields.map((field) => unfold(field.value.toString('utf8')));
 }
 
 function tree(message: Buffer): MimePart {
@@ -108,6 +121,8 @@ function toJsonValue(value: unknown): unknown {
 
 /** JSON text of a field value; Buffers become {"$b": base64}. */
 export function encodeFieldJson(value: unknown): string {
+  // Header values (arrays of strings) and numbers need no conversion.
+  if (value === null || typeof value !== 'object' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) return JSON.stringify(value);
   return JSON.stringify(toJsonValue(value));
 }
 

@@ -19,6 +19,8 @@ import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { utf8Enabled, type SessionContext } from './session-context.js';
 
 const FETCH_BATCH_CHARS = 32 * 1024;
+/** Bytes an index-only FETCH lets wait for the socket before it waits too. */
+const INDEX_FETCH_QUEUED_MAX = 256 * 1024;
 
 /** Items answered from the storage's field cache: the cached field's name. */
 const CACHED_ITEMS: Readonly<Record<string, CachedFieldName>> = { ENVELOPE: 'envelope', BODY: 'body', BODYSTRUCTURE: 'bodystructure' };
@@ -95,8 +97,13 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   if (modifiers.vanished && (!byUid || !ctx.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and ENABLE QRESYNC');
   const wantsModseq = modifiers.changedSince !== undefined || items.some((i) => i.type === 'attribute' && i.name === 'MODSEQ');
   if (wantsModseq) ctx.condstore = true;
-  const refs = set === '$' ? sel.resolve(ctx.savedUids, true) : sel.resolve(set, byUid);
   const m = sel.mailbox;
+  if (items.every(indexOnly) && !(modifiers.vanished && modifiers.changedSince !== undefined && set !== '$')) {
+    const seqs = set === '$' ? sel.resolveSeqs(ctx.savedUids, true) : sel.resolveSeqs(set, byUid);
+    await fetchIndexOnly(ctx, sel, seqs, items, { byUid, modseq: wantsModseq, changedSince: modifiers.changedSince });
+    return 'Fetch completed.';
+  }
+  const refs = set === '$' ? sel.resolve(ctx.savedUids, true) : sel.resolve(set, byUid);
 
   if (modifiers.vanished && modifiers.changedSince !== undefined && set !== '$') {
     const { vanished } = await m.changesSince(modifiers.changedSince);
@@ -142,6 +149,84 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   if (batch !== '') ctx.writer.send(batch);
   if (expungedSeen) throw no('Some of the requested messages no longer exist', 'EXPUNGEISSUED');
   return 'Fetch completed.';
+}
+
+/** Items answered from the index alone, without reading the message or the field cache. */
+const INDEX_ITEMS = new Set(['UID', 'FLAGS', 'MODSEQ', 'INTERNALDATE', 'SAVEDATE', 'RFC822.SIZE', 'EMAILID', 'THREADID']);
+
+function indexOnly(item: FetchItem): boolean {
+  return item.type === 'attribute' && INDEX_ITEMS.has(item.name);
+}
+
+/**
+ * FETCH of index-only items (FETCH 1:* (FLAGS), UID FETCH 1:* (FLAGS) on a resync): what
+ * messageResponse() writes, built in one loop into ~32 KiB sends. Nothing here sets \Seen.
+ */
+async function fetchIndexOnly(
+  ctx: SessionContext,
+  sel: SelectedMailbox,
+  seqs: Uint32Array,
+  items: readonly FetchItem[],
+  o: { byUid: boolean; modseq: boolean; changedSince: bigint | undefined },
+): Promise<void> {
+  const m = sel.mailbox;
+  const names = items.map((i) => (i.type === 'attribute' ? i.name : ''));
+  const uidFirst = o.byUid && !names.includes('UID');
+  const modseqLast = o.modseq && !names.includes('MODSEQ');
+  const onlyFlags = names.length === 1 && names[0] === 'FLAGS' && !uidFirst && !modseqLast;
+  let batch = '';
+  for (let i = 0; i < seqs.length; i++) {
+    if (ctx.closed) break;
+    const seq = seqs[i]!;
+    if (o.changedSince !== undefined && m.modseq(m.uidOfSeq(seq)) <= o.changedSince) continue;
+    if (onlyFlags) {
+      batch += `* ${seq} FETCH (FLAGS ${sel.flagListOfSeq(seq)})\r\n`;
+    } else {
+      const uid = m.uidOfSeq(seq);
+      let line = `* ${seq} FETCH (`;
+      let first = true;
+      if (uidFirst) {
+        line += `UID ${uid}`;
+        first = false;
+      }
+      for (const name of names) {
+        line += `${first ? '' : ' '}${indexItemValue(sel, seq, uid, name)}`;
+        first = false;
+      }
+      if (modseqLast) line += `${first ? '' : ' '}MODSEQ (${m.modseq(uid)})`;
+      batch += `${line})\r\n`;
+    }
+    if (batch.length < FETCH_BATCH_CHARS) continue;
+    const sent = ctx.writer.send(batch);
+    batch = '';
+    // Short lines: go on while the client has a little to read, so a FETCH 1:* (FLAGS) is
+    // not one wait for the socket per batch.
+    if (!sent && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
+  }
+  if (batch !== '') ctx.writer.send(batch);
+}
+
+/** One index-only item, as itemValue() writes it. */
+function indexItemValue(sel: SelectedMailbox, seq: number, uid: number, name: string): string {
+  const m = sel.mailbox;
+  switch (name) {
+    case 'UID':
+      return `UID ${uid}`;
+    case 'FLAGS':
+      return `FLAGS ${sel.flagListOfSeq(seq)}`;
+    case 'MODSEQ':
+      return `MODSEQ (${m.modseq(uid)})`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE "${formatDateTime(m.internalDate(uid))}"`;
+    case 'SAVEDATE':
+      return `SAVEDATE "${formatDateTime(m.saveDate(uid))}"`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${m.messageSize(uid)}`;
+    case 'EMAILID':
+      return `EMAILID (M${m.messageGuid(uid)})`;
+    default:
+      return 'THREADID NIL';
+  }
 }
 
 interface ResponseOptions {

@@ -28,15 +28,41 @@ function usesModseq(key: SearchKey): boolean {
 }
 
 /**
- * BODY and TEXT search the decoded text (transfer encoding and charset undone, HTML as text),
- * which the storage's view does not give yet: it is computed here from the raw message.
+ * BODY and TEXT search the decoded text (transfer encoding and charset undone, HTML as text).
+ * The storage's view gives it for messages it reads synchronously; a large message is read
+ * here through the thread pool, so it does not block the process's other sessions.
  */
 async function withDecodedText(m: Mailbox, view: QueryMessage): Promise<QueryMessage> {
   const raw = await m.openMessage(view.uid);
   let root: MimePart | undefined;
   const parsed = (): MimePart => (root ??= parseMessage(raw));
-  return { ...view, bodyText: () => bodyText(raw, parsed()), headerText: () => decodedHeaderText(raw, parsed()) };
+  // The view's own methods and getters (on its prototype) are kept by delegating to it.
+  const decoded: QueryMessage = {
+    seq: view.seq,
+    uid: view.uid,
+    size: view.size,
+    get modseq() {
+      return view.modseq;
+    },
+    get flags() {
+      return view.flags;
+    },
+    get internalDate() {
+      return view.internalDate;
+    },
+    get saveDate() {
+      return view.saveDate;
+    },
+    header: (name) => view.header(name),
+    bodyText: () => bodyText(raw, parsed()),
+    headerText: () => decodedHeaderText(raw, parsed()),
+  };
+  if (view.memo) decoded.memo = (key, compute) => view.memo!(key, () => compute(decoded));
+  return decoded;
 }
+
+/** Messages larger than this are read asynchronously for BODY and TEXT (as Mailbox.openMessage does). */
+const SYNC_BODY_MAX_BYTES = 1024 * 1024;
 
 /** Updating searches (RETURN (UPDATE)) one session may keep; RFC 5267 §4.3.1 asks for at least one. */
 export const SEARCH_UPDATE_CONTEXTS_MAX = 10;
@@ -44,9 +70,18 @@ export const SEARCH_UPDATE_CONTEXTS_MAX = 10;
 /** Messages examined between yields to the event loop, so one big SEARCH does not stall the process's other sessions. */
 const SEARCH_YIELD_EVERY = 512;
 
-/** A compiled program and what its keys refer to (`*`, `$`, now), for one pass over the view. */
+/**
+ * A compiled program and what its keys refer to (`*`, `$`, now), for one pass over the view.
+ * test() answers synchronously unless it has to read a large message (a promise then), so a
+ * pass over 100,000 messages does not await each of them.
+ */
 interface Evaluator {
-  test(seq: number): Promise<QueryMessage | undefined>;
+  test(seq: number): QueryMessage | undefined | Promise<QueryMessage | undefined>;
+}
+
+function isExpectedMiss(err: unknown): boolean {
+  // Expunged by another session while we looked: it simply does not match.
+  return isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED') || isLoftError(err, 'LOFT_E_STORAGE_IO');
 }
 
 function evaluator(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Evaluator {
@@ -55,17 +90,25 @@ function evaluator(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): E
   const count = m.messageCount;
   const query: QueryContext = { messageCount: count, maxUid: count > 0 ? m.uidOfSeq(count) : 0, savedResult: { uids: ctx.savedUids }, now: new Date() };
   const withBody = needsBody(compiled);
+  const slow = async (view: QueryMessage): Promise<QueryMessage | undefined> => {
+    try {
+      const decoded = await withDecodedText(m, view);
+      return searchMatches(compiled, decoded, query) ? view : undefined;
+    } catch (err) {
+      if (!isExpectedMiss(err)) throw err;
+      return undefined;
+    }
+  };
   return {
-    async test(seq) {
+    test(seq) {
       const uid = m.uidOfSeq(seq);
       if (uid === 0 || m.isExpunged(uid)) return undefined;
-      let view: QueryMessage = m.messageView(seq);
+      const view: QueryMessage = m.messageView(seq);
+      if (withBody && view.size > SYNC_BODY_MAX_BYTES) return slow(view);
       try {
-        if (withBody) view = await withDecodedText(m, view);
         return searchMatches(compiled, view, query) ? view : undefined;
       } catch (err) {
-        // Expunged by another session while we looked: it simply does not match.
-        if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED') && !isLoftError(err, 'LOFT_E_STORAGE_IO')) throw err;
+        if (!isExpectedMiss(err)) throw err;
         return undefined;
       }
     },
@@ -82,7 +125,8 @@ async function matching(ctx: SessionContext, sel: SelectedMailbox, key: SearchKe
       await new Promise((resolve) => setImmediate(resolve));
       if (ctx.closed) break;
     }
-    const view = await test.test(seq);
+    const result = test.test(seq);
+    const view = result instanceof Promise ? await result : result;
     if (view !== undefined) out.push(view);
   }
   return out;
@@ -94,7 +138,9 @@ export async function matchingUids(ctx: SessionContext, sel: SelectedMailbox, ke
   const out = new Set<number>();
   for (const uid of uids) {
     const seq = sel.mailbox.seqOfUid(uid);
-    if (seq > 0 && (await test.test(seq)) !== undefined) out.add(uid);
+    if (seq === 0) continue;
+    const result = test.test(seq);
+    if ((result instanceof Promise ? await result : result) !== undefined) out.add(uid);
   }
   return out;
 }

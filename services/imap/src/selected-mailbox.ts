@@ -100,6 +100,30 @@ export class SelectedMailbox {
     return out;
   }
 
+  /**
+   * resolve() as sequence numbers only, ascending: one array, not an object per message,
+   * for commands that go over a whole large mailbox.
+   */
+  resolveSeqs(set: SequenceSet | readonly number[], byUid: boolean): Uint32Array {
+    const m = this.mailbox;
+    const count = m.messageCount;
+    if (isUidList(set) || (byUid && count > 0)) return Uint32Array.from(this.resolve(set, byUid), (r) => r.seq);
+    if (byUid) return new Uint32Array(0);
+    if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
+    const ranges = normalizeSequenceSet(set, count);
+    let n = 0;
+    for (const [lo, hi] of ranges) n += hi - lo + 1;
+    const out = new Uint32Array(n);
+    let i = 0;
+    for (const [lo, hi] of ranges) for (let seq = lo; seq <= hi; seq++) out[i++] = seq;
+    return out;
+  }
+
+  /** flagList() of the message at `seq`. */
+  flagListOfSeq(seq: number): string {
+    return `(${this.mailbox.flagTextOfSeq(seq, !this.hideRecent)})`;
+  }
+
   /** FLAGS of a message as a FETCH item value, `(\Seen $Label1)`. */
   flagList(uid: number): string {
     return `(${this.mailbox.flagText(uid, !this.hideRecent)})`;

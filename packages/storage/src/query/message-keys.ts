@@ -3,12 +3,30 @@ import { baseSubjectInfo, decodeHeader, parseAddresses, parseDate } from '@loft/
 import { casemap } from './casemap.js';
 import type { QueryMessage } from './query-message.js';
 
+/** `compute()`, kept by the message's storage under `key` when it offers that. */
+export function memoized<T>(msg: QueryMessage, key: string, compute: (msg: QueryMessage) => T): T {
+  return msg.memo ? msg.memo(key, compute) : compute(msg);
+}
+
+/** One compute function per header name, made once (no closure per message). */
+function perName(made: Map<string, (msg: QueryMessage) => string>, name: string, compute: (msg: QueryMessage, name: string) => string): (msg: QueryMessage) => string {
+  let fn = made.get(name);
+  if (!fn) made.set(name, (fn = (msg) => compute(msg, name)));
+  return fn;
+}
+const addressKeyOf = new Map<string, (msg: QueryMessage) => string>();
+const displayKeyOf = new Map<string, (msg: QueryMessage) => string>();
+
 export function firstHeader(msg: QueryMessage, name: string): string | undefined {
   return msg.header(name)[0];
 }
 
 /** RFC 5256 sent date: the Date: header, or the internal date when it is missing or invalid; ms since the epoch. */
 export function sortDate(msg: QueryMessage): number {
+  return memoized(msg, 'q:sortDate', computeSortDate);
+}
+
+function computeSortDate(msg: QueryMessage): number {
   const value = firstHeader(msg, 'date');
   const parsed = value === undefined ? null : parseDate(value);
   return parsed ? parsed.date.getTime() : msg.internalDate.getTime();
@@ -16,6 +34,10 @@ export function sortDate(msg: QueryMessage): number {
 
 /** SORT FROM/TO/CC: the addr-mailbox of the first address (a group's name for a group), casemapped. */
 export function addressKey(msg: QueryMessage, name: string): string {
+  return memoized(msg, `q:addressKey:${name}`, perName(addressKeyOf, name, computeAddressKey));
+}
+
+function computeAddressKey(msg: QueryMessage, name: string): string {
   const value = firstHeader(msg, name);
   if (value === undefined) return '';
   const first = parseAddresses(value)[0];
@@ -24,6 +46,10 @@ export function addressKey(msg: QueryMessage, name: string): string {
 
 /** SORT DISPLAYFROM/DISPLAYTO (RFC 5957): the decoded display name, else mailbox@host. */
 export function displayKey(msg: QueryMessage, name: string): string {
+  return memoized(msg, `q:displayKey:${name}`, perName(displayKeyOf, name, computeDisplayKey));
+}
+
+function computeDisplayKey(msg: QueryMessage, name: string): string {
   const value = firstHeader(msg, name);
   if (value === undefined) return '';
   const first = parseAddresses(value)[0];
@@ -34,7 +60,17 @@ export function displayKey(msg: QueryMessage, name: string): string {
 }
 
 /** The casemapped base subject, and whether the subject was a reply or forward. */
-export function subjectKey(msg: QueryMessage): { base: string; isReplyOrForward: boolean; present: boolean } {
+export interface SubjectKey {
+  readonly base: string;
+  readonly isReplyOrForward: boolean;
+  readonly present: boolean;
+}
+
+export function subjectKey(msg: QueryMessage): SubjectKey {
+  return memoized(msg, 'q:subjectKey', computeSubjectKey);
+}
+
+function computeSubjectKey(msg: QueryMessage): SubjectKey {
   const value = firstHeader(msg, 'subject');
   if (value === undefined) return { base: '', isReplyOrForward: false, present: false };
   const info = baseSubjectInfo(value);

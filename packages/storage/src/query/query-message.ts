@@ -22,6 +22,12 @@ export interface QueryMessage {
   bodyText(): string;
   /** All header fields decoded, for TEXT. */
   headerText(): string;
+  /**
+   * Optional: `compute()`, or the value it gave before for this message. The storage keeps
+   * such values (sort keys, parsed dates, Message-IDs) between commands; `key` names the
+   * computation, which may read only what never changes for a UID (headers, dates, size).
+   */
+  memo?<T>(key: string, compute: (msg: QueryMessage) => T): T;
 }
 
 export interface QueryContext {

@@ -7,6 +7,7 @@ import type { SearchKey, SequenceSet } from '@loft/imap-proto';
 import { LoftError } from '@loft/errors';
 import { decodeHeader, parseAddresses, parseDate } from '@loft/mime';
 import { casemap } from './casemap.js';
+import { memoized } from './message-keys.js';
 import type { QueryContext, QueryMessage } from './query-message.js';
 
 const DAY_MS = 86_400_000;
@@ -57,6 +58,10 @@ function localDay(instant: Date, ctx: QueryContext): number {
  * timezone"). Like Dovecot, a missing or invalid header counts as 1970-01-01.
  */
 function sentDay(msg: QueryMessage): number {
+  return memoized(msg, 'q:sentDay', computeSentDay);
+}
+
+function computeSentDay(msg: QueryMessage): number {
   const value = msg.header('date')[0];
   const parsed = value === undefined ? null : parseDate(value);
   return parsed ? Date.UTC(parsed.year, parsed.month - 1, parsed.day) / DAY_MS : 0;
@@ -145,6 +150,15 @@ function headerForms(field: string, value: string): string[] {
   return forms;
 }
 
+/** headerForms() of every value of the field. */
+function allHeaderForms(msg: QueryMessage, field: string): readonly string[] {
+  const values = msg.header(field);
+  if (values.length === 1) return headerForms(field, values[0]!);
+  const out: string[] = [];
+  for (const v of values) out.push(...headerForms(field, v));
+  return out;
+}
+
 function compileDate(key: Extract<SearchKey, { type: 'date' }>): Node {
   const day = dayNumber(key.date);
   const cmp =
@@ -205,9 +219,12 @@ function compile(key: SearchKey, needs: { body: boolean; headers: Set<string> | 
       addHeader(field);
       if (key.value === '') return { cost: 1, test: (ev) => ev.msg.header(field).length > 0 };
       const needle = casemap(key.value);
+      // The forms are kept by the message's storage between searches.
+      const memoKey = `q:headerForms:${field}`;
+      const forms = (msg: QueryMessage): readonly string[] => allHeaderForms(msg, field);
       return {
         cost: 1,
-        test: (ev) => ev.msg.header(field).some((v) => headerForms(field, v).some((form) => form.includes(needle))),
+        test: (ev) => memoized(ev.msg, memoKey, forms).some((form) => form.includes(needle)),
       };
     }
     case 'body': {

@@ -36,6 +36,7 @@ function keyOf(msg: QueryMessage, key: SortKeyName): KeyValue {
 
 /** Messages in SORT order; `msgs` is not modified. */
 export function sortMessages(msgs: readonly QueryMessage[], keys: readonly SortKey[]): QueryMessage[] {
+  if (keys.length === 1) return sortByOneKey(msgs, keys[0]!);
   const rows = msgs.map((msg) => ({ msg, values: keys.map((k) => keyOf(msg, k.key)) }));
   const signs = keys.map((k) => (k.reverse ? -1 : 1));
   rows.sort((a, b) => {
@@ -47,4 +48,28 @@ export function sortMessages(msgs: readonly QueryMessage[], keys: readonly SortK
     return a.msg.seq - b.msg.seq;
   });
   return rows.map((r) => r.msg);
+}
+
+/** sortMessages() with one key: the keys in one array, the messages' positions sorted. */
+function sortByOneKey(msgs: readonly QueryMessage[], key: SortKey): QueryMessage[] {
+  const n = msgs.length;
+  const values: KeyValue[] = new Array<KeyValue>(n);
+  const seqs = new Float64Array(n);
+  const order = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const msg = msgs[i]!;
+    values[i] = keyOf(msg, key.key);
+    seqs[i] = msg.seq;
+    order[i] = i;
+  }
+  const sign = key.reverse ? -1 : 1;
+  order.sort((a, b) => {
+    const x = values[a]!;
+    const y = values[b]!;
+    if (x !== y) return (x < y ? -1 : 1) * sign;
+    return seqs[a]! - seqs[b]!;
+  });
+  const out = new Array<QueryMessage>(n);
+  for (let i = 0; i < n; i++) out[i] = msgs[order[i]!]!;
+  return out;
 }

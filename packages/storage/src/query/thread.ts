@@ -4,7 +4,7 @@
  * Trees can be as deep as the mailbox is long, so nothing here recurses.
  */
 import { messageIds } from '@loft/mime';
-import { firstHeader, sortDate, subjectKey } from './message-keys.js';
+import { firstHeader, memoized, sortDate, subjectKey } from './message-keys.js';
 import type { QueryMessage } from './query-message.js';
 
 export type ThreadAlgorithm = 'REFERENCES' | 'REFS' | 'ORDEREDSUBJECT' | 'X-REFERENCES2';
@@ -73,6 +73,30 @@ class Links {
   }
 }
 
+interface ThreadIds {
+  /** The Message-ID, if any. */
+  readonly id: string | undefined;
+  /** References, or else the first In-Reply-To id: the parent chain, oldest first. */
+  readonly refs: readonly string[];
+}
+
+function threadIds(msg: QueryMessage): ThreadIds {
+  return memoized(msg, 'q:threadIds', computeThreadIds);
+}
+
+function computeThreadIds(msg: QueryMessage): ThreadIds {
+  const idHeader = firstHeader(msg, 'message-id');
+  const id = idHeader === undefined ? undefined : messageIds(idHeader)[0];
+  const refsHeader = firstHeader(msg, 'references');
+  let refs = refsHeader === undefined ? [] : messageIds(refsHeader);
+  if (refs.length === 0) {
+    const irt = firstHeader(msg, 'in-reply-to');
+    const first = irt === undefined ? undefined : messageIds(irt)[0];
+    refs = first === undefined ? [] : [first];
+  }
+  return { id, refs };
+}
+
 /** Step 1: containers linked by References / In-Reply-To; returns every container. */
 function buildContainers(msgs: readonly QueryMessage[]): Container[] {
   const byId = new Map<string, Container>();
@@ -89,8 +113,7 @@ function buildContainers(msgs: readonly QueryMessage[]): Container[] {
   };
   const ordered = [...msgs].sort((a, b) => a.uid - b.uid);
   for (const msg of ordered) {
-    const idHeader = firstHeader(msg, 'message-id');
-    const id = idHeader === undefined ? undefined : messageIds(idHeader)[0];
+    const { id, refs } = threadIds(msg);
     let own: Container;
     const existing = id === undefined ? undefined : byId.get(id);
     if (id !== undefined && (!existing || !existing.msg)) {
@@ -103,13 +126,6 @@ function buildContainers(msgs: readonly QueryMessage[]): Container[] {
     own.msg = msg;
     own.date = sortDate(msg);
 
-    const refsHeader = firstHeader(msg, 'references');
-    let refs = refsHeader === undefined ? [] : messageIds(refsHeader);
-    if (refs.length === 0) {
-      const irt = firstHeader(msg, 'in-reply-to');
-      const first = irt === undefined ? undefined : messageIds(irt)[0];
-      refs = first === undefined ? [] : [first];
-    }
     // 1.B: link the references in order, never re-parenting and never making a loop.
     let prev: Container | undefined;
     for (const ref of refs) {
