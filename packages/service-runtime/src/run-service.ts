@@ -34,7 +34,9 @@ export interface ServiceContext {
   setTitle(detail?: string): void;
   /**
    * Login services: give an authenticated client to the master (DESIGN §3). The socket is
-   * paused here; after the call this process no longer owns it.
+   * paused here; after the call this process no longer owns it, and once it has left, it
+   * no longer counts as a client here (it emits 'close'). A socket the master gives back
+   * must be tracked again.
    */
   handoff(message: Omit<Extract<ChildToMaster, { type: 'handoff' }>, 'type'>, socket: net.Socket): void;
 }
@@ -209,11 +211,18 @@ class Runtime {
       },
       handoff: (message, socket) => {
         socket.pause();
-        process.send?.({ type: 'handoff', ...message }, socket, undefined, (err) => {
-          if (err) {
-            this.logger.error({ err }, 'hand-off to the master failed');
-            socket.destroy();
-          }
+        if (!process.send) {
+          this.logger.error('hand-off impossible: no channel to the master');
+          socket.destroy();
+          return;
+        }
+        process.send({ type: 'handoff', ...message }, socket, undefined, (err) => {
+          if (err) this.logger.error({ err }, 'hand-off to the master failed');
+          // Sent, the descriptor has left this process: Node took the handle out of the socket
+          // object, which therefore never closes by itself, and a tracked client would count
+          // forever (a stop would wait for it until SIGKILL). Destroying the empty object only
+          // emits its 'close'; on an error it also closes the connection, which nobody serves.
+          socket.destroy();
         });
       },
     };

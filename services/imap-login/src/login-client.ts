@@ -49,6 +49,12 @@ export class LoginClient {
   /** AUTHENTICATE in progress: what the next continuation line answers. */
   private sasl: { tag: string; mechanism: 'PLAIN' | 'LOGIN'; step: number; user?: string } | undefined;
   readonly info: Omit<ClientInfo, 'secured' | 'tls'>;
+  /** Remove this object's listeners from the socket it is bound to. */
+  private unbind: () => void = () => undefined;
+  /** Given to the master (or on its way), and not given back. */
+  private handedOff = false;
+  /** Proxied: the remote server's socket. */
+  private proxyRemote: net.Socket | undefined;
 
   constructor(socket: net.Socket, private readonly env: LoginEnvironment, tlsFromStart: boolean) {
     this.socket = socket;
@@ -73,10 +79,26 @@ export class LoginClient {
     return { ...this.info, secured: this.secured, tls: this.tlsActive };
   }
 
+  /**
+   * Listen to the client's socket. Only to our own events: the runtime counts the client
+   * by the 'close' of the socket it accepted, a listener that must stay (a STARTTLS that
+   * removed every 'close' listener of the plain socket kept the client counted forever).
+   * A socket replaced since (STARTTLS, a failed hand-off) no longer speaks for the client.
+   */
   private bind(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    const onData = (chunk: Buffer): void => {
+      if (socket === this.socket) this.receive(chunk);
+    };
+    const onClose = (): void => {
+      if (socket === this.socket) this.closed();
+    };
+    socket.on('data', onData);
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.closed());
+    socket.on('close', onClose);
+    this.unbind = () => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+    };
   }
 
   private newWriter(): ImapWriter {
@@ -178,8 +200,7 @@ export class LoginClient {
     this.unparsed = Buffer.alloc(0);
     this.state = 'waiting';
     const plain = this.socket;
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('close');
+    this.unbind();
     const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: this.env.secureContext });
     secure.once('secure', () => {
       this.tlsActive = true;
@@ -263,7 +284,8 @@ export class LoginClient {
       this.env.logger.error({ err }, 'auth service unreachable');
       reply = { result: 'fail', temporary: true, message: 'Temporary authentication failure.' };
     }
-    if (this.socket.destroyed) return;
+    // Gone, or ended meanwhile (login_timeout, shutdown): nothing to hand over.
+    if (this.socket.destroyed || this.ended()) return;
     if (reply.result === 'ok') return this.handOff(tag, reply.ticket);
     if (reply.result === 'proxy') return this.proxy(tag, reply);
     this.state = 'active';
@@ -273,6 +295,7 @@ export class LoginClient {
 
   private async handOff(tag: string, ticket: string): Promise<void> {
     clearTimeout(this.timer);
+    this.handedOff = true;
     const pending = this.unparsed;
     this.unparsed = Buffer.alloc(0);
     try {
@@ -286,6 +309,7 @@ export class LoginClient {
 
   /** The master gave the client back (or the hand-off failed here): answer and carry on pre-auth. */
   failedHandoff(tag: string, reason: string, temporary: boolean, socket?: net.Socket): void {
+    this.handedOff = false;
     if (this.tlsActive && this.state === 'done') {
       // The TLS session is already joined to the pair that came back: answer, then end it.
       socket?.destroy();
@@ -294,6 +318,7 @@ export class LoginClient {
       return;
     }
     if (socket && !this.tlsActive) {
+      this.unbind();
       this.socket = socket;
       this.writer = this.newWriter();
       this.bind(socket);
@@ -306,6 +331,11 @@ export class LoginClient {
 
   private async proxy(tag: string, target: Extract<AuthLoginReply, { result: 'proxy' }>): Promise<void> {
     const outcome = await proxyLogin(target);
+    if (this.ended() || this.socket.destroyed) {
+      // Ended while the remote login ran (login_timeout, shutdown, the client left).
+      if (outcome.ok) outcome.remote.destroy();
+      return;
+    }
     if (!outcome.ok) {
       this.env.logger.warn({ host: target.host, port: target.port }, outcome.message);
       this.state = 'active';
@@ -315,12 +345,27 @@ export class LoginClient {
     clearTimeout(this.timer);
     this.state = 'done';
     const { remote } = outcome;
+    this.proxyRemote = remote;
     this.socket.write(`${tag} ${outcome.okLine}\r\n`);
     if (this.unparsed.length > 0) remote.write(this.unparsed);
     this.unparsed = Buffer.alloc(0);
     this.socket.removeAllListeners('data');
     relay(this.socket, remote);
     this.env.logger.info({ user: target.user, host: target.host, port: target.port }, `proxying ${target.user} to ${target.host}:${target.port}`);
+  }
+
+  /**
+   * loftd is stopping. A client still logging in is told so and disconnected; a proxied one
+   * is cut (the remote server knows nothing of our stop). A client handed over belongs to
+   * a mail process, which ends the session itself, the TLS relay here with it.
+   */
+  shutdown(): void {
+    if (this.proxyRemote) {
+      this.proxyRemote.destroy();
+      this.socket.destroy();
+    } else if (!this.handedOff) {
+      this.disconnect('Server shutting down.');
+    }
   }
 
   private disconnect(reason: string): void {
@@ -335,6 +380,11 @@ export class LoginClient {
     this.socket.end();
     // A client that does not close after BYE is not waited for.
     setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Over, whatever the state was when the caller last looked (it may have awaited since). */
+  private ended(): boolean {
+    return this.state === 'done';
   }
 
   private closed(): void {

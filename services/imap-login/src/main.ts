@@ -21,6 +21,8 @@ const VERSION = String((JSON.parse(fs.readFileSync(path.resolve(path.dirname(fil
 type Settings = LoginEnvironment['settings'] & { base_dir: string; service?: Record<string, ServiceSettings> };
 
 let env: LoginEnvironment | undefined;
+/** Every client this process serves, until its connection closes: a stop must end them. */
+const clients = new Set<LoginClient>();
 const pairs = new SocketPairFactory();
 const handoffs = new Map<number, { client: LoginClient; tag: string }>();
 let nextHandoffId = 1;
@@ -67,6 +69,13 @@ function authClient(socketPath: string): (request: Parameters<LoginEnvironment['
   };
 }
 
+/** `socket` is the connection as accepted: it closes when the client is gone, whatever wraps it. */
+function serve(socket: net.Socket, client: LoginClient): void {
+  if (socket.destroyed) return;
+  clients.add(client);
+  socket.once('close', () => clients.delete(client));
+}
+
 await runService({
   start(ctx) {
     const settings = ctx.settings as unknown as Settings;
@@ -102,14 +111,14 @@ await runService({
     if (!environment) {
       socket.destroy();
     } else if (!listener.ssl) {
-      new LoginClient(socket, environment, false);
+      serve(socket, new LoginClient(socket, environment, false));
     } else if (!environment.secureContext) {
       ctx.logger.error(`listener ${listener.name} has ssl = yes but no TLS certificate is configured; closing the connection`);
       socket.destroy();
     } else {
       const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: environment.secureContext });
       secure.on('error', () => secure.destroy());
-      secure.once('secure', () => new LoginClient(secure, environment, true));
+      secure.once('secure', () => serve(socket, new LoginClient(secure, environment, true)));
     }
   },
   onMessage(message, ctx, handle) {
@@ -121,9 +130,12 @@ await runService({
       return;
     }
     ctx.logger.warn({ reason: message.reason }, `hand-off refused by the master: ${message.reason}`);
+    // The socket stopped counting as a client when it left; back here, it counts again.
+    if (handle instanceof net.Socket) ctx.trackClient(handle);
     pending.client.failedHandoff(pending.tag, message.reason, message.temporary, handle instanceof net.Socket ? handle : undefined);
   },
   async onShutdown() {
+    for (const client of clients) client.shutdown();
     await pairs.close();
   },
 });

@@ -47,7 +47,8 @@ export class HandoffBroker {
     socket.pause();
     const giveBack = (reason: string, temporary: boolean): void => {
       const reply: MasterToChild = { type: 'handoff-failed', handoffId: message.handoffId, reason, temporary };
-      login.child.send(reply, socket, undefined, () => undefined);
+      // Sent or not, this object is done with (see below); unsent, the client is dropped.
+      login.child.send(reply, socket, undefined, () => socket.destroy());
     };
     try {
       const session = await this.prepare(login, message);
@@ -58,6 +59,10 @@ export class HandoffBroker {
       session.pending = Buffer.concat([Buffer.from(message.pending, 'base64'), ...drain(socket)]).toString('base64');
       const sent: MasterToChild = { type: 'connection', session };
       target.child.send(sent, socket, undefined, (err) => {
+        // Once sent, Node has taken the descriptor out of this object, which would never close
+        // by itself: the login process's listener, which asks the master whether the sockets
+        // it passed on are closed, would wait for it forever. Unsent, the client is dropped.
+        socket.destroy();
         if (err) {
           this.host.logger.error({ err, pid: target.pid }, `service(${message.service}): passing a session to child ${target.pid} failed`);
           return;
