@@ -24,7 +24,7 @@ import { LoftError } from '@loft/errors';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
 import { Mailbox, SnapshotStore, type MailboxStatus, type StorageTuning } from './mailbox.js';
-import { initMailboxDir, mailboxPaths, newUidValidity, readDiskState, readMeta, writeMeta } from './mailbox-disk.js';
+import { initMailboxDir, mailboxPaths, newUidValidity, readDiskState, readMeta, removeStaleStaging, writeMeta } from './mailbox-disk.js';
 import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
 import { AttachmentStore } from './attachment-store.js';
@@ -198,6 +198,8 @@ export class MailUser {
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
+    await removeStaleStaging(join(this.root, 'mailboxes'), dirs, this.logger);
+    // Only whole mailboxes are named by a GUID: one being made is renamed to its GUID when complete.
     for (const guid of dirs.filter((d) => /^[0-9a-f]{32}$/.test(d)).sort()) {
       const meta = await readMeta(mailboxPaths(this.mailboxDir(guid)));
       if (!meta || meta.guid !== guid) {

@@ -9,14 +9,15 @@
  *   u.<uid>           messages (dbox-file.ts), possibly under hashed directories
  */
 import { constants, fstatSync, promises as fsp, readSync } from 'node:fs';
-import { randomInt } from 'node:crypto';
-import { join } from 'node:path';
+import { randomBytes, randomInt } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { decodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
 import { MailboxState } from './mailbox-state.js';
 import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, readFileNoFollow, tempName } from './safe-fs.js';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog, type LogHeader, type LogScan } from './transaction-log.js';
+import type { StorageLogger } from './storage-logger.js';
 
 export const META_MAGIC = 0x424d4c46; // "FLMB"
 export const META_VERSION = 1;
@@ -88,13 +89,56 @@ export async function createLogExclusive(path: string, header: LogHeader, fsync:
   }
 }
 
-/** Creates the directory and files of a new, empty mailbox. */
+/** Prefix of a mailbox directory being made (see initMailboxDir); never a GUID. */
+export const STAGING_PREFIX = '.new.';
+
+/**
+ * Creates the directory and files of a new, empty mailbox, all at once: they are made in a
+ * staging directory beside it (`.new.<guid>.<pid>.<random>`) which is then renamed to its
+ * GUID. Whoever looks at the mailbox directories (another process rebuilding a list it
+ * has not yet found written) sees the whole mailbox or nothing, never a directory without
+ * its loft.mailbox or its transaction log.
+ */
 export async function initMailboxDir(paths: MailboxPaths, meta: MailboxMeta, fsync: boolean): Promise<void> {
-  await ensureRealDir(paths.dir);
-  await ensureRealDir(paths.tmp);
-  await writeMeta(paths, meta, fsync);
-  await createLogExclusive(paths.log, { logId: newLogId(), uidValidity: meta.uidValidity, baseModseq: 0 }, fsync);
-  if (fsync) await fsyncDir(paths.dir);
+  const parent = dirname(paths.dir);
+  const staging = mailboxPaths(join(parent, `${STAGING_PREFIX}${basename(paths.dir)}.${process.pid}.${randomBytes(4).toString('hex')}`));
+  try {
+    await fsp.mkdir(staging.dir, { mode: 0o700 });
+  } catch (err) {
+    throw ioError('mkdir', staging.dir, err);
+  }
+  try {
+    await ensureRealDir(staging.tmp);
+    await writeMeta(staging, meta, fsync);
+    await createLogExclusive(staging.log, { logId: newLogId(), uidValidity: meta.uidValidity, baseModseq: 0 }, fsync);
+    if (fsync) await fsyncDir(staging.dir);
+    try {
+      // A fresh GUID names nothing yet; should it, rename fails rather than merge into it.
+      await fsp.rename(staging.dir, paths.dir);
+    } catch (err) {
+      throw ioError('rename', paths.dir, err);
+    }
+  } catch (err) {
+    await fsp.rm(staging.dir, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  if (fsync) await fsyncDir(parent);
+}
+
+/** Staging directories older than this were left by a process that died making a mailbox. */
+const STAGING_STALE_MS = 60 * 60 * 1000;
+
+/** Removes what a process that died in initMailboxDir left in `mailboxesDir`. */
+export async function removeStaleStaging(mailboxesDir: string, names: readonly string[], logger: StorageLogger): Promise<void> {
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(STAGING_PREFIX)) continue;
+    const path = join(mailboxesDir, name);
+    const stat = await fsp.lstat(path).catch(() => undefined);
+    if (!stat?.isDirectory() || now - stat.mtimeMs < STAGING_STALE_MS) continue;
+    await fsp.rm(path, { recursive: true, force: true }).catch(() => undefined);
+    logger.info({ path }, 'removed the directory of a mailbox creation that did not finish');
+  }
 }
 
 export type DiskState =
