@@ -232,9 +232,6 @@ export function treePssKiB(rootPid) {
 const EXPECTED = [
   // Dovecot's master saying it was stopped (by us).
   /master: Warning: Killed with signal 15/,
-  // loftd's imap-login processes that handed a client over outlive SIGTERM (a Loft bug,
-  // reported); shutdown_timeout bounds it and the process is killed.
-  /service\(imap-login\): child \d+ (still running \d+ ms after shutdown; killing it|killed with signal SIGKILL)/,
 ];
 
 export function reportLogProblems(name, text) {

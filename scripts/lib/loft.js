@@ -30,8 +30,6 @@ export async function startLoft(conf, { reportLog = true } = {}) {
   fs.chmodSync(baseDir, 0o755);
   const file = path.join(baseDir, 'loft.conf');
   fs.writeFileSync(file, `log_path = ${baseDir}/loft.log
-# imap-login processes that handed a client over outlive SIGTERM until this bound
-shutdown_timeout = 1 sec
 service anvil {
   user = nobody
   unix_listener anvil {
