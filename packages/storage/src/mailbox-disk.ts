@@ -161,8 +161,8 @@ export type DiskState =
  * Reads bytes [from, end of file) of an open file. Synchronous: the log tail is small (a
  * checkpoint is written every 64 KiB of it), and direct reads beat thread-pool round trips.
  */
-export function readTailSync(fd: number, from: number): Buffer {
-  const size = fstatSync(fd).size;
+export function readTailSync(fd: number, from: number, knownSize?: number): Buffer {
+  const size = knownSize ?? fstatSync(fd).size;
   if (size <= from) return Buffer.alloc(0);
   const buf = Buffer.allocUnsafe(size - from);
   let done = 0;

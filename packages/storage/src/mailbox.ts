@@ -13,7 +13,7 @@
  */
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
-import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -519,17 +519,14 @@ export class Mailbox {
    * transaction `waitTxid` if it was among them.
    */
   private async syncLog(lockHeld: boolean, waitTxid?: string): Promise<ApplyResult | undefined> {
-    let stat;
-    try {
-      stat = lstatSync(this.paths.log);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw ioError('lstat', this.paths.log, err);
-    }
-    if (!stat || stat.ino !== this.logIno) {
+    // A log replaced by a rotation or a rebuild is renamed over ours, which leaves the file
+    // we hold open with no name: fstat of our descriptor tells, without a path lookup.
+    const stat = fstatSync(this.log.fd);
+    if (stat.nlink === 0) {
       await this.reload(lockHeld);
       return undefined;
     }
-    const scan = scanLog(readTailSync(this.log.fd, this.readOffset), this.readOffset);
+    const scan = scanLog(readTailSync(this.log.fd, this.readOffset, stat.size), this.readOffset);
     let found: ApplyResult | undefined;
     let problem = scan.skipped.length > 0 ? `transaction log is damaged at offset ${scan.skipped[0]}` : undefined;
     for (const { txn } of scan.transactions) {

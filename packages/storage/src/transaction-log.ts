@@ -99,9 +99,22 @@ export function decodeLogHeader(buf: Buffer): LogHeader | string {
   return { logId: buf.readUInt32LE(8), uidValidity: buf.readUInt32LE(12), baseModseq: buf.readDoubleLE(16) };
 }
 
+/**
+ * A transaction id unique among the log's writers: a random per-process prefix and a
+ * counter (a writer only looks for its own id in what it reads back right after writing).
+ * Cheaper than asking the system for random bytes on every flag change.
+ */
 export function newTxid(): string {
-  return randomBytes(TXN_ID_BYTES).toString('hex');
+  if (txidCounter >= 0xffffffff) {
+    txidPrefix = randomBytes(TXN_ID_BYTES - 4).toString('hex');
+    txidCounter = 0;
+  }
+  txidCounter++;
+  return txidPrefix + txidCounter.toString(16).padStart(8, '0');
 }
+
+let txidPrefix = randomBytes(TXN_ID_BYTES - 4).toString('hex');
+let txidCounter = 0;
 
 /** One framed transaction, ready for a single write(). */
 export function encodeTransaction(txn: LogTransaction): Buffer {
