@@ -20,6 +20,16 @@ export async function freePort() {
   });
 }
 
+/** Ends a server started by the bench: SIGTERM, SIGKILL if it is still there after 10 s. */
+export async function terminate(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export async function until(check, timeoutMs = 20_000, what = 'benchmark condition') {
   const deadline = Date.now() + timeoutMs;
   let lastError;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { onCleanup, quiesce, reportLogProblems } from './bench-util.js';
+import { freePort, onCleanup, quiesce, reportLogProblems, terminate } from './bench-util.js';
 
 const START_TIMEOUT_MS = 20_000;
 const NOFILE = 65536;
@@ -17,17 +17,6 @@ const NOFILE = 65536;
 /** Whether a private Dovecot can run here: the binaries exist and we are root. */
 export function dovecotAvailable() {
   return process.getuid?.() === 0 && spawnSync('dovecot', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPort(port, child, log) {
@@ -111,13 +100,7 @@ ${extraConf}
   const log = () => `${stderr}${fs.existsSync(path.join(dir, 'dovecot.log')) ? fs.readFileSync(path.join(dir, 'dovecot.log'), 'utf8').slice(-2000) : ''}`;
   /** Stop the server, keeping its directory (homes) for the caller. */
   const halt = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await terminate(child);
   };
   const stop = onCleanup(async () => {
     const t0 = Date.now();

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IpcClient } from '@loft/ipc';
-import { onCleanup, quiesce, reportLogProblems, until } from './bench-util.js';
+import { onCleanup, quiesce, reportLogProblems, terminate, until } from './bench-util.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const NOFILE = 65536;
@@ -70,13 +70,7 @@ ${conf}`);
   };
   const stop = onCleanup(async () => {
     const t0 = Date.now();
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await terminate(child);
     try {
       if (reportLog) reportLogProblems(`loftd (${path.basename(baseDir)})`, fs.readFileSync(path.join(baseDir, 'loft.log'), 'utf8'));
     } catch {

@@ -9,7 +9,8 @@ import { SPECIAL_USES, type MailboxInfo, type MailboxStatus } from '@loft/storag
 import { bad, no } from './command-failure.js';
 import { mailboxArg, normalizeInbox, utf8Enabled, wireName, type SessionContext } from './session-context.js';
 
-function statusValue(item: StatusItem, s: MailboxStatus, appendLimit: number): string {
+/** A STATUS item's value (also NOTIFY's unsolicited STATUS). */
+export function statusValue(item: StatusItem, s: MailboxStatus, appendLimit: number): string {
   switch (item) {
     case 'MESSAGES':
       return String(s.messages);

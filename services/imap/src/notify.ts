@@ -9,9 +9,10 @@
  * open, so other mailboxes are polled: the list index and each watched mailbox's STATUS
  * counters cost one lstat each while nothing changed (MailUser.status()).
  */
-import { decodeMailboxName, parseNotify, type ImapArg, type ImapCommand, type NotifyGroup } from '@loft/imap-proto';
+import { decodeMailboxName, parseNotify, type ImapArg, type ImapCommand, type NotifyGroup, type StatusItem } from '@loft/imap-proto';
 import type { MailboxStatus, MailboxInfo } from '@loft/storage';
 import { bad, no } from './command-failure.js';
+import { statusValue } from './mailbox-commands.js';
 import { normalizeInbox, utf8Enabled, wireName, type SessionContext } from './session-context.js';
 
 /** Events this server delivers; BADEVENT lists them (RFC 5465 §3.1). */
@@ -101,7 +102,7 @@ export class NotifyState {
       if (status === undefined) continue;
       this.statuses.set(name, status);
       if (sendStatus && ctx.selected?.name !== name) {
-        const items = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
+        const items: StatusItem[] = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'];
         if (events.has('FlagChange') || ctx.condstore) items.push('HIGHESTMODSEQ');
         out.push(statusLine(ctx, name, status, items));
         if (out.length >= 64) {
@@ -187,12 +188,12 @@ export class NotifyState {
 }
 
 /** STATUS items telling `events` of what changed between two readings (as Dovecot chooses them). */
-function statusItems(before: MailboxStatus, after: MailboxStatus, events: ReadonlySet<string>, condstore: boolean): string[] {
-  const items = new Set<string>();
-  if (after.uidValidity !== before.uidValidity) for (const i of ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN']) items.add(i);
+function statusItems(before: MailboxStatus, after: MailboxStatus, events: ReadonlySet<string>, condstore: boolean): StatusItem[] {
+  const items = new Set<StatusItem>();
+  if (after.uidValidity !== before.uidValidity) for (const i of ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN'] as const) items.add(i);
   const appended = after.uidNext !== before.uidNext;
   const expunged = after.messages - before.messages < after.uidNext - before.uidNext;
-  if ((appended && events.has('MessageNew')) || (expunged && events.has('MessageExpunge'))) for (const i of ['MESSAGES', 'UIDNEXT', 'UNSEEN']) items.add(i);
+  if ((appended && events.has('MessageNew')) || (expunged && events.has('MessageExpunge'))) for (const i of ['MESSAGES', 'UIDNEXT', 'UNSEEN'] as const) items.add(i);
   if (events.has('FlagChange') && (after.unseen !== before.unseen || (condstore && after.highestModseq !== before.highestModseq))) items.add('UNSEEN');
   if (items.size > 0 && condstore && after.highestModseq !== before.highestModseq) items.add('HIGHESTMODSEQ');
   return [...items];
@@ -207,21 +208,8 @@ async function statusOf(ctx: SessionContext, name: string): Promise<MailboxStatu
   }
 }
 
-function statusLine(ctx: SessionContext, name: string, s: MailboxStatus, items: readonly string[]): Buffer {
-  const value = (item: string): string => {
-    switch (item) {
-      case 'MESSAGES':
-        return String(s.messages);
-      case 'UIDNEXT':
-        return String(s.uidNext);
-      case 'UIDVALIDITY':
-        return String(s.uidValidity);
-      case 'UNSEEN':
-        return String(s.unseen);
-      default:
-        return String(s.highestModseq);
-    }
-  };
+function statusLine(ctx: SessionContext, name: string, s: MailboxStatus, items: readonly StatusItem[]): Buffer {
+  const value = (item: StatusItem): string => statusValue(item, s, ctx.settings.imap_append_limit);
   return Buffer.concat([Buffer.from('* STATUS '), wireName(ctx, name), Buffer.from(` (${items.map((i) => `${i} ${value(i)}`).join(' ')})\r\n`)]);
 }
 
