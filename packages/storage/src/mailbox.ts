@@ -1395,14 +1395,8 @@ export class Mailbox {
   }
 }
 
-interface Snapshot {
-  state: MailboxState;
-  logHeader: LogHeader;
-  logIno: number;
-  offset: number;
-  indexOffset: number;
-  indexBytes: number;
-}
+/** What a disk read gives, but the open log descriptor: the next view opens its own. */
+type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'>;
 
 const SNAPSHOT_MAX_MAILBOXES = 16;
 const SNAPSHOT_MAX_MESSAGES = 250_000;
