@@ -4,6 +4,7 @@
  * the delays that slow password guessing. Passwords never reach a log line or an error.
  */
 import { randomBytes } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
 import {
   createPassdb, createUserdb, inConsultOrder,
   type AuthRequest, type AuthSettings, type Passdb, type PassdbSettings, type Userdb, type UserdbResult, type UserdbSettings,
@@ -145,7 +146,10 @@ export class AuthEngine {
     for (const [name, settings, db] of this.userdbs) {
       const result: UserdbResult = await db.lookup(request);
       if (result.result === 'ok') {
-        return { result: 'ok', user: result.user, uid: result.uid, gid: result.gid, home: result.home, mail: result.mail, extra: { ...result.extra } };
+        // A relative home is relative to base_dir (auth's working directory), as every
+        // relative path in settings is; every consumer gets it absolute.
+        const home = result.home !== '' && !isAbsolute(result.home) ? resolve(result.home) : result.home;
+        return { result: 'ok', user: result.user, uid: result.uid, gid: result.gid, home, mail: result.mail, extra: { ...result.extra } };
       }
       if (result.result === 'tempfail') {
         this.options.warn?.(`userdb ${name}: ${result.reason}`);

@@ -8,7 +8,9 @@
  * fails, the socket goes back to the login process, which answers the client.
  */
 import { randomUUID } from 'node:crypto';
+import { chownSync, lstatSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describeError } from '@loft/errors';
 import type { Logger } from '@loft/log';
 import type { AnvilSession, ChildToMaster, MasterToChild, SessionHandoff } from '@loft/master-protocol';
@@ -25,6 +27,8 @@ export interface HandoffHost {
   /** anvil: count of this user's sessions from this IP, and the limit (0 = none). */
   countSessions(user: string, remoteIp: string): Promise<{ count: number; limit: number }>;
   notifyAnvil(event: 'start' | 'end', session: AnvilSession): void;
+  /** base_dir: homes inside it (a relative home in the userdb) are made by loftd. */
+  workingDirectory(): string | undefined;
 }
 
 type HandoffMessage = Extract<ChildToMaster, { type: 'handoff' }>;
@@ -89,6 +93,11 @@ export class HandoffBroker {
       this.host.logger.error({ user: identity.user, uid: identity.uid }, `user ${identity.user}: uid ${identity.uid} is outside first_valid_uid..last_valid_uid; login refused`);
       return 'Login not allowed for this user';
     }
+    const problem = this.ensureHome(identity.home, identity.uid, identity.gid);
+    if (problem) {
+      this.host.logger.error({ user: identity.user, home: identity.home }, `user ${identity.user}: ${problem}`);
+      return 'Mail storage is temporarily unavailable.';
+    }
     const client = message.client;
     const { count, limit } = await this.host.countSessions(identity.user, client.remoteIp);
     return {
@@ -97,6 +106,30 @@ export class HandoffBroker {
       tag: message.tag, client, pending: '',
       overLimit: limit > 0 && count >= limit ? limit : undefined,
     };
+  }
+
+  /**
+   * A home inside base_dir (the userdb gave a relative one: the embedded dev config does) is
+   * created here, owned by the user, since the user's own process cannot create it in a
+   * directory loftd owns. base_dir is loftd's, so no user can have planted a path in it.
+   * Homes elsewhere are the administrator's to create, as with Dovecot. Why not, or ''.
+   */
+  private ensureHome(home: string, uid: number, gid: number): string {
+    const baseDir = this.host.workingDirectory();
+    if (!home || !baseDir) return '';
+    const relative = path.relative(path.resolve(baseDir), home);
+    if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return '';
+    try {
+      const stat = lstatSync(home, { throwIfNoEntry: false });
+      if (stat) return stat.isDirectory() ? '' : `home ${home} is not a directory`;
+      mkdirSync(path.dirname(home), { recursive: true, mode: 0o755 });
+      mkdirSync(home, { mode: 0o700 });
+      if (process.getuid?.() === 0) chownSync(home, uid, gid);
+      this.host.logger.info({ home, uid }, `created home ${home} inside base_dir`);
+      return '';
+    } catch (err) {
+      return `cannot create home ${home}: ${describeError(err)}`;
+    }
   }
 
   sessionEnded(entry: ProcessEntry, sessionId: string): void {
