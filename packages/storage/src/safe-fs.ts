@@ -7,7 +7,8 @@
  * the user may plant symlinks. Node has no openat(), so a directory swapped between the
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsync as fsyncCb, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -105,14 +106,25 @@ function realDirStat(path: string): boolean {
   return true;
 }
 
+/**
+ * fsync of a directory (a new name in it is durable). Opening and closing a directory are
+ * cheap direct calls; only the fsync, which waits for the disk, goes to the thread pool.
+ */
 export async function fsyncDir(path: string): Promise<void> {
-  const handle = await openNoFollow(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  let fd: number;
   try {
-    await handle.sync();
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | O_NOFOLLOW);
+  } catch (err) {
+    throw ioError('open', path, err);
+  }
+  try {
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
+
+const fsyncFd = promisify(fsyncCb);
 
 export function tempName(path: string): string {
   return `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
