@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { freePort, IS_ROOT, python, readUid } from './harness.js';
-import { ALICE, BOB, childPids, childPidsOfUid, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
+import { freePort, IS_ROOT, readUid } from './harness.js';
+import { ALICE, BOB, childPids, childPidsOfUid, LmtpConnection, ownersUnder, pythonConcurrentSends, pythonLmtpSend, readMail, startLmtpLoftd } from './lmtp-support.js';
 
 const skip = IS_ROOT ? false : 'needs root: delivers as two real uids';
 
@@ -109,23 +109,7 @@ test('on an inet listener: BDAT, RSET, size and line limits, and commands out of
 test('smtplib.LMTP from many threads and swaks deliver to several users at once', { skip }, async (t) => {
   const env = await startLmtpLoftd(t, { privsep: 'fork' });
   const perUser = 12;
-  const out = await python(`
-import smtplib, threading, json
-errors = []
-def send(user, i):
-    try:
-        c = smtplib.LMTP(${JSON.stringify(env.socketPath)})
-        refused = c.sendmail('sender@example.net', [user + '@example.org'], ('Subject: py %s %d\\r\\n\\r\\nhello\\r\\n' % (user, i)).encode())
-        c.quit()
-        if refused: errors.append(str(refused))
-    except Exception as e:
-        errors.append(repr(e))
-threads = [threading.Thread(target=send, args=(u, i)) for i in range(${perUser}) for u in ('alice', 'bob')]
-for th in threads: th.start()
-for th in threads: th.join()
-print(json.dumps(errors))
-`);
-  assert.deepEqual(JSON.parse(out), []);
+  assert.deepEqual(await pythonConcurrentSends(env.socketPath, perUser, { from: 'sender@example.net', subjectPrefix: 'py ', body: 'hello\r\n' }), []);
   const swaks = await new Promise<{ code: number; out: string }>((resolve) => {
     execFile('swaks', ['--socket', env.socketPath, '--protocol', 'LMTP', '--from', 'swaks@example.net', '--to', 'bob@example.org', '--header', 'Subject: from swaks', '--body', 'swaks body'], { timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? 1 : 0, out: stdout + stderr });

@@ -9,29 +9,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { IS_ROOT, isAlive, python, waitFor } from './harness.js';
-import { ALICE, BOB, childPidsOfUid, LmtpConnection, ownersUnder, pythonLmtpSend, readMail, startLmtpLoftd, type LmtpLoftd } from './lmtp-support.js';
+import { IS_ROOT, isAlive, waitFor } from './harness.js';
+import { ALICE, BOB, childPidsOfUid, LmtpConnection, ownersUnder, pythonConcurrentSends, pythonLmtpSend, readMail, startLmtpLoftd, type LmtpLoftd } from './lmtp-support.js';
 
 const skip = IS_ROOT ? false : 'needs root: delivers as two real uids';
 
 async function concurrentSends(env: LmtpLoftd, perUser: number): Promise<void> {
-  const out = await python(`
-import smtplib, threading, json
-errors = []
-def send(user, i):
-    try:
-        c = smtplib.LMTP(${JSON.stringify(env.socketPath)})
-        refused = c.sendmail('s@example.net', [user + '@example.org'], ('Subject: %s %d\\r\\n\\r\\n%s\\r\\n' % (user, i, 'z' * 20000)).encode())
-        c.quit()
-        if refused: errors.append(str(refused))
-    except Exception as e:
-        errors.append(repr(e))
-threads = [threading.Thread(target=send, args=(u, i)) for i in range(${perUser}) for u in ('alice', 'bob')]
-for th in threads: th.start()
-for th in threads: th.join()
-print(json.dumps(errors))
-`);
-  assert.deepEqual(JSON.parse(out), []);
+  assert.deepEqual(await pythonConcurrentSends(env.socketPath, perUser, { from: 's@example.net', subjectPrefix: '', body: `${'z'.repeat(20000)}\r\n` }), []);
 }
 
 test('seteuid privsep: concurrent deliveries to two users never overlap within a process and leave each user\'s files owned by that user', { skip }, async (t) => {

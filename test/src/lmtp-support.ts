@@ -187,6 +187,31 @@ print(json.dumps({k: [v[0], v[1].decode() if isinstance(v[1], bytes) else v[1]] 
   return JSON.parse(await python(code)) as Record<string, [number, string]>;
 }
 
+/**
+ * `perUser` messages each to alice and bob, every one from its own Python thread on its own
+ * smtplib.LMTP connection at once; resolves with what went wrong (empty when all got 250).
+ * Subject: "<subjectPrefix><user> <i>"; `body` follows the blank line.
+ */
+export async function pythonConcurrentSends(socketPath: string, perUser: number, options: { from: string; subjectPrefix: string; body: string }): Promise<string[]> {
+  const out = await python(`
+import smtplib, threading, json
+errors = []
+def send(user, i):
+    try:
+        c = smtplib.LMTP(${JSON.stringify(socketPath)})
+        refused = c.sendmail(${JSON.stringify(options.from)}, [user + '@example.org'], ('Subject: ' + ${JSON.stringify(options.subjectPrefix)} + '%s %d\\r\\n\\r\\n' % (user, i) + ${JSON.stringify(options.body)}).encode())
+        c.quit()
+        if refused: errors.append(str(refused))
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=send, args=(u, i)) for i in range(${perUser}) for u in ('alice', 'bob')]
+for th in threads: th.start()
+for th in threads: th.join()
+print(json.dumps(errors))
+`);
+  return JSON.parse(out) as string[];
+}
+
 /** pids of the direct children of `pid` (the delivery children of an lmtp process, spares included). */
 export function childPids(pid: number): number[] {
   try {
