@@ -29,5 +29,6 @@ export {
   type StorageSettings,
 } from './settings.js';
 export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+export { lowerBound } from './mail-index.js';
 export type { UidRange } from './binary.js';
 export * from './query/index.js';

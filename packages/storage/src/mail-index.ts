@@ -49,6 +49,18 @@ export interface IndexHeader {
   logOffset: number;
 }
 
+/** First index in ascending `sorted[0..end)` whose value is >= `value` (`end` if none). */
+export function lowerBound(sorted: Uint32Array, value: number, end = sorted.length): number {
+  let lo = 0;
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Column arrays of the messages of one mailbox, sorted by UID. */
 export class MessageTable {
   count = 0;
@@ -111,15 +123,7 @@ export class MessageTable {
 
   /** First slot whose UID is >= uid (count if none). */
   lowerBound(uid: number): number {
-    let lo = 0;
-    let hi = this.count;
-    const uids = this.uids;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (uids[mid]! < uid) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.uids, uid, this.count);
   }
 
   slotOf(uid: number): number {

@@ -6,7 +6,7 @@
  */
 import { isLoftError } from '@loft/errors';
 import { formatSequenceSet, normalizeSequenceSet, sequenceSetMaxNumber, type SequenceSet } from '@loft/imap-proto';
-import type { Mailbox } from '@loft/storage';
+import { lowerBound, type Mailbox } from '@loft/storage';
 import { CommandFailure, bad } from './command-failure.js';
 import { fetchCommand } from './fetch-command.js';
 import { removalsBeforeExpunge, reportSearchUpdates, type SearchUpdate } from './search-context.js';
@@ -194,15 +194,4 @@ export class SelectedMailbox {
 
 function isUidList(set: SequenceSet | readonly number[]): set is readonly number[] {
   return set.length > 0 && typeof set[0] === 'number';
-}
-
-export function lowerBound(sorted: Uint32Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
