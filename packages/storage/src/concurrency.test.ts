@@ -5,7 +5,7 @@ import { link, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MailUser } from './mail-user.js';
-import { exited, killAll, makeHome, openUser, removeHome, startChild, testMessage } from './storage-test-support.js';
+import { exited, killAll, makeHome, openUser, removeHome, startChild, testMessage, ackedSaves } from './storage-test-support.js';
 
 const SAVES_PER_CHILD = 120;
 const NOTIFY_DEADLINE_MS = 1000;
@@ -28,13 +28,7 @@ describe('several processes of one user', () => {
     const a = startChild(['save-n', home, String(SAVES_PER_CHILD), 'a'], children);
     const b = startChild(['save-n', home, String(SAVES_PER_CHILD), 'b'], children);
     await Promise.all([a.waitFor((l) => l === 'DONE'), b.waitFor((l) => l === 'DONE')]);
-    const acked = new Map<number, string>();
-    for (const line of [...a.lines, ...b.lines]) {
-      if (!line.startsWith('ACK ')) continue;
-      const [, uid, tag] = line.split(' ');
-      assert.ok(!acked.has(Number(uid)), `UID ${uid} given twice`);
-      acked.set(Number(uid), tag!);
-    }
+    const acked = ackedSaves([a, b]);
     assert.equal(acked.size, 2 * SAVES_PER_CHILD);
     const inbox = await user.openMailbox('INBOX');
     assert.equal(inbox.messageCount, 2 * SAVES_PER_CHILD);

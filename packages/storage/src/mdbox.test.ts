@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import type { ChildProcess } from 'node:child_process';
-import { killAll, makeHome, openUser, removeHome, startChild, testMessage, useTestUser } from './storage-test-support.js';
+import { killAll, makeHome, openUser, removeHome, startChild, testMessage, useTestUser, ackedSaves } from './storage-test-support.js';
 
 const MDBOX = { mail_location: 'mdbox:~/mdbox', mdbox_rotate_size: 16 * 1024 };
 
@@ -163,13 +163,7 @@ describe('mdbox', () => {
       void done.then(() => (finished = true));
       while (!finished) await purger.purge();
       await done;
-      const acked = new Map<number, string>();
-      for (const line of [...a.lines, ...b.lines]) {
-        if (!line.startsWith('ACK ')) continue;
-        const [, uid, tag] = line.split(' ');
-        assert.ok(!acked.has(Number(uid)), `UID ${uid} given twice`);
-        acked.set(Number(uid), tag!);
-      }
+      const acked = ackedSaves([a, b]);
       assert.equal(acked.size, 160);
       const inbox = await purger.openMailbox('INBOX');
       for (const [uid, tag] of acked) {

@@ -2,6 +2,7 @@
  * Helpers for this package's tests: temporary mail homes and child processes that are
  * always cleaned up, and deterministic test messages.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,6 +60,18 @@ export interface Child {
   /** Resolves with the next stdout line that satisfies `match`. */
   waitFor(match: (line: string) => boolean): Promise<string>;
   lines: string[];
+}
+
+/** UID -> tag of every "ACK <uid> <tag>" the children printed; a UID acknowledged twice fails. */
+export function ackedSaves(children: readonly Child[]): Map<number, string> {
+  const acked = new Map<number, string>();
+  for (const line of children.flatMap((c) => c.lines)) {
+    if (!line.startsWith('ACK ')) continue;
+    const [, uid, tag] = line.split(' ');
+    assert.ok(!acked.has(Number(uid)), `UID ${uid} given twice`);
+    acked.set(Number(uid), tag!);
+  }
+  return acked;
 }
 
 /** Starts storage-test-child.js; `children` collects it for the after hook. */
