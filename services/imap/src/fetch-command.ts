@@ -98,18 +98,18 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   const wantsModseq = modifiers.changedSince !== undefined || items.some((i) => i.type === 'attribute' && i.name === 'MODSEQ');
   if (wantsModseq) ctx.condstore = true;
   const m = sel.mailbox;
-  if (items.every(indexOnly) && !(modifiers.vanished && modifiers.changedSince !== undefined && set !== '$')) {
-    const seqs = set === '$' ? sel.resolveSeqs(ctx.savedUids, true) : sel.resolveSeqs(set, byUid);
-    await fetchIndexOnly(ctx, sel, seqs, items, { byUid, modseq: wantsModseq, changedSince: modifiers.changedSince });
-    return 'Fetch completed.';
-  }
-  const refs = set === '$' ? sel.resolve(ctx.savedUids, true) : sel.resolve(set, byUid);
-
   if (modifiers.vanished && modifiers.changedSince !== undefined && set !== '$') {
     const { vanished } = await m.changesSince(modifiers.changedSince);
     const inSet = rangeUidsOf(vanished, set);
     if (inSet.length > 0) ctx.writer.send(`* VANISHED (EARLIER) ${formatSequenceSet(inSet)}\r\n`);
   }
+
+  if (items.every(indexOnly)) {
+    const seqs = set === '$' ? sel.resolveSeqs(ctx.savedUids, true) : sel.resolveSeqs(set, byUid);
+    await fetchIndexOnly(ctx, sel, seqs, items, { byUid, modseq: wantsModseq, changedSince: modifiers.changedSince });
+    return 'Fetch completed.';
+  }
+  const refs = set === '$' ? sel.resolve(ctx.savedUids, true) : sel.resolve(set, byUid);
 
   const seenAdded = new Set<number>();
   if (!sel.readOnly && items.some(setsSeen)) {
@@ -121,7 +121,6 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   const loadsMessage = items.some(needsMessage);
   const headerBlockOnly = items.every(headerOnly);
   const fields = [...new Set(items.map(cachedField).filter((f) => f !== undefined))];
-  let batch = '';
   for (const ref of refs) {
     if (ctx.closed) break;
     if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
@@ -135,18 +134,11 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
       expungedSeen = true;
       continue;
     }
+    // Index-only requests took the path above; these responses carry message data, and the
+    // writer corks the socket, so what one turn of the loop produces goes out in one writev.
     const response = messageResponse(ctx, sel, ref, items, { parsed, cached }, { byUid, seenAdded: seenAdded.has(ref.uid), modseq: wantsModseq });
-    // Index-only responses (FETCH 1:* FLAGS) are gathered into sends of ~32 KiB, not one each.
-    if (typeof response === 'string') {
-      batch += response;
-      if (batch.length < FETCH_BATCH_CHARS) continue;
-    }
-    const sentBatch = batch === '' || ctx.writer.send(batch);
-    batch = '';
-    const sentResponse = typeof response === 'string' || ctx.writer.send(response);
-    if (!sentBatch || !sentResponse) await ctx.writer.drained();
+    if (!ctx.writer.send(response)) await ctx.writer.drained();
   }
-  if (batch !== '') ctx.writer.send(batch);
   if (expungedSeen) throw no('Some of the requested messages no longer exist', 'EXPUNGEISSUED');
   return 'Fetch completed.';
 }
@@ -280,7 +272,6 @@ function need(parsed: Parsed | undefined): Parsed {
 }
 
 function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): Buffer | string {
-  const m = sel.mailbox;
   const { parsed } = loaded;
   switch (item.type) {
     case 'body': {
@@ -304,22 +295,6 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
       break;
   }
   switch (item.name) {
-    case 'UID':
-      return `UID ${ref.uid}`;
-    case 'FLAGS':
-      return `FLAGS ${sel.flagList(ref.uid)}`;
-    case 'MODSEQ':
-      return `MODSEQ (${m.modseq(ref.uid)})`;
-    case 'INTERNALDATE':
-      return `INTERNALDATE "${formatDateTime(m.internalDate(ref.uid))}"`;
-    case 'SAVEDATE':
-      return `SAVEDATE "${formatDateTime(m.saveDate(ref.uid))}"`;
-    case 'RFC822.SIZE':
-      return `RFC822.SIZE ${m.messageSize(ref.uid)}`;
-    case 'EMAILID':
-      return `EMAILID (M${m.messageGuid(ref.uid)})`;
-    case 'THREADID':
-      return 'THREADID NIL';
     case 'ENVELOPE':
     case 'BODY':
     case 'BODYSTRUCTURE': {
@@ -337,6 +312,8 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
       const p = need(parsed);
       return Buffer.concat([Buffer.from('RFC822.TEXT '), literal(section(p.raw, p.root, { text: 'TEXT' }))]);
     }
+    default:
+      return indexItemValue(sel, ref.seq, ref.uid, item.name);
   }
 }
 
