@@ -313,14 +313,7 @@ export class Mailbox {
 
   /** The flags of `uid` as IMAP writes them, space-separated: what flags() holds, without a Set. */
   flagText(uid: number, withRecent = true): string {
-    const slot = this.slotOf(uid);
-    const t = this.state.table;
-    const bits = t.flags[slot]!;
-    let out = '';
-    for (const [name, bit] of SYSTEM_FLAGS) if (bits & bit) out = out === '' ? name : `${out} ${name}`;
-    if (withRecent && uid >= this.recentFrom && this.claimsRecent) out = out === '' ? '\\Recent' : `${out} \\Recent`;
-    for (const id of t.keywordIndexes(slot)) out = out === '' ? this.state.header.keywords[id]! : `${out} ${this.state.header.keywords[id]!}`;
-    return out;
+    return this.flagTextOfSlot(this.slotOf(uid), withRecent);
   }
 
   /**
@@ -329,7 +322,10 @@ export class Mailbox {
    */
   flagTextOfSeq(seq: number, withRecent = true): string {
     if (seq < 1 || seq > this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
-    const slot = seq - 1;
+    return this.flagTextOfSlot(seq - 1, withRecent);
+  }
+
+  private flagTextOfSlot(slot: number, withRecent: boolean): string {
     const t = this.state.table;
     const bits = t.flags[slot]!;
     let out = '';

@@ -35,15 +35,11 @@ export class SelectedMailbox {
     readonly name: string,
   ) {
     this.keywordCount = mailbox.keywords().length;
-    this.recentCount = this.countRecent();
+    this.recentCount = this.mailbox.recentCount();
   }
 
   get readOnly(): boolean {
     return this.mailbox.readOnly;
-  }
-
-  private countRecent(): number {
-    return this.mailbox.recentCount();
   }
 
   flagsResponse(): string {
@@ -153,7 +149,7 @@ export class SelectedMailbox {
       out += this.flagsResponse();
     }
     if (changes.appended.length > 0 || changes.expunged.length > 0) {
-      const recent = this.countRecent();
+      const recent = this.mailbox.recentCount();
       if (changes.appended.length > 0) out += `* ${m.messageCount} EXISTS\r\n`;
       if (!this.hideRecent && (recent !== this.recentCount || changes.appended.length > 0)) out += `* ${recent} RECENT\r\n`;
       this.recentCount = recent;
