@@ -79,6 +79,8 @@ const PENDING_BYTES_MAX = 64 * 1024;
 const RESCAN_INTERVAL_MS = 50;
 /** Decoded values kept in memory by all caches of the process (see value()). */
 const DECODED_MAX = 600_000;
+/** derivedBytes(): a stored value of bytes counts as one value per this many bytes (so ≤ ~38 MiB in all). */
+const WIRE_BYTES_PER_VALUE = 64;
 
 /**
  * Decoded field values and values derived from them, per cache file, shared by every
@@ -115,9 +117,9 @@ function memoFor(path: string, uidValidity: number): Memo {
   return memo;
 }
 
-/** Makes room for one more value: drops the least recently used files' memos, or this one's. */
-function makeRoom(current: Memo): void {
-  while (memoCount >= DECODED_MAX) {
+/** Makes room for a value of `weight`: drops the least recently used files' memos, or this one's. */
+function makeRoom(current: Memo, weight: number): void {
+  while (memoCount + weight > DECODED_MAX) {
     let oldest: [string, Memo] | undefined;
     for (const entry of memos) if (entry[1] !== current && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
     const victim = oldest?.[1] ?? current;
@@ -160,7 +162,7 @@ export class MailCache {
   private memo: Memo;
   private warned = false;
 
-  constructor(private readonly path: string, private readonly uidValidity: number, private readonly logger: StorageLogger) {
+  constructor(private readonly path: string, readonly uidValidity: number, private readonly logger: StorageLogger) {
     this.memo = memoFor(path, uidValidity);
   }
 
@@ -345,19 +347,31 @@ export class MailCache {
     return value;
   }
 
-  /** Keeps a decoded value (one just parsed and put) for value(). */
-  remember(uid: number, field: string, value: unknown): void {
+  /**
+   * derived() for a value that is bytes (a field in its wire form, say): it counts against
+   * the memo's bound by its size, one value per WIRE_BYTES_PER_VALUE bytes.
+   */
+  derivedBytes<A>(uid: number, key: string, arg: A, compute: (arg: A) => Buffer): Buffer {
+    const known = this.memo.values.get(key)?.get(uid);
+    if (known !== undefined) return known as Buffer;
+    const value = compute(arg);
+    this.remember(uid, key, value, 1 + Math.floor(value.length / WIRE_BYTES_PER_VALUE));
+    return value;
+  }
+
+  /** Keeps a decoded value (one just parsed and put) for value(); `weight` values' worth of the bound. */
+  remember(uid: number, field: string, value: unknown, weight = 1): void {
     if (value === undefined) return;
     // Dropped to make room for another file's values: start again.
     if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
     const memo = this.memo;
-    makeRoom(memo);
     let map = memo.values.get(field);
+    if (map?.has(uid)) return;
+    makeRoom(memo, weight);
+    if (memo.values.get(field) !== map) map = undefined; // this memo was the one emptied
     if (!map) memo.values.set(field, (map = new Map()));
-    if (!map.has(uid)) {
-      memo.count++;
-      memoCount++;
-    }
+    memo.count += weight;
+    memoCount += weight;
     map.set(uid, value);
   }
 

@@ -207,6 +207,19 @@ describe('Mailbox', () => {
     await notified.finally(() => clearTimeout(deadline));
     assert.equal(calls, 1);
     assert.deepEqual((await watcher.refresh()).appended, [1]);
+    // A second watch() after the first stopped (as IDLE, DONE, IDLE does) is called too.
+    const again = new Promise<void>((resolve, reject) => {
+      deadline = setTimeout(() => reject(new Error('no call of the second watch() within 1 s')), 1000);
+      const stop = watcher.watch(() => {
+        calls++;
+        stop();
+        resolve();
+      });
+    });
+    await writer.save(testMessage('w2'));
+    await again.finally(() => clearTimeout(deadline));
+    assert.equal(calls, 2);
+    assert.deepEqual((await watcher.refresh()).appended, [2]);
     await watcher.close();
     await writer.close();
   });

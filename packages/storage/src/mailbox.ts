@@ -13,7 +13,7 @@
  */
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
-import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -51,6 +51,8 @@ const SYNC_READ_MAX_BYTES = 1024 * 1024;
  * the log, so this only gathers bursts; it is most of what IDLE adds to a delivery.
  */
 const WATCH_DEBOUNCE_MS = 5;
+/** How long the directory watch outlives its last listener (see watchDir()). */
+const WATCH_LINGER_MS = 10_000;
 const KEYWORD_MAX_BYTES = 128;
 const MAX_UID = 0xffffffff;
 /** The cache is compacted at log rotation once it is at least this large. */
@@ -212,6 +214,10 @@ export class Mailbox {
   private tail: Promise<unknown> = Promise.resolve();
   /** Stop functions of active watch() calls. */
   private readonly watchers = new Set<() => void>();
+  /** watch()'s listeners, and the one directory watch they share (see watchDir()). */
+  private readonly watchListeners = new Set<() => void>();
+  private dirWatcher: FSWatcher | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private readonly knownDirs = new Set<string>();
   private closed = false;
   private readonly snapshots: SnapshotStore | undefined;
@@ -430,7 +436,10 @@ export class Mailbox {
       this.pendingFlags.clear();
     }
     this.announced = this.state.table.count;
-    this.cache = new MailCache(this.paths.cache, this.state.header.uidValidity, this.logger);
+    // The snapshot's cache has the file scanned and its descriptor open (so the inode it
+    // scanned is still the one it reads); records appended since are read on the next miss.
+    this.cache = kept?.cache?.uidValidity === this.state.header.uidValidity ? kept.cache : new MailCache(this.paths.cache, this.state.header.uidValidity, this.logger);
+    if (kept?.cache && kept.cache !== this.cache) kept.cache.close();
     this.recentFrom = this.state.header.firstRecentUid;
     if (this.claimsRecent && this.state.header.uidNext > this.state.header.firstRecentUid) await this.claimRecent();
   }
@@ -1242,6 +1251,15 @@ export class Mailbox {
     return this.fieldSync(uid, field);
   }
 
+  /**
+   * cachedField() in a form the caller makes of it (`key` names that form: IMAP's wire
+   * bytes, say), made once per message and kept with the decoded fields of the process.
+   */
+  cachedFieldBytes(uid: number, field: CachedFieldName, key: string, make: (value: unknown) => Buffer): Buffer {
+    this.assertOpen();
+    return this.cache.derivedBytes(uid, key, field, (f) => make(this.fieldSync(uid, f)));
+  }
+
   /** The query engine's accessor of the message at `seq` (synchronous reads). */
   messageView(seq: number): MessageView {
     const uid = this.uidOfSeq(seq);
@@ -1282,23 +1300,54 @@ export class Mailbox {
   watch(listener: () => void): () => void {
     this.assertOpen();
     let timer: NodeJS.Timeout | undefined;
-    const watcher = fsWatch(this.paths.dir, { persistent: false }, (_event, filename) => {
-      if (filename !== null && filename !== 'loft.index.log') return;
+    const notify = (): void => {
       if (timer) return;
       timer = setTimeout(() => {
         timer = undefined;
         listener();
       }, WATCH_DEBOUNCE_MS);
-    });
-    watcher.on('error', (err) => this.logger.warn({ err, dir: this.paths.dir }, 'watching the mailbox log failed; IDLE falls back to polling'));
+    };
+    this.watchDir();
     const stop = (): void => {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      watcher.close();
       this.watchers.delete(stop);
+      this.watchListeners.delete(notify);
+      if (this.watchListeners.size === 0) this.lingerWatch();
     };
     this.watchers.add(stop);
+    this.watchListeners.add(notify);
     return stop;
+  }
+
+  /**
+   * One inotify watch of the mailbox directory for all of the view's listeners. It stays a
+   * little after the last listener stops: a client that ends IDLE for a command and starts
+   * it again does not make a watch each time.
+   */
+  private watchDir(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.dirWatcher) return;
+    const watcher = fsWatch(this.paths.dir, { persistent: false }, (_event, filename) => {
+      if (filename !== null && filename !== 'loft.index.log') return;
+      for (const notify of this.watchListeners) notify();
+    });
+    watcher.on('error', (err) => this.logger.warn({ err, dir: this.paths.dir }, 'watching the mailbox log failed; IDLE falls back to polling'));
+    this.dirWatcher = watcher;
+  }
+
+  private lingerWatch(): void {
+    if (this.lingerTimer || !this.dirWatcher) return;
+    this.lingerTimer = setTimeout(() => this.unwatchDir(), WATCH_LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  private unwatchDir(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.dirWatcher?.close();
+    this.dirWatcher = undefined;
   }
 
   /**
@@ -1346,13 +1395,13 @@ export class Mailbox {
       if (this.closed) return;
       this.closed = true;
       for (const stop of [...this.watchers]) stop();
+      this.unwatchDir();
       if (!this.readOnly) {
         await this.syncLog(false).catch(() => undefined);
         await this.maybeCheckpoint();
       }
-      this.cache.close();
       this.closeAppendFd();
-      this.keepSnapshot();
+      if (!this.keepSnapshot()) this.cache.close();
       await this.log.close().catch(() => undefined);
     });
     await this.onClose?.(this);
@@ -1365,34 +1414,40 @@ export class Mailbox {
    * is the log replayed up to readOffset; expunges this view had not yet announced are
    * dropped, as a fresh read would.
    */
-  private keepSnapshot(): void {
+  private keepSnapshot(): boolean {
     const t = this.state.table;
-    if (!this.snapshots || t.count > SNAPSHOT_MAX_MESSAGES) return;
+    if (!this.snapshots || t.count > SNAPSHOT_MAX_MESSAGES) return false;
     t.compact((slot) => !this.state.live(slot));
-    this.snapshots.keep(this.paths.dir, { state: this.state, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes });
+    this.snapshots.keep(this.paths.dir, { state: this.state, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes, cache: this.cache });
+    return true;
   }
 
   /** The snapshot of this mailbox, taken over (one view owns a state), if its log is still the same file. */
-  private async takeSnapshot(): Promise<Extract<DiskState, { kind: 'ok' }> | undefined> {
+  private async takeSnapshot(): Promise<(Extract<DiskState, { kind: 'ok' }> & { cache: MailCache }) | undefined> {
     const kept = this.snapshots?.take(this.paths.dir);
     if (!kept) return undefined;
     let log: fsp.FileHandle;
     try {
       log = await fsp.open(this.paths.log, constants.O_RDONLY | O_NOFOLLOW);
     } catch {
+      kept.cache.close();
       return undefined;
     }
     const stat = fstatSync(log.fd);
     if (!stat.isFile() || stat.ino !== kept.logIno || stat.size < kept.offset) {
       await log.close().catch(() => undefined);
+      kept.cache.close();
       return undefined;
     }
     return { kind: 'ok', log, ...kept };
   }
 }
 
-/** What a disk read gives, but the open log descriptor: the next view opens its own. */
-type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'>;
+/**
+ * What a disk read gives, but the open log descriptor (the next view opens its own), and the
+ * view's cache of parsed fields, still open.
+ */
+type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cache: MailCache };
 
 const SNAPSHOT_MAX_MAILBOXES = 16;
 const SNAPSHOT_MAX_MESSAGES = 250_000;
@@ -1406,6 +1461,8 @@ export class SnapshotStore {
   private readonly kept = new Map<string, Snapshot>();
 
   keep(dir: string, snapshot: Snapshot): void {
+    const older = this.kept.get(dir);
+    if (older && older.cache !== snapshot.cache) older.cache.close();
     this.kept.delete(dir);
     this.kept.set(dir, snapshot);
     let total = 0;
@@ -1413,6 +1470,7 @@ export class SnapshotStore {
     for (const [key, s] of this.kept) {
       if (this.kept.size <= SNAPSHOT_MAX_MAILBOXES && total <= SNAPSHOT_MAX_MESSAGES) break;
       this.kept.delete(key);
+      s.cache.close();
       total -= s.state.table.count;
     }
   }
@@ -1425,6 +1483,7 @@ export class SnapshotStore {
   }
 
   clear(): void {
+    for (const s of this.kept.values()) s.cache.close();
     this.kept.clear();
   }
 }

@@ -1,7 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { MailUser } from './mail-user.js';
-import { openUser, testMessage, useTestUser } from './storage-test-support.js';
+import type { Mailbox } from './mailbox.js';
+import { TINY_TUNING, openUser, testMessage, useTestUser } from './storage-test-support.js';
 
 // A MailUser hands a closed mailbox's state to its next open of that mailbox; what other
 // writers logged meanwhile must still be seen, exactly as a fresh read would show it.
@@ -64,5 +67,70 @@ describe('reopening a mailbox from the state its last view left', () => {
     assert.deepEqual(Array.from(again.uids()), [1, 2, 3, 4]);
     assert.deepEqual(await again.openMessage(4), testMessage('r4'));
     await again.close();
+  });
+
+  // The closed view's cache of parsed fields goes with its state, descriptor open. It must
+  // still give what a fresh read gives after other writers cached, or rewrote, meanwhile.
+  it('keeps the parsed-field cache, and sees what other writers cached or compacted meanwhile', async () => {
+    await user.createMailbox('Cached');
+    const envelopes = async (box: Mailbox, uids: number[]): Promise<unknown[]> => Promise.all(uids.map((uid) => box.cachedField(uid, 'envelope')));
+    const truth = async (uids: number[]): Promise<unknown[]> => {
+      const fresh = await openUser(home);
+      try {
+        const box = await fresh.openMailbox('Cached');
+        const values = await envelopes(box, uids);
+        await box.close();
+        return values;
+      } finally {
+        await fresh.close();
+      }
+    };
+    const box = await user.openMailbox('Cached');
+    for (let i = 1; i <= 3; i++) await box.save(testMessage(`c${i}`));
+    await box.refresh();
+    assert.equal(((await box.cachedField(2, 'envelope')) as unknown[])[1], 'c2');
+    await box.close();
+
+    const other = await openUser(home);
+    const writer = await other.openMailbox('Cached');
+    try {
+      await writer.save(testMessage('c4'));
+      await writer.refresh();
+      await writer.cachedField(4, 'envelope'); // a record appended while the first view is closed
+      let again = await user.openMailbox('Cached');
+      assert.deepEqual(await envelopes(again, [1, 2, 3, 4]), await truth([1, 2, 3, 4]));
+      const subject = (uid: number): string => again.cachedFieldBytes(uid, 'envelope', 'test:subject', (v) => Buffer.from(String((v as unknown[])[1]))).toString();
+      assert.deepEqual([1, 2, 3, 4].map(subject), ['c1', 'c2', 'c3', 'c4']);
+
+      // Another process rewrites the cache file (as its compaction does), then caches a new message there.
+      const cacheFile = join((again as unknown as { paths: { cache: string } }).paths.cache);
+      const before = statSync(cacheFile).ino;
+      copyFileSync(cacheFile, `${cacheFile}.copy`);
+      renameSync(`${cacheFile}.copy`, cacheFile);
+      assert.notEqual(statSync(cacheFile).ino, before);
+      await writer.save(testMessage('c5'));
+      await writer.refresh();
+      await writer.cachedField(5, 'envelope');
+      await again.refresh();
+      assert.deepEqual(await envelopes(again, [1, 2, 3, 4, 5]), await truth([1, 2, 3, 4, 5]));
+      await again.close();
+
+      // A rotation by a writer with small limits replaces log and cache: the kept state is dropped.
+      const busy = await openUser(home, {}, TINY_TUNING);
+      try {
+        const b = await busy.openMailbox('Cached');
+        for (let i = 0; i < 20; i++) await b.updateFlags([1, 2, 3], { op: i % 2 ? 'remove' : 'add', flags: ['$Busy'] });
+        await b.save(testMessage('c6'));
+        await b.close();
+      } finally {
+        await busy.close();
+      }
+      again = await user.openMailbox('Cached');
+      assert.deepEqual(await envelopes(again, [1, 2, 3, 4, 5, 6]), await truth([1, 2, 3, 4, 5, 6]));
+      await again.close();
+    } finally {
+      await writer.close();
+      await other.close();
+    }
   });
 });

@@ -25,6 +25,16 @@ const INDEX_FETCH_QUEUED_MAX = 256 * 1024;
 /** Items answered from the storage's field cache: the cached field's name. */
 const CACHED_ITEMS: Readonly<Record<string, CachedFieldName>> = { ENVELOPE: 'envelope', BODY: 'body', BODYSTRUCTURE: 'bodystructure' };
 
+/**
+ * The cached items as sent ("ENVELOPE (...)"), made once per message and kept by the storage
+ * with its decoded fields, so a client listing a folder again costs no decoding or writing.
+ */
+const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(CACHED_ITEMS).map(([item, field]) => [field, `imap-wire:${item}`]));
+const WIRE_MAKERS: Readonly<Record<string, (value: unknown) => Buffer>> = Object.fromEntries(Object.entries(CACHED_ITEMS).map(([item, field]) => {
+  const prefix = Buffer.from(`${item} `);
+  return [field, (value: unknown) => Buffer.concat([prefix, writeImapValue(value as ImapValue)])];
+}));
+
 function cachedField(item: FetchItem): CachedFieldName | undefined {
   return item.type === 'attribute' ? CACHED_ITEMS[item.name] : undefined;
 }
@@ -125,10 +135,10 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
     if (ctx.closed) break;
     if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
     let parsed: Parsed | undefined;
-    const cached = new Map<CachedFieldName, ImapValue>();
+    const cached = new Map<CachedFieldName, Buffer>();
     try {
       if (loadsMessage) parsed = await loadMessage(m, ref.uid, headerBlockOnly);
-      for (const field of fields) cached.set(field, (await m.cachedField(ref.uid, field)) as ImapValue);
+      for (const field of fields) cached.set(field, m.cachedFieldBytes(ref.uid, field, WIRE_KEYS[field], WIRE_MAKERS[field]));
     } catch (err) {
       if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
       expungedSeen = true;
@@ -227,10 +237,10 @@ interface ResponseOptions {
   modseq: boolean;
 }
 
-/** What FETCH read for one message: the message (when an item needs it) and cached fields. */
+/** What FETCH read for one message: the message (when an item needs it) and cached fields, as sent. */
 interface Loaded {
   parsed: Parsed | undefined;
-  cached: ReadonlyMap<CachedFieldName, ImapValue>;
+  cached: ReadonlyMap<CachedFieldName, Buffer>;
 }
 
 function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], loaded: Loaded, o: ResponseOptions): Buffer | string {
@@ -300,7 +310,7 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
     case 'BODYSTRUCTURE': {
       const value = loaded.cached.get(CACHED_ITEMS[item.name]!);
       if (value === undefined) throw new CommandFailure('NO', `${item.name} not loaded`, 'SERVERBUG');
-      return Buffer.concat([Buffer.from(`${item.name} `), writeImapValue(value)]);
+      return value;
     }
     case 'RFC822':
       return Buffer.concat([Buffer.from('RFC822 '), literal(need(parsed).raw)]);
