@@ -17,7 +17,7 @@
  * LIST reads only the list index. STATUS uses the counters cached there while the mailbox's
  * log is unchanged (one lstat), and opens the mailbox only when it has changed.
  */
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -169,7 +169,7 @@ export class MailUser {
    * mailboxes then costs 1,000 lstat calls, not 1,000 parses). Callers must not modify it.
    */
   private async readListShared(): Promise<ListData> {
-    const stat = await fsp.lstat(join(this.root, 'loft.mailboxlist')).catch(() => undefined);
+    const stat = lstatOrUndefined(join(this.root, 'loft.mailboxlist'));
     const stamp = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : '';
     if (stat && this.listCache?.stamp === stamp) return this.listCache.data;
     const data = await this.readList();
@@ -452,7 +452,7 @@ export class MailUser {
     if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', normal);
     const cached = this.pendingStatus.get(entry.guid) ?? entry.status;
     if (cached) {
-      const stat = await fsp.lstat(mailboxPaths(this.mailboxDir(entry.guid)).log).catch(() => undefined);
+      const stat = lstatOrUndefined(mailboxPaths(this.mailboxDir(entry.guid)).log);
       if (stat && stat.ino === cached.logIno && stat.size === cached.logSize) return fromCached(cached);
     }
     const mailbox = await this.openEntry(entry, true);
@@ -497,7 +497,7 @@ export class MailUser {
   private async mailboxClosed(mailbox: Mailbox): Promise<void> {
     this.open.delete(mailbox);
     const status = mailbox.status();
-    const stat = await fsp.lstat(mailboxPaths(this.mailboxDir(mailbox.guid)).log).catch(() => undefined);
+    const stat = lstatOrUndefined(mailboxPaths(this.mailboxDir(mailbox.guid)).log);
     if (!stat || stat.size !== mailbox.logStamp().offset) return; // changed meanwhile; compute next time
     this.pendingStatus.set(mailbox.guid, { ...status, highestModseq: status.highestModseq.toString(), logIno: stat.ino, logSize: stat.size });
     if (this.pendingStatus.size >= STATUS_FLUSH_COUNT) await this.flushStatus();
@@ -530,4 +530,17 @@ function expandHome(dir: string, home: string): string {
 
 function fromCached(c: CachedStatus): MailboxStatus {
   return { messages: c.messages, unseen: c.unseen, recent: c.recent, uidNext: c.uidNext, uidValidity: c.uidValidity, highestModseq: BigInt(c.highestModseq), size: c.size, deleted: c.deleted };
+}
+
+/**
+ * lstat, or undefined if it fails. Synchronous: these are the per-command checks (has the
+ * list or a log changed?) on files the page cache holds, cheaper as one direct system call
+ * than as a round trip through libuv's thread pool.
+ */
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }

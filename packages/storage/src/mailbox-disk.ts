@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { decodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
 import { MailboxState } from './mailbox-state.js';
-import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, readFileNoFollow, tempName } from './safe-fs.js';
+import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, readFileNoFollow, SyncFile, tempName } from './safe-fs.js';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog, type LogHeader, type LogScan } from './transaction-log.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -145,7 +145,7 @@ export type DiskState =
   | {
       kind: 'ok';
       state: MailboxState;
-      log: fsp.FileHandle;
+      log: SyncFile;
       logHeader: LogHeader;
       logIno: number;
       /** Where the next log read starts. */
@@ -183,9 +183,9 @@ function emptyHeader(log: LogHeader): IndexHeader {
  * rebuild from the message files rather than being trusted.
  */
 export async function readDiskState(paths: MailboxPaths, deferExpunges: boolean): Promise<DiskState> {
-  let log: fsp.FileHandle;
+  let log: SyncFile;
   try {
-    log = await fsp.open(paths.log, constants.O_RDONLY | constants.O_NOFOLLOW);
+    log = SyncFile.openNoFollow(paths.log, constants.O_RDONLY);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return { kind: 'rebuild', reason: 'transaction log is missing' };
     throw ioError('open', paths.log, err);
@@ -240,7 +240,7 @@ export function replay(state: MailboxState, scan: LogScan): string | undefined {
   return undefined;
 }
 
-async function close<T>(handle: fsp.FileHandle, value: T): Promise<T> {
+async function close<T>(handle: SyncFile, value: T): Promise<T> {
   await handle.close().catch(() => undefined);
   return value;
 }

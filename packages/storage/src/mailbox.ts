@@ -31,7 +31,7 @@ import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailb
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 import { companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
-import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, tempName } from './safe-fs.js';
+import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
 import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransaction, newTxid, scanLog, type LogHeader, type LogRecord } from './transaction-log.js';
@@ -200,7 +200,7 @@ export class Mailbox {
   private readonly attachments: AttachmentStore | undefined;
   private guidValue = '';
   private state!: MailboxState;
-  private log!: fsp.FileHandle;
+  private log!: SyncFile;
   private appendFd = -1;
   private logHeader!: LogHeader;
   private logIno = 0;
@@ -1426,9 +1426,9 @@ export class Mailbox {
   private async takeSnapshot(): Promise<(Extract<DiskState, { kind: 'ok' }> & { cache: MailCache }) | undefined> {
     const kept = this.snapshots?.take(this.paths.dir);
     if (!kept) return undefined;
-    let log: fsp.FileHandle;
+    let log: SyncFile;
     try {
-      log = await fsp.open(this.paths.log, constants.O_RDONLY | O_NOFOLLOW);
+      log = SyncFile.openNoFollow(this.paths.log, constants.O_RDONLY);
     } catch {
       kept.cache.close();
       return undefined;

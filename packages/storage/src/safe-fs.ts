@@ -27,6 +27,27 @@ export function ioError(op: string, path: string, err: unknown): LoftError {
   return new LoftError('LOFT_E_STORAGE_IO', `${op} ${path} failed: ${code}`, { cause: err });
 }
 
+/**
+ * A descriptor opened with a direct system call, for a file a view keeps open (the log): no
+ * thread-pool round trip to open or close it. close() closes it once; a second call does
+ * nothing, as the number may name another file by then.
+ */
+export class SyncFile {
+  private closed = false;
+  constructor(readonly fd: number) {}
+
+  static openNoFollow(path: string, flags: number): SyncFile {
+    // O_NONBLOCK: a FIFO planted at the path must not block the process in open().
+    return new SyncFile(openSync(path, flags | O_NOFOLLOW | constants.O_NONBLOCK));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
 /** Opens a file without following a symlink in its last component. */
 export async function openNoFollow(path: string, flags: number, mode = 0o600): Promise<fsp.FileHandle> {
   try {
