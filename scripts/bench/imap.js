@@ -101,8 +101,18 @@ function summary(counts, seconds, extra) {
   return { total, perSecond, ...extra };
 }
 
-/** Persistent sessions: commands per second by type, `users.length` sessions for `durationMs`. */
-export async function measureImapMix({ port, users, durationMs }) {
+/** Warm-up windows: a window's rate within this fraction of the one before counts as steady. */
+const STEADY_WITHIN = 0.1;
+
+/**
+ * Persistent sessions: commands per second by type, `users.length` sessions for `durationMs`.
+ * The same sessions first run the mix unmeasured, in windows of `warmup.windowMs`, until two
+ * windows in a row give rates within STEADY_WITHIN of the one before (a running server's
+ * steady state: Loft's processes have compiled their hot code by then) or `warmup.maxMs` has
+ * passed. The first window's rate (sessions just logged in, processes cold) and the warm-up
+ * time are returned too, so the cold figure is not hidden.
+ */
+export async function measureImapMix({ port, users, durationMs, warmup = { maxMs: 0, windowMs: 1000 } }) {
   const counts = Object.fromEntries(MIX_NAMES.map((name) => [name, 0]));
   let errors = 0;
   let firstError;
@@ -113,12 +123,11 @@ export async function measureImapMix({ port, users, durationMs }) {
     await client.login(user, password);
     return { client, random: generator(i + 1), exists: await select(client), appended: 100_000 + i * 10_000 };
   }));
-  const cpu = clientCpu();
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const stopWatchdog = watchdog(clients, durationMs + 30_000, () => { firstError ??= 'a command had no answer 30 s after the end of the run'; });
-  await Promise.all(counters.map(async (counter) => {
-    while (performance.now() < deadline) {
+  let measuring = warmup.maxMs <= 0;
+  let stopped = false;
+  const stopWatchdog = watchdog(clients, warmup.maxMs + durationMs + 30_000, () => { firstError ??= 'a command had no answer 30 s after the end of the run'; });
+  const loops = Promise.all(counters.map(async (counter) => {
+    while (!stopped) {
       const name = pick(counter.random);
       try {
         await runOne(counter.client, name, counter);
@@ -130,11 +139,33 @@ export async function measureImapMix({ port, users, durationMs }) {
       }
     }
   }));
-  stopWatchdog();
+  const sum = () => Object.values(counts).reduce((a, b) => a + b, 0);
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const windows = [];
+  const warmStarted = performance.now();
+  while (!measuring) {
+    const before = sum();
+    const t0 = performance.now();
+    await sleep(warmup.windowMs);
+    windows.push((sum() - before) / ((performance.now() - t0) / 1000));
+    const [a, b, c] = windows.slice(-3);
+    const steady = c !== undefined && Math.abs(b - a) <= STEADY_WITHIN * a && Math.abs(c - b) <= STEADY_WITHIN * b;
+    if (steady || performance.now() - warmStarted >= warmup.maxMs) measuring = true;
+  }
+  const warmupSeconds = (performance.now() - warmStarted) / 1000;
+  for (const name of MIX_NAMES) counts[name] = 0;
+  const errorsBefore = errors;
+  const cpu = clientCpu();
+  const started = performance.now();
+  await sleep(durationMs);
+  const snapshot = { ...counts };
   const seconds = (performance.now() - started) / 1000;
   const clientCpuPercent = cpu();
+  stopped = true;
+  await loops;
+  stopWatchdog();
   for (const client of clients) client.close();
-  return summary(counts, seconds, { errors, firstError, clientCpuPercent });
+  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, warmupSeconds, firstWindow: windows[0], windows });
 }
 
 /**
