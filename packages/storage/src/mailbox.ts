@@ -615,7 +615,12 @@ export class Mailbox {
     if (this.readOnly) throw new LoftError('LOFT_E_STORAGE_READ_ONLY', this.name);
   }
 
-  private async appendLog(frame: Buffer, fsync: boolean): Promise<void> {
+  /**
+   * Writes one transaction; with `fsync`, syncs it and the directories in `dirs` (where its
+   * saves' files were just linked) together: one journal commit on ext4 rather than two.
+   * Nothing is acknowledged before both are done.
+   */
+  private async appendLog(frame: Buffer, fsync: boolean, dirs: readonly string[] = []): Promise<void> {
     if (this.appendFd < 0) {
       let fd: number;
       try {
@@ -641,7 +646,9 @@ export class Mailbox {
     if (written !== frame.length) {
       throw new LoftError('LOFT_E_STORAGE_IO', `short write to ${this.paths.log} (${written} of ${frame.length} bytes); the partial transaction will be ignored`);
     }
-    if (fsync) await fdatasync(this.appendFd);
+    if (!fsync) return;
+    if (dirs.length === 0) await fdatasync(this.appendFd);
+    else await Promise.all([fdatasync(this.appendFd), ...dirs.map((dir) => fsyncDir(dir))]);
   }
 
   private closeAppendFd(): void {
@@ -693,9 +700,12 @@ export class Mailbox {
     return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: messageSizeOf(header) };
   }
 
-  /** Gives prepared saves their UIDs and links their files into place. Lock held. */
-  private async placeSaves(saves: readonly PreparedSave[]): Promise<LogRecord[]> {
-    if (this.store) return this.placeMdboxSaves(this.store, saves);
+  /**
+   * Gives prepared saves their UIDs and links their files into place. Lock held. Returns the
+   * log records and the directories to sync with the log (see appendLog()).
+   */
+  private async placeSaves(saves: readonly PreparedSave[]): Promise<{ records: LogRecord[]; dirs: string[] }> {
+    if (this.store) return { records: await this.placeMdboxSaves(this.store, saves), dirs: [] };
     for (let round = 0; round < 2; round++) {
       const records: LogRecord[] = [];
       const placed: string[] = [];
@@ -719,8 +729,7 @@ export class Mailbox {
       }
       if (collision === undefined) {
         for (const save of saves) unlinkQuietly(save.tmpPath);
-        if (this.fsyncFor('save')) for (const dir of new Set(placed.map((p) => dirname(p)))) await fsyncDir(dir);
-        return records;
+        return { records, dirs: [...new Set(placed.map((p) => dirname(p)))] };
       }
       // A file the log does not know holds this UID: a save that died before logging, or a
       // log that lost records. Adopt it through a rebuild rather than overwrite it.
@@ -758,12 +767,13 @@ export class Mailbox {
       for (let attempt = 0; ; attempt++) {
         const txid = newTxid();
         let appends: LogRecord[] = [];
+        let dirs: string[] = [];
         let release: ReleaseLock | undefined;
         try {
           if (saves.length > 0) {
             release = await this.lock.acquire();
             await this.syncLog(true);
-            appends = await this.placeSaves(saves);
+            ({ records: appends, dirs } = await this.placeSaves(saves));
           } else if (attempt > 0) {
             await this.syncLog(false);
           }
@@ -771,7 +781,7 @@ export class Mailbox {
           // transaction, rather than in a second log write at its next refresh.
           const last = appends[appends.length - 1];
           const claim: LogRecord[] = this.claimsRecent && last?.type === 'append' ? [{ type: 'recent', firstRecentUid: last.uid + 1 }] : [];
-          await this.appendLog(encodeTransaction({ txid, records: [...appends, ...records, ...claim] }), this.fsyncFor(saves.length > 0 ? 'save' : 'change'));
+          await this.appendLog(encodeTransaction({ txid, records: [...appends, ...records, ...claim] }), this.fsyncFor(saves.length > 0 ? 'save' : 'change'), dirs);
         } catch (err) {
           if (!(isLoftError(err, 'LOFT_E_STORAGE_IO') && attempt < COMMIT_ATTEMPTS && saves.length === 0 && err.message.includes('replaced'))) throw err;
           continue;
