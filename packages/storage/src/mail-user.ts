@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
-import { Mailbox, SnapshotStore, type MailboxStatus, type StorageTuning } from './mailbox.js';
+import { Mailbox, SnapshotStore, processSnapshots, type MailboxStatus, type StorageTuning } from './mailbox.js';
 import { initMailboxDir, mailboxPaths, newUidValidity, readDiskState, readMeta, removeStaleStaging, writeMeta } from './mailbox-disk.js';
 import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
@@ -51,6 +51,12 @@ export interface MailUserOptions {
   parser?: MessageFieldParser;
   /** Internal thresholds, for tests and benchmarks. */
   tuning?: StorageTuning;
+  /**
+   * Keep closed mailboxes' states in the process-wide store (processSnapshots), so the next
+   * MailUser of this process that opens the mailbox starts from them. For the services; a
+   * MailUser without it reads every mailbox it opens from disk.
+   */
+  shareSnapshots?: boolean;
 }
 
 export interface MailboxInfo {
@@ -100,7 +106,7 @@ export class MailUser {
   private readonly lock: MailboxLock;
   private readonly open = new Set<Mailbox>();
   /** States of mailboxes this user closed, for a quick reopen (SELECT after SELECT). */
-  private readonly snapshots = new SnapshotStore();
+  private readonly snapshots: SnapshotStore;
   /** STATUS counters of closed mailboxes, written to the list index in one go. */
   private readonly pendingStatus = new Map<string, CachedStatus>();
   private listCache: { stamp: string; data: ListData } | undefined;
@@ -117,6 +123,7 @@ export class MailUser {
     this.parser = options.parser;
     this.tuning = options.tuning;
     this.lock = new MailboxLock(root, this.logger);
+    this.snapshots = options.shareSnapshots ? processSnapshots : new SnapshotStore();
   }
 
   static async open(options: MailUserOptions): Promise<MailUser> {
@@ -518,7 +525,7 @@ export class MailUser {
 
   async close(): Promise<void> {
     for (const mailbox of [...this.open]) await mailbox.close();
-    this.snapshots.clear();
+    if (this.snapshots !== processSnapshots) this.snapshots.clear();
     await this.flushStatus();
     this.store?.close();
   }

@@ -333,13 +333,8 @@ export class Mailbox {
 
   private flagTextOfSlot(slot: number, withRecent: boolean): string {
     const t = this.state.table;
-    const bits = t.flags[slot]!;
-    let out = '';
-    for (let i = 0; i < SYSTEM_FLAGS.length; i++) {
-      const flag = SYSTEM_FLAGS[i]!;
-      if (bits & flag[1]) out = out === '' ? flag[0] : `${out} ${flag[0]}`;
-    }
-    if (withRecent && t.uids[slot]! >= this.recentFrom && this.claimsRecent) out = out === '' ? '\\Recent' : `${out} \\Recent`;
+    const recent = withRecent && t.uids[slot]! >= this.recentFrom && this.claimsRecent;
+    let out = systemFlagText(t.flags[slot]!, recent);
     const words = t.kwWords;
     for (let w = 0; w < words; w++) {
       if (t.keywordBits[slot * words + w] === 0) continue;
@@ -1459,16 +1454,37 @@ export class Mailbox {
  */
 type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cache: MailCache };
 
+/** The system flags (and \\Recent) of a flags word as IMAP writes them: one string per combination, made once. */
+const systemFlagTexts = new Map<number, string>();
+function systemFlagText(bits: number, recent: boolean): string {
+  let key = 0;
+  for (let i = 0; i < SYSTEM_FLAGS.length; i++) if (bits & SYSTEM_FLAGS[i]![1]) key |= 1 << i;
+  if (recent) key |= 1 << SYSTEM_FLAGS.length;
+  let text = systemFlagTexts.get(key);
+  if (text === undefined) {
+    const names = SYSTEM_FLAGS.filter((_, i) => key & (1 << i)).map(([name]) => name);
+    if (recent) names.push('\\Recent');
+    text = names.join(' ');
+    systemFlagTexts.set(key, text);
+  }
+  return text;
+}
+
 const SNAPSHOT_MAX_MAILBOXES = 16;
 const SNAPSHOT_MAX_MESSAGES = 250_000;
 
 /**
  * Closed views' states by mailbox directory, oldest first, bounded in mailboxes and messages
- * (see Mailbox.keepSnapshot). One per MailUser: a session reuses what it read itself, and a
- * new MailUser (another session, a loftadm command) reads from disk and validates it all.
+ * (see Mailbox.keepSnapshot). By default one per MailUser: a session reuses what it read
+ * itself, and a new MailUser (another session, a loftadm command) reads from disk and
+ * validates it all. A long-lived service passes MailUser.open `shareSnapshots`, and its
+ * users share processSnapshots: the next login of a user finds the state the last session
+ * left, as Dovecot's next process finds its index mapped (see processSnapshots).
  */
 export class SnapshotStore {
   private readonly kept = new Map<string, Snapshot>();
+
+  constructor(private readonly maxMailboxes = SNAPSHOT_MAX_MAILBOXES, private readonly maxMessages = SNAPSHOT_MAX_MESSAGES) {}
 
   keep(dir: string, snapshot: Snapshot): void {
     const older = this.kept.get(dir);
@@ -1478,7 +1494,7 @@ export class SnapshotStore {
     let total = 0;
     for (const s of this.kept.values()) total += s.state.table.count;
     for (const [key, s] of this.kept) {
-      if (this.kept.size <= SNAPSHOT_MAX_MAILBOXES && total <= SNAPSHOT_MAX_MESSAGES) break;
+      if (this.kept.size <= this.maxMailboxes && total <= this.maxMessages) break;
       this.kept.delete(key);
       s.cache.close();
       total -= s.state.table.count;
@@ -1497,6 +1513,15 @@ export class SnapshotStore {
     this.kept.clear();
   }
 }
+
+/**
+ * The store MailUsers opened with `shareSnapshots` share, for the whole process. Keyed by
+ * mailbox directory: a user's session can only take a state of a directory it reached
+ * itself (load() checks the directory and reads loft.mailbox with the process's own
+ * credentials first), and the state is brought up to date from the log, whose inode and
+ * length are checked, before anything is answered from it.
+ */
+export const processSnapshots = new SnapshotStore(64, 500_000);
 
 /** Removes what a prepared save left in tmp/ (nothing for mdbox: purge reclaims its bytes). */
 async function discardPrepared(save: PreparedSave): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MailUser } from './mail-user.js';
+import { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
 import { TINY_TUNING, openUser, testMessage, useTestUser } from './storage-test-support.js';
 
@@ -131,6 +131,40 @@ describe('reopening a mailbox from the state its last view left', () => {
     } finally {
       await writer.close();
       await other.close();
+    }
+  });
+
+  // A service's MailUsers share closed states process-wide (shareSnapshots): the next login
+  // starts from the state the last session left, brought up to date from the log.
+  it('shares closed states between MailUsers that ask for it, and they stay up to date', async () => {
+    await user.createMailbox('Shared');
+    const shared = (): Promise<MailUser> => MailUser.open({ user: 'test', home, settings: { mail_location: 'sdbox:~/mail', mail_fsync: 'never' }, shareSnapshots: true });
+    const first = await shared();
+    const box = await first.openMailbox('Shared');
+    for (let i = 1; i <= 3; i++) await box.save(testMessage(`s${i}`));
+    await box.close();
+    await first.close();
+
+    // Another writer, not sharing (as another process would be), changes it meanwhile.
+    const other = await openUser(home);
+    const b = await other.openMailbox('Shared');
+    await b.updateFlags([1], { op: 'add', flags: ['\\Seen'] });
+    await b.expunge([2]);
+    await b.save(testMessage('s4'));
+    await b.close();
+    await other.close();
+
+    const second = await shared();
+    try {
+      const again = await second.openMailbox('Shared');
+      assert.deepEqual(Array.from(again.uids()), [1, 3, 4]);
+      assert.ok(again.flags(1).has('\\Seen'));
+      assert.deepEqual(await again.openMessage(4), testMessage('s4'));
+      const changes = await again.refresh();
+      assert.deepEqual([changes.expunged, changes.appended, changes.flagsChanged], [[], [], []]);
+      await again.close();
+    } finally {
+      await second.close();
     }
   });
 });

@@ -159,7 +159,7 @@ export class ImapSession implements SessionContext {
       return;
     }
     try {
-      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.logger });
+      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.logger, shareSnapshots: true });
     } catch (err) {
       this.logger.error({ err, home: session.home }, `cannot open the mail storage of ${session.user}`);
       this.writer.send(tagged(session.tag, 'NO', 'Mail storage is temporarily unavailable.', 'UNAVAILABLE'));
