@@ -17,11 +17,20 @@ const EXISTS_TIMEOUT_MS = 10_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** PSS of the server's tree now, taken twice a moment apart (the later figure: after lazy work settles). */
-async function settledPss(pid) {
+async function settledPss(pid, what) {
   await sleep(SETTLE_MS);
   treePssKiB(pid);
   await sleep(300);
-  return treePssKiB(pid);
+  const pss = treePssKiB(pid);
+  if (process.env.LOFT_BENCH_VERBOSE) {
+    const byName = new Map();
+    for (const [name, kib] of pss.byProcess) {
+      const [sum, count] = byName.get(name) ?? [0, 0];
+      byName.set(name, [sum + kib, count + 1]);
+    }
+    console.error(`idle: PSS ${what} (MiB): ${[...byName].map(([name, [kib, count]]) => `${name}${count > 1 ? ` x${count}` : ''} ${(kib / 1024).toFixed(1)}`).join(', ')}`);
+  }
+  return pss;
 }
 
 async function openIdler(port, { user, password }, index) {
@@ -56,7 +65,7 @@ async function openIdler(port, { user, password }, index) {
  * latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }.
  */
 export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare }) {
-  const before = await settledPss(pid);
+  const before = await settledPss(pid, 'before');
   await prepare?.();
   const sessions = [];
   const byUser = users.map(() => []);
@@ -82,7 +91,7 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
     if (openError) throw openError;
     const openSeconds = (performance.now() - openStarted) / 1000;
     const openCpu = cpuOpen();
-    const during = await settledPss(pid);
+    const during = await settledPss(pid, `with ${jobs.length} idle`);
 
     // Latency: `parallel` users get a message at once; each of their sessions times its EXISTS.
     const samples = [];

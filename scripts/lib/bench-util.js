@@ -219,6 +219,7 @@ export function processTree(rootPid) {
 export function treePssKiB(rootPid) {
   let kib = 0;
   let processes = 0;
+  const byProcess = [];
   for (const pid of processTree(rootPid)) {
     try {
       const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1');
@@ -226,12 +227,13 @@ export function treePssKiB(rootPid) {
       if (match) {
         kib += Number(match[1]);
         processes++;
+        byProcess.push([fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0].replace(/ \[.*$/, ''), Number(match[1])]);
       }
     } catch {
       // exited meanwhile
     }
   }
-  return { kib, processes };
+  return { kib, processes, byProcess };
 }
 
 /**
