@@ -30,6 +30,11 @@ export const ENV = {
   SERVICE_COUNT: 'LOFT_SERVICE_COUNT',
   /** pino level for this process. */
   LOG_LEVEL: 'LOFT_LOG_LEVEL',
+  /**
+   * `1`: a mail service's spare, started ahead (process_min_avail) with no user yet. It loads
+   * its code and settings, then waits for `assume` before it drops privileges and starts.
+   */
+  SPARE: 'LOFT_SPARE',
 } as const;
 
 // ---------------------------------------------------------------------------------------
@@ -132,7 +137,9 @@ export type MasterToChild =
   /** Mail service: end every session of this user (loftadm kick). */
   | { type: 'kick'; user: string }
   /** anvil only: a session began or ended (the master saw the hand-off / the end). */
-  | { type: 'anvil-session'; event: 'start' | 'end'; session: AnvilSession };
+  | { type: 'anvil-session'; event: 'start' | 'end'; session: AnvilSession }
+  /** A spare (ENV.SPARE): become the process of this uid/gid (none in rootless mode), then start. */
+  | { type: 'assume'; uid?: number; gid?: number; user?: string };
 
 export type ChildRequestMethod =
   /** Config service: re-read the config file. Result: ConfigReloadResult. */

@@ -80,11 +80,19 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   // Listener handles and requests can arrive before start-up finishes: hold them until then.
   const early: Array<[MasterToChild, unknown]> = [];
   const route: { to?: Runtime } = {};
+  const isSpare = process.env[ENV.SPARE] === '1';
+  const spare = spareWaiter(isSpare);
   process.on('message', (message: unknown, handle: unknown) => {
     if (!isMasterMessage(message)) {
       logger.error({ message }, 'ignoring malformed message from master');
       return;
     }
+    if (message.type === 'assume') {
+      if (!spare.assign(message)) logger.error({ message }, 'ignoring an assume message: this process is not a waiting spare');
+      return;
+    }
+    // A spare nobody took is stopped before it has anything to finish.
+    if (spare.waiting && (message.type === 'shutdown' || message.type === 'stop-accepting')) exitNow(EXIT.OK);
     if (route.to) route.to.onMasterMessage(message, handle);
     else early.push([message, handle]);
   });
@@ -96,6 +104,18 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   let settings: Readonly<Record<string, unknown>> = Object.freeze({});
   if (definition.fetchSettings !== false) {
     settings = await fetchSettings(name, definition.fetchSettings ?? {}, logger);
+  }
+  if (isSpare) {
+    // A spare: code and settings are loaded; the user comes with the master's assume (it
+    // may have come already).
+    const who = await spare.assigned;
+    env.uid = who.uid;
+    env.gid = who.gid;
+    env.user = who.user;
+    if (env.uid === undefined && process.getuid?.() === 0) {
+      logger.fatal('a spare was given no user while running as root; it will not serve anyone as root');
+      exitNow(EXIT.PRIVILEGES);
+    }
   }
   if (env.uid !== undefined && env.gid !== undefined) {
     try {
@@ -113,6 +133,33 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   sendToMaster({ type: 'ready' });
   runtime.reportStatus();
   return runtime.context;
+}
+
+/**
+ * A spare's wait for its user: `assign` takes the master's one assume (uid and gid whole
+ * numbers, or neither), `assigned` gives it to start-up.
+ */
+function spareWaiter(isSpare: boolean): { readonly waiting: boolean; assign(message: Extract<MasterToChild, { type: 'assume' }>): boolean; assigned: Promise<{ uid?: number; gid?: number; user?: string }> } {
+  let resolve!: (who: { uid?: number; gid?: number; user?: string }) => void;
+  const assigned = new Promise<{ uid?: number; gid?: number; user?: string }>((r) => {
+    resolve = r;
+  });
+  let waiting = isSpare;
+  const id = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return {
+    get waiting() {
+      return waiting;
+    },
+    assign(message) {
+      if (!waiting) return false;
+      const both = id(message.uid) && id(message.gid);
+      if (!both && (message.uid !== undefined || message.gid !== undefined)) return false;
+      waiting = false;
+      resolve(both ? { uid: message.uid, gid: message.gid, ...(typeof message.user === 'string' ? { user: message.user } : {}) } : {});
+      return true;
+    },
+    assigned,
+  };
 }
 
 interface RuntimeEnv {

@@ -17,8 +17,16 @@ export class ChildChannel {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
+  private readonly onExit = (): void => this.failAll(new Error(`${this.label} exited`));
+
   constructor(private readonly child: ChildProcess, private readonly label: string) {
-    child.once('exit', () => this.failAll(new Error(`${label} exited`)));
+    child.once('exit', this.onExit);
+  }
+
+  /** Stops watching the child (it moves to another pool, which opens its own channel). */
+  close(): void {
+    this.child.off('exit', this.onExit);
+    this.failAll(new Error(`${this.label} was handed to another pool`));
   }
 
   request<T>(method: ChildRequestMethod, params: unknown = {}, timeoutMs = CHILD_REQUEST_TIMEOUT_MS): Promise<T> {

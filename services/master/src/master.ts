@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import type { ChildProcess } from 'node:child_process';
 import { LoftError, describeError } from '@loft/errors';
 import { IpcServer } from '@loft/ipc';
 import { createLogger, type Logger, type LogLevel } from '@loft/log';
@@ -43,6 +44,8 @@ export class Master implements PoolHost, HandoffHost {
   private readonly pools = new Map<string, ServicePool>();
   /** Mail services' pools, one per uid: `service:uid`. Created when a user first logs in. */
   private mailPools = new Map<string, ServicePool>();
+  /** Per mail service with process_min_avail: spares that wait for a user (see ServicePool.takeSpare). */
+  private sparePools = new Map<string, ServicePool>();
   readonly auth = new AuthUserdbClient(() => this.listenerPath('auth-userdb'));
   private readonly broker = new HandoffBroker(this);
   /** Older generations still draining their clients. */
@@ -102,6 +105,18 @@ export class Master implements PoolHost, HandoffHost {
 
   onSessionEnd(entry: ProcessEntry, sessionId: string): void {
     this.broker.sessionEnded(entry, sessionId);
+  }
+
+  takeSpare(service: string): ChildProcess | undefined {
+    return this.sparePools.get(service)?.takeSpare();
+  }
+
+  /** Starts the spares of mail service `name` (process_min_avail of them), if it wants any. */
+  private startSpares(name: string, service: ServiceSettings): void {
+    if (service.process_min_avail <= 0) return;
+    const pool = new ServicePool(name, service, this.generation, [], {}, resolveExecutable(name, service), this, { [ENV.SPARE]: '1' });
+    this.sparePools.set(name, pool);
+    pool.ensure();
   }
 
   mailPool(service: string, uid: number, gid: number): ServicePool | undefined {
@@ -181,8 +196,10 @@ export class Master implements PoolHost, HandoffHost {
     await this.startPool('log', this.settings.service.log);
     for (const [name, service] of Object.entries(this.settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
-      if (service.type === 'mail') resolveExecutable(name, service); // checked now, started per user on demand
-      else await this.startPool(name, service);
+      if (service.type === 'mail') {
+        resolveExecutable(name, service); // checked now, started per user on demand
+        this.startSpares(name, service);
+      } else await this.startPool(name, service);
     }
     await this.startControl();
     this.logger.info({ generation: this.generation, base_dir: this.settings.base_dir }, `loftd started (generation ${this.generation}, ${this.pools.size} services)`);
@@ -270,7 +287,7 @@ export class Master implements PoolHost, HandoffHost {
   }
 
   private allPools(): ServicePool[] {
-    return [...this.pools.values(), ...this.mailPools.values(), ...this.draining];
+    return [...this.pools.values(), ...this.mailPools.values(), ...this.sparePools.values(), ...this.draining];
   }
 
   processStatus(service?: string): ProcessInfo[] {
@@ -393,11 +410,14 @@ export class Master implements PoolHost, HandoffHost {
       this.pools.delete(name);
       if (pool.processes.size > 0) this.draining.add(pool);
     }
-    for (const pool of this.mailPools.values()) {
+    for (const pool of [...this.mailPools.values(), ...this.sparePools.values()]) {
       pool.retire();
       if (pool.processes.size > 0) this.draining.add(pool);
     }
     this.mailPools = new Map();
+    // Spares hold the old generation's settings: new ones start with the new settings.
+    this.sparePools = new Map();
+    for (const [name, service] of Object.entries(settings.service)) if (service.type === 'mail') this.startSpares(name, service);
     for (const pool of fresh) {
       this.pools.set(pool.name, pool);
       pool.ensure();

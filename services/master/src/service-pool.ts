@@ -35,6 +35,8 @@ export interface ProcessEntry {
   idleTimer?: NodeJS.Timeout;
   killTimer?: NodeJS.Timeout;
   exited: Promise<void>;
+  /** Removes this pool's listeners from the child (a spare handed to a user's pool). */
+  detach(): void;
 }
 
 /** What a pool needs from the master. */
@@ -51,6 +53,8 @@ export interface PoolHost {
   onHandoff(entry: ProcessEntry, message: Extract<ChildToMaster, { type: 'handoff' }>, socket: unknown): void;
   /** A mail process says a session ended (only type = mail services may). */
   onSessionEnd(entry: ProcessEntry, sessionId: string): void;
+  /** A waiting spare of mail service `service`, taken out of its pool, if there is one. */
+  takeSpare?(service: string): ChildProcess | undefined;
 }
 
 /** How long a hand-off may wait for a process of the user's uid to have a free slot. */
@@ -93,8 +97,34 @@ export class ServicePool {
    * that accepts on listeners (see DESIGN §2); a per-uid mail pool starts on demand.
    */
   private get minimum(): number {
+    // A mail service's process_min_avail is the number of spares (its spare pool's minimum).
+    if (this.settings.type === 'mail' && !this.spares) return 0;
     const floor = this.settings.type === 'mail' ? 0 : 1;
     return Math.min(this.settings.process_limit, Math.max(floor, this.settings.process_min_avail));
+  }
+
+  /**
+   * Whether this is a mail service's spare pool: processes started with no user (ENV.SPARE),
+   * which wait for a user's pool to take them (takeSpare) rather than for clients.
+   */
+  private get spares(): boolean {
+    return this.extraEnv[ENV.SPARE] === '1';
+  }
+
+  /**
+   * A spare for a user's pool: out of this pool, its listeners removed; another is started
+   * in its place. Only one whose IPC channel is still open.
+   */
+  takeSpare(): ChildProcess | undefined {
+    if (!this.spares || !this.current) return undefined;
+    for (const entry of this.processes) {
+      if (entry.state !== 'starting' || !entry.child.connected) continue;
+      this.processes.delete(entry);
+      entry.detach();
+      setImmediate(() => this.ensure());
+      return entry.child;
+    }
+    return undefined;
   }
 
   /**
@@ -189,6 +219,15 @@ export class ServicePool {
 
   private spawn(): void {
     const { settings, identity } = this;
+    if (settings.type === 'mail' && !this.spares) {
+      // A spare has loaded its code already: it drops to the user and starts (see ENV.SPARE).
+      const child = this.host.takeSpare?.(this.name);
+      if (child) {
+        this.track(child, false);
+        sendSafe(child, { type: 'assume', ...identity });
+        return;
+      }
+    }
     const env: NodeJS.ProcessEnv = {
       ...this.host.baseEnvironment(),
       ...this.extraEnv,
@@ -224,23 +263,33 @@ export class ServicePool {
     for (const listener of this.listeners) this.sendListener(entry, listener);
   }
 
-  private track(child: ChildProcess): ProcessEntry {
+  /** Watches a child of this pool; `relay`: attach its output to the log (not again for an adopted spare). */
+  private track(child: ChildProcess, relay = true): ProcessEntry {
     const pid = child.pid ?? 0;
     let markExited!: () => void;
+    const onMessage = (message: unknown, handle: unknown): void => this.onMessage(entry, message, handle);
+    const onError = (err: Error): void => this.host.logger.debug({ err, pid }, `service(${this.name}): IPC error`);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      this.onExit(entry, code, signal);
+      markExited();
+    };
     const entry: ProcessEntry = {
       child, pid, pool: this, generation: this.generation, started: Date.now(),
       channel: new ChildChannel(child, `service(${this.name}) pid ${pid}`),
       state: 'starting', clients: 0, available: 0,
       exited: new Promise<void>((resolve) => { markExited = resolve; }),
+      detach: () => {
+        child.off('message', onMessage);
+        child.off('error', onError);
+        child.off('exit', onExit);
+        entry.channel.close();
+      },
     };
     this.processes.add(entry);
-    this.host.relay.attach(child, this.name);
-    child.on('message', (message: unknown, handle: unknown) => this.onMessage(entry, message, handle));
-    child.on('error', (err) => this.host.logger.debug({ err, pid }, `service(${this.name}): IPC error`));
-    child.once('exit', (code, signal) => {
-      this.onExit(entry, code, signal);
-      markExited();
-    });
+    if (relay) this.host.relay.attach(child, this.name);
+    child.on('message', onMessage);
+    child.on('error', onError);
+    child.once('exit', onExit);
     return entry;
   }
 

@@ -58,7 +58,7 @@ const serviceSchema: JSONSchemaType<ServiceSettings> = {
     user: { type: 'string', default: SERVICE_DEFAULTS.user, description: 'User the processes run as; empty means the user loftd runs as.' },
     group: { type: 'string', default: SERVICE_DEFAULTS.group, description: 'Group the processes run as; empty means the primary group of user.' },
     process_limit: { type: 'integer', loftKind: 'uint', minimum: 1, default: SERVICE_DEFAULTS.process_limit, description: 'Most processes of this service at once.' },
-    process_min_avail: { type: 'integer', loftKind: 'uint', minimum: 0, default: SERVICE_DEFAULTS.process_min_avail, description: 'Processes kept ready to accept clients (a service with listeners always keeps one).' },
+    process_min_avail: { type: 'integer', loftKind: 'uint', minimum: 0, default: SERVICE_DEFAULTS.process_min_avail, description: 'Processes kept ready to accept clients (a service with listeners always keeps one). For a mail service (imap): spares started ahead with no user, each taken by the next user who needs a new process.' },
     client_limit: { type: 'integer', loftKind: 'uint', minimum: 1, default: SERVICE_DEFAULTS.client_limit, description: 'Clients one process serves at once.' },
     service_count: { type: 'integer', loftKind: 'uint', minimum: 0, default: SERVICE_DEFAULTS.service_count, description: 'Connections a process serves before it retires; 0 means unlimited.' },
     idle_kill: { type: 'integer', loftKind: 'duration', minimum: 0, default: SERVICE_DEFAULTS.idle_kill, description: 'Stop a process idle this long when more than process_min_avail exist; 0 means never.' },
@@ -97,7 +97,9 @@ export const BUILTIN_SERVICES = {
     executable: 'imap-login', type: 'login', user: 'loftnull', process_limit: 16, client_limit: 1000,
     inet_listener: { imap: { address: '127.0.0.1', port: 143 }, imaps: { address: '127.0.0.1', port: 993, ssl: true } },
   },
-  imap: { executable: 'imap', type: 'mail', process_limit: 1024, client_limit: 1000 },
+  // One spare: a new user's first login finds a process with its code loaded, which drops
+  // to the user's uid (Dovecot's process_min_avail for imap does the same).
+  imap: { executable: 'imap', type: 'mail', process_limit: 1024, process_min_avail: 1, client_limit: 1000 },
   lmtp: { executable: 'lmtp', process_limit: 16, client_limit: 100, unix_listener: { lmtp: { path: 'lmtp.sock', mode: 0o666 } } },
   adm: { executable: 'adm', process_limit: 1, unix_listener: { adm: { path: 'adm.sock', mode: 0o600 } } },
 } as const;
