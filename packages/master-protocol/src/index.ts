@@ -134,6 +134,8 @@ export type MasterToChild =
   | { type: 'connection'; session: SessionHandoff }
   /** Login service: the master could not hand this client over; its socket comes back with this message. */
   | { type: 'handoff-failed'; handoffId: number; reason: string; temporary: boolean }
+  /** Login service: this client is with its mail process now; nothing more will come about it. */
+  | { type: 'handoff-done'; handoffId: number }
   /** Mail service: end every session of this user (loftadm kick). */
   | { type: 'kick'; user: string }
   /** anvil only: a session began or ended (the master saw the hand-off / the end). */

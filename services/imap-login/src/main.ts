@@ -24,7 +24,8 @@ let env: LoginEnvironment | undefined;
 /** Every client this process serves, until its connection closes: a stop must end them. */
 const clients = new Set<LoginClient>();
 const pairs = new SocketPairFactory();
-const handoffs = new Map<number, { client: LoginClient; tag: string }>();
+/** Hand-offs the master has not answered yet: a refusal brings the client back to its session. */
+const handoffs = new Map<number, { client: LoginClient; tag: string; timer: NodeJS.Timeout }>();
 let nextHandoffId = 1;
 
 function secureContext(settings: Settings, ctx: ServiceContext): tls.SecureContext | undefined {
@@ -89,7 +90,10 @@ await runService({
       authenticate: (request) => authenticate({ ...request, selfTargets: selfTargets(settings, request.client) }),
       handoff: async (client, ticket, tag, pending) => {
         const handoffId = nextHandoffId++;
-        handoffs.set(handoffId, { client, tag });
+        // Forgotten when the master says done; one that never hears within a minute will not.
+        const timer = setTimeout(() => handoffs.delete(handoffId), AUTH_TIMEOUT_MS);
+        timer.unref();
+        handoffs.set(handoffId, { client, tag, timer });
         const message = { handoffId, service: 'imap', ticket, tag, client: client.clientInfo(), pending: pending.toString('base64') };
         if (client.clientInfo().tls) {
           const [ours, theirs] = await pairs.pair();
@@ -99,8 +103,6 @@ await runService({
         } else {
           ctx.handoff(message, client.socket);
         }
-        // The entry only serves a failure coming back; one that has not come in a minute will not.
-        setTimeout(() => handoffs.delete(handoffId), AUTH_TIMEOUT_MS).unref();
       },
     };
   },
@@ -122,8 +124,14 @@ await runService({
     }
   },
   onMessage(message, ctx, handle) {
+    if (message.type === 'handoff-done') {
+      clearTimeout(handoffs.get(message.handoffId)?.timer);
+      handoffs.delete(message.handoffId);
+      return;
+    }
     if (message.type !== 'handoff-failed') return;
     const pending = handoffs.get(message.handoffId);
+    clearTimeout(pending?.timer);
     handoffs.delete(message.handoffId);
     if (!pending) {
       if (handle instanceof net.Socket) handle.destroy();

@@ -71,6 +71,9 @@ export class HandoffBroker {
           this.host.logger.error({ err, pid: target.pid }, `service(${message.service}): passing a session to child ${target.pid} failed`);
           return;
         }
+        // The login process keeps what a refusal would need until it hears this.
+        const done: MasterToChild = { type: 'handoff-done', handoffId: message.handoffId };
+        if (login.child.connected) login.child.send(done, undefined, {}, () => undefined);
         if (session.overLimit !== undefined) return;
         const anvil: AnvilSession = { id: session.id, user: session.user, service: message.service, pid: target.pid, remoteIp: session.client.remoteIp, started: Date.now() };
         this.sessions.set(session.id, { pid: target.pid, anvil });
