@@ -18,20 +18,18 @@
  * Files written before the flags existed have zeros there, and read as they always did.
  * The header is self-describing so a lost index can be rebuilt from the files alone.
  */
-import { closeSync, constants, fsync as fsyncCb, open as openCb, promises as fsp, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, promises as fsp, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { crc32 } from './binary.js';
 import { O_NOFOLLOW, ioError, openNoFollow } from './safe-fs.js';
+import { fsyncFile, openCreating } from './io-mode.js';
 
 export const DBOX_MAGIC = 0x42444c46;
 export const DBOX_VERSION = 1;
 export const DBOX_HEADER_BYTES = 64;
 /** Messages up to this size are written with synchronous calls. */
 const SYNC_WRITE_MAX_BYTES = 256 * 1024;
-const fsyncFd = promisify(fsyncCb);
-const openFd = promisify(openCb);
 
 export interface DboxHeader {
   guid: Buffer;
@@ -143,14 +141,14 @@ async function writeSmallDboxFile(path: string, message: Buffer, meta: DboxMeta,
   const data = Buffer.concat([encodeDboxHeader(header), message]);
   let fd: number;
   try {
-    fd = await openFd(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+    fd = await openCreating(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
   } catch (err) {
     throw ioError('open', path, err);
   }
   try {
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
-    if (fsync) await fsyncFd(fd);
+    if (fsync) await fsyncFile(fd);
   } catch (err) {
     closeSync(fd);
     await fsp.rm(path, { force: true });

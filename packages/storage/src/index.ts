@@ -32,3 +32,4 @@ export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 export { lowerBound } from './mail-index.js';
 export type { UidRange } from './binary.js';
 export * from './query/index.js';
+export { setBlockingIo, blockingIo } from './io-mode.js';

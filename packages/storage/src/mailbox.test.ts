@@ -1,10 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { constants } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
+import { blockingIo, openCreating, setBlockingIo } from './io-mode.js';
 import { TINY_TUNING, makeHome, openUser, removeHome, testMessage, useTestUser } from './storage-test-support.js';
 
 describe('Mailbox', () => {
@@ -378,5 +380,31 @@ describe('Mailbox across frequent checkpoints and log rotations', () => {
     assert.equal(reopened.messageCount, 10);
     assert.deepEqual(await reopened.openMessage(12), testMessage('rot11'));
     await reopened.close();
+  });
+});
+
+// setBlockingIo(true): a one-session process makes file creation and fsyncs directly.
+describe('Mailbox with blocking I/O', () => {
+  let user: MailUser;
+  useTestUser((_h, u) => { user = u; }, { mail_fsync: 'always' });
+
+  it('saves, syncs and reads back as with the thread pool, and a failed create is reported', async () => {
+    setBlockingIo(true);
+    try {
+      const box = await user.openMailbox('INBOX');
+      for (let i = 1; i <= 3; i++) await box.save(testMessage(`b${i}`));
+      await box.refresh();
+      assert.deepEqual(Array.from(box.uids()), [1, 2, 3]);
+      assert.deepEqual(await box.openMessage(2), testMessage('b2'));
+      await box.updateFlags([1], { op: 'add', flags: ['\\Seen'] });
+      await box.expunge([3]);
+      await box.refresh();
+      assert.deepEqual(Array.from(box.uids()), [1, 2]);
+      assert.equal(blockingIo(), true);
+      await assert.rejects(openCreating('/nonexistent-dir/x', constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600), /ENOENT/);
+      await box.close();
+    } finally {
+      setBlockingIo(false);
+    }
   });
 });

@@ -13,8 +13,7 @@
  */
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
-import { closeSync, constants, fdatasync as fdatasyncCb, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,6 +30,7 @@ import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailb
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 import { companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
+import { fdatasyncFile } from './io-mode.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -642,8 +642,8 @@ export class Mailbox {
       throw new LoftError('LOFT_E_STORAGE_IO', `short write to ${this.paths.log} (${written} of ${frame.length} bytes); the partial transaction will be ignored`);
     }
     if (!fsync) return;
-    if (dirs.length === 0) await fdatasync(this.appendFd);
-    else await Promise.all([fdatasync(this.appendFd), ...dirs.map((dir) => fsyncDir(dir))]);
+    if (dirs.length === 0) await fdatasyncFile(this.appendFd);
+    else await Promise.all([fdatasyncFile(this.appendFd), ...dirs.map((dir) => fsyncDir(dir))]);
   }
 
   private closeAppendFd(): void {
@@ -1542,7 +1542,6 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-const fdatasync = promisify(fdatasyncCb);
 
 /** The first `bytes` bytes of a file, or undefined if it cannot be read. */
 async function readHead(path: string, bytes: number): Promise<Buffer | undefined> {

@@ -7,8 +7,8 @@
  * the user may plant symlinks. Node has no openat(), so a directory swapped between the
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
-import { closeSync, constants, fstatSync, fsync as fsyncCb, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { fsyncFile } from './io-mode.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -139,13 +139,12 @@ export async function fsyncDir(path: string): Promise<void> {
     throw ioError('open', path, err);
   }
   try {
-    await fsyncFd(fd);
+    await fsyncFile(fd);
   } finally {
     closeSync(fd);
   }
 }
 
-const fsyncFd = promisify(fsyncCb);
 
 export function tempName(path: string): string {
   return `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;

@@ -3,9 +3,20 @@
  * keeps a pool per uid) and serves up to client_limit sessions of that uid's users.
  */
 import { runService } from '@loft/service-runtime';
+import { setBlockingIo } from '@loft/storage';
 import { ImapSession } from './imap-session.js';
 
 const sessions = new Set<ImapSession>();
+
+/**
+ * With one session, its saves' slow system calls (file creation, fsync) block nothing
+ * else, and made directly they cost less than through the thread pool (see
+ * @loft/storage setBlockingIo). A second session brings the pool back, so no session waits
+ * for another's fsync.
+ */
+function sessionsChanged(): void {
+  setBlockingIo(sessions.size <= 1);
+}
 
 await runService({
   onSession(socket, handoff, ctx) {
@@ -14,7 +25,11 @@ await runService({
     socket.setNoDelay(true);
     const session = new ImapSession(socket, handoff, ctx.logger, ctx.settings);
     sessions.add(session);
-    socket.once('close', () => sessions.delete(session));
+    sessionsChanged();
+    socket.once('close', () => {
+      sessions.delete(session);
+      sessionsChanged();
+    });
     ctx.setTitle(`${handoff.user} ${handoff.client.remoteIp}`);
     void session.start();
   },

@@ -15,6 +15,7 @@ import { deliverMessage, type BodySource, type DeliveryOutcome, type DeliveryReq
 import { EuidSwitch } from './euid-switch.js';
 import { dropPrivileges } from '@loft/service-runtime/privileges';
 import { OpenMailUsers } from './open-mail-users.js';
+import { setBlockingIo } from '@loft/storage';
 
 const [modeText = '', levelText = 'info'] = process.argv.slice(2);
 const mode = modeText as ChildMode;
@@ -31,6 +32,9 @@ if (mode !== 'fork' && mode !== 'seteuid') {
 /** fork: the identity this child dropped to; undefined while it is a spare. */
 let identity: { uid: number; gid: number } | undefined;
 const euid = mode === 'seteuid' ? new EuidSwitch(logger) : undefined;
+// One delivery at a time: its file creation and fsyncs block nothing else, and made
+// directly they save the thread-pool round trips (see @loft/storage setBlockingIo).
+if (mode === 'seteuid') setBlockingIo(true);
 /** Users kept open between deliveries; a later close runs as the user (seteuid: takes the switch). */
 const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger);
 /** How long a child told to `stop` may take to close the users it keeps open. */
