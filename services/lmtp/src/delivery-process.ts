@@ -16,7 +16,7 @@ const CHILD_MODULE = fileURLToPath(new URL('./delivery-child.js', import.meta.ur
 /** A child that has not said `ready` (or `assigned`) by then is killed; its deliveries tempfail. */
 export const CHILD_START_TIMEOUT_MS = 15_000;
 /** seteuid children: libuv threadpool and V8 platform threads (see the constructor). */
-const SETEUID_CHILD_THREADPOOL = 2;
+const SETEUID_CHILD_THREADPOOL = 1;
 const SETEUID_CHILD_V8_THREADS = 1;
 /** A child told to stop that is still there after this is killed (it gives itself 5 s). */
 export const CHILD_STOP_TIMEOUT_MS = 10_000;

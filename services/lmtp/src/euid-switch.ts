@@ -23,7 +23,6 @@ export interface EuidCalls {
   seteuid(uid: number): void;
   setegid(gid: number): void;
   setgroups(groups: number[]): void;
-  getgroups(): number[];
   geteuid(): number;
 }
 
@@ -31,7 +30,6 @@ export const PROCESS_EUID_CALLS: EuidCalls = {
   seteuid: (uid) => process.seteuid!(uid),
   setegid: (gid) => process.setegid!(gid),
   setgroups: (groups) => process.setgroups!(groups),
-  getgroups: () => process.getgroups!(),
   geteuid: () => process.geteuid!(),
 };
 
@@ -39,10 +37,10 @@ export class EuidSwitch {
   private tail: Promise<unknown> = Promise.resolve();
   /** Who holds the switch now; a second holder is a bug and stops the process. */
   private holder: Identity | 'root' | undefined;
-  /** Whose egid and groups are in effect: root's, a gid's, or unknown after a failed change. */
+  /** Whose egid is in effect: root's, a gid's, or unknown after a failed change. */
   private groupsOf: number | 'root' | undefined = 'root';
-  /** Root's supplementary groups, as found before the first change. */
-  private rootGroups: number[] | undefined;
+  /** Whether the supplementary groups were emptied (once, before the first user). */
+  private groupsCleared = false;
 
   constructor(
     private readonly logger: Logger,
@@ -91,18 +89,23 @@ export class EuidSwitch {
   }
 
   /**
-   * Each set*id() call is expensive (glibc stops every thread to apply it), so the group
-   * identity is changed only when it differs: entering sets the user's groups and egid unless
-   * the previous holder had the same gid; leaving restores the euid only. With euid 0 the
-   * user's egid and groups grant nothing root does not have, and nothing touches a path
-   * between holders; `asRoot` restores root's egid and groups before it runs anything.
+   * Each set*id() call is expensive (glibc stops every thread to apply it, and waits for each
+   * to run), so as few are made as the identities allow. The supplementary groups are emptied
+   * once, before the first user: a user then has its egid and no other group (its primary gid
+   * is the egid, so nothing is lost), and root needs none. The egid changes only with the gid;
+   * leaving restores the euid only. With euid 0 the user's egid grants nothing root does not
+   * have, and nothing touches a path between holders; `asRoot` restores egid 0 before it runs
+   * anything.
    */
   private enter(who: Identity): void {
     this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid enter uid ${who.uid}`);
-    if (this.groupsOf === 'root') this.rootGroups = this.calls.getgroups();
+    if (!this.groupsCleared) {
+      this.groupsOf = undefined;
+      this.calls.setgroups([]);
+      this.groupsCleared = true;
+    }
     if (this.groupsOf !== who.gid) {
       this.groupsOf = undefined;
-      this.calls.setgroups([who.gid]);
       this.calls.setegid(who.gid);
       this.groupsOf = who.gid;
     }
@@ -125,10 +128,9 @@ export class EuidSwitch {
     try {
       this.groupsOf = undefined;
       this.calls.setegid(0);
-      this.calls.setgroups(this.rootGroups ?? [0]);
       this.groupsOf = 'root';
     } catch (err) {
-      this.onBroken(`cannot restore root's groups: ${String(err)}`);
+      this.onBroken(`cannot restore root's egid: ${String(err)}`);
     }
   }
 }
