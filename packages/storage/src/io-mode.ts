@@ -1,6 +1,6 @@
 /**
  * Where the storage's slow system calls run: creating a message file (an inode: up to a
- * millisecond here) and fsync/fdatasync. By default in libuv's thread pool, so one session's
+ * millisecond here), fsync/fdatasync, and unlinking an expunged message. By default in libuv's thread pool, so one session's
  * save does not stop the other sessions its process serves. A process that serves one
  * client at a time (an LMTP delivery child, an imap process with one session) gains
  * nothing from that and pays for it: each round trip costs ~40 us of CPU in wake-ups and
@@ -8,7 +8,7 @@
  * set*id() call of a seteuid child dearer. Such a process calls setBlockingIo(true), and the
  * calls are made directly, as Dovecot's processes make them.
  */
-import { fdatasync as fdatasyncCb, fdatasyncSync, fsync as fsyncCb, fsyncSync, open as openCb, openSync } from 'node:fs';
+import { fdatasync as fdatasyncCb, fdatasyncSync, fsync as fsyncCb, fsyncSync, open as openCb, openSync, unlink as unlinkCb, unlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 let blocking = false;
@@ -25,6 +25,7 @@ export function blockingIo(): boolean {
 const openPool = promisify(openCb);
 const fsyncPool = promisify(fsyncCb);
 const fdatasyncPool = promisify(fdatasyncCb);
+const unlinkPool = promisify(unlinkCb);
 
 /** open(2) that may create a file. */
 export function openCreating(path: string, flags: number, mode: number): Promise<number> {
@@ -50,6 +51,17 @@ export function fdatasyncFile(fd: number): Promise<void> {
   if (!blocking) return fdatasyncPool(fd);
   try {
     fdatasyncSync(fd);
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** unlink(2) of a message file (freeing its inode and blocks). */
+export function unlinkFile(path: string): Promise<void> {
+  if (!blocking) return unlinkPool(path);
+  try {
+    unlinkSync(path);
     return Promise.resolve();
   } catch (err) {
     return Promise.reject(err);

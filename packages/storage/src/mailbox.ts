@@ -30,7 +30,7 @@ import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailb
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 import { companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
-import { fdatasyncFile } from './io-mode.js';
+import { fdatasyncFile, unlinkFile } from './io-mode.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -965,12 +965,12 @@ export class Mailbox {
       await this.store.dropRefs(this.guidValue, refs);
       return;
     }
-    // Through the thread pool: freeing a file's inode and blocks is slow on a journaling file
-    // system, and other sessions of this process must not wait for it.
+    // Through the thread pool (unless setBlockingIo): freeing a file's inode and blocks is
+    // slow on a journaling file system, and other sessions of this process must not wait for it.
     for (let i = 0; i < uids.length; i += UNLINK_BATCH) {
       await Promise.all(uids.slice(i, i + UNLINK_BATCH).map(async (uid) => {
         const path = messagePath(this.paths.dir, uid, this.settings.mail_dir_hash);
-        await fsp.unlink(path).catch((err: unknown) => {
+        await unlinkFile(path).catch((err: unknown) => {
           if (!isErrno(err, 'ENOENT')) throw ioError('unlink', path, err);
         });
       }));
