@@ -28,6 +28,7 @@ test('a spare imap process serves the first login of a user and drops to its uid
 
   const spare = await waitFor('a spare imap process', async () => (await imapProcesses(loftd)).find((p) => p.clients === 0));
   assert.equal(spare.uid, 0, 'the spare has no user yet');
+  assert.equal(spare.state, 'spare', 'process status says what it is');
   assert.equal(uids(spare.pid), '0 0 0 0');
 
   const alice = TEST_USERS[0];
@@ -41,6 +42,7 @@ test('a spare imap process serves the first login of a user and drops to its uid
   assert.equal(uids(spare.pid), `${alice.uid} ${alice.uid} ${alice.uid} ${alice.uid}`, 'real, effective, saved and fs uid are alice');
   const next = await waitFor('a new spare', async () => (await imapProcesses(loftd)).find((p) => p.pid !== spare.pid && p.clients === 0));
   assert.equal(next.uid, 0);
+  assert.equal(next.state, 'spare');
   assert.equal((await client.command('LOGOUT')).status, 'OK');
 
   // A reload retires the spare (it has the old settings); a new one comes up.

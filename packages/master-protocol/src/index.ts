@@ -259,7 +259,8 @@ export interface ProcessInfo {
   generation: number;
   clients: number;
   available: number;
-  state: 'starting' | 'ready' | 'stopping';
+  /** `spare`: a mail service's process started ahead, waiting for a user (process_min_avail). */
+  state: 'starting' | 'ready' | 'stopping' | 'spare';
   /** ms since the epoch */
   started: number;
 }
