@@ -27,43 +27,29 @@ const fsyncPool = promisify(fsyncCb);
 const fdatasyncPool = promisify(fdatasyncCb);
 const unlinkPool = promisify(unlinkCb);
 
-/** open(2) that may create a file. */
-export function openCreating(path: string, flags: number, mode: number): Promise<number> {
-  if (!blocking) return openPool(path, flags, mode);
+/** A synchronous call as the promise the pool's version gives. */
+function direct<T>(call: () => T): Promise<T> {
   try {
-    return Promise.resolve(openSync(path, flags, mode));
+    return Promise.resolve(call());
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/** open(2) that may create a file. */
+export function openCreating(path: string, flags: number, mode: number): Promise<number> {
+  return blocking ? direct(() => openSync(path, flags, mode)) : openPool(path, flags, mode);
 }
 
 export function fsyncFile(fd: number): Promise<void> {
-  if (!blocking) return fsyncPool(fd);
-  try {
-    fsyncSync(fd);
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return blocking ? direct(() => fsyncSync(fd)) : fsyncPool(fd);
 }
 
 export function fdatasyncFile(fd: number): Promise<void> {
-  if (!blocking) return fdatasyncPool(fd);
-  try {
-    fdatasyncSync(fd);
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return blocking ? direct(() => fdatasyncSync(fd)) : fdatasyncPool(fd);
 }
 
 /** unlink(2) of a message file (freeing its inode and blocks). */
 export function unlinkFile(path: string): Promise<void> {
-  if (!blocking) return unlinkPool(path);
-  try {
-    unlinkSync(path);
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return blocking ? direct(() => unlinkSync(path)) : unlinkPool(path);
 }

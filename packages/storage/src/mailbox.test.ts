@@ -194,32 +194,26 @@ describe('Mailbox', () => {
     const watcher = await user.openMailbox('watched');
     const writer = await user.openMailbox('watched');
     let calls = 0;
-    let deadline: NodeJS.Timeout | undefined;
     // The watcher does not keep the process alive on its own (persistent: false); the
     // deadline timer does, and fails the test if no call comes within a second.
-    const notified = new Promise<void>((resolve, reject) => {
-      deadline = setTimeout(() => reject(new Error('no watch() call within 1 s')), 1000);
-      const stop = watcher.watch(() => {
-        calls++;
-        stop();
-        resolve();
+    const nextCall = async (what: string, change: () => Promise<unknown>): Promise<void> => {
+      let deadline: NodeJS.Timeout | undefined;
+      const notified = new Promise<void>((resolve, reject) => {
+        deadline = setTimeout(() => reject(new Error(`no call of the ${what} watch() within 1 s`)), 1000);
+        const stop = watcher.watch(() => {
+          calls++;
+          stop();
+          resolve();
+        });
       });
-    });
-    await writer.save(testMessage('w'));
-    await notified.finally(() => clearTimeout(deadline));
+      await change();
+      await notified.finally(() => clearTimeout(deadline));
+    };
+    await nextCall('first', () => writer.save(testMessage('w')));
     assert.equal(calls, 1);
     assert.deepEqual((await watcher.refresh()).appended, [1]);
     // A second watch() after the first stopped (as IDLE, DONE, IDLE does) is called too.
-    const again = new Promise<void>((resolve, reject) => {
-      deadline = setTimeout(() => reject(new Error('no call of the second watch() within 1 s')), 1000);
-      const stop = watcher.watch(() => {
-        calls++;
-        stop();
-        resolve();
-      });
-    });
-    await writer.save(testMessage('w2'));
-    await again.finally(() => clearTimeout(deadline));
+    await nextCall('second', () => writer.save(testMessage('w2')));
     assert.equal(calls, 2);
     assert.deepEqual((await watcher.refresh()).appended, [2]);
     await watcher.close();
