@@ -112,8 +112,8 @@ export async function runService(definition: ServiceDefinition): Promise<Service
     env.uid = who.uid;
     env.gid = who.gid;
     env.user = who.user;
-    if (env.uid === undefined && process.getuid?.() === 0) {
-      logger.fatal('a spare was given no user while running as root; it will not serve anyone as root');
+    if (process.getuid?.() === 0 && (env.uid === undefined || env.uid === 0)) {
+      logger.fatal({ uid: env.uid }, 'a spare was given no user, or root, while running as root; it will not serve anyone as root');
       exitNow(EXIT.PRIVILEGES);
     }
   }
