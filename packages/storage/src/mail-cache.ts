@@ -339,11 +339,11 @@ export class MailCache {
    * A value computed from the fields of `uid` (a sort key, say), kept like value()'s: `key`
    * must name the computation and the fields it reads, which never change for a UID.
    */
-  derived<A, T>(uid: number, key: string, arg: A, compute: (arg: A) => T): T {
+  derived<A, T>(uid: number, key: string, arg: A, compute: (arg: A) => T, weigh: (value: T) => number = () => 1): T {
     const known = this.memo.values.get(key)?.get(uid);
     if (known !== undefined) return known as T;
     const value = compute(arg);
-    this.remember(uid, key, value);
+    this.remember(uid, key, value, weigh(value));
     return value;
   }
 
@@ -352,11 +352,7 @@ export class MailCache {
    * the memo's bound by its size, one value per WIRE_BYTES_PER_VALUE bytes.
    */
   derivedBytes<A>(uid: number, key: string, arg: A, compute: (arg: A) => Buffer): Buffer {
-    const known = this.memo.values.get(key)?.get(uid);
-    if (known !== undefined) return known as Buffer;
-    const value = compute(arg);
-    this.remember(uid, key, value, 1 + Math.floor(value.length / WIRE_BYTES_PER_VALUE));
-    return value;
+    return this.derived(uid, key, arg, compute, (value) => 1 + Math.floor(value.length / WIRE_BYTES_PER_VALUE));
   }
 
   /** Keeps a decoded value (one just parsed and put) for value(); `weight` values' worth of the bound. */

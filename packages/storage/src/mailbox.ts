@@ -1457,12 +1457,10 @@ type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cac
 /** The system flags (and \\Recent) of a flags word as IMAP writes them: one string per combination, made once. */
 const systemFlagTexts = new Map<number, string>();
 function systemFlagText(bits: number, recent: boolean): string {
-  let key = 0;
-  for (let i = 0; i < SYSTEM_FLAGS.length; i++) if (bits & SYSTEM_FLAGS[i]![1]) key |= 1 << i;
-  if (recent) key |= 1 << SYSTEM_FLAGS.length;
+  const key = (bits & SYSTEM_FLAG_MASK) * 2 + (recent ? 1 : 0);
   let text = systemFlagTexts.get(key);
   if (text === undefined) {
-    const names = SYSTEM_FLAGS.filter((_, i) => key & (1 << i)).map(([name]) => name);
+    const names = SYSTEM_FLAGS.filter(([, bit]) => bits & bit).map(([name]) => name);
     if (recent) names.push('\\Recent');
     text = names.join(' ');
     systemFlagTexts.set(key, text);

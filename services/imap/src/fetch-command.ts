@@ -29,10 +29,9 @@ const CACHED_ITEMS: Readonly<Record<string, CachedFieldName>> = { ENVELOPE: 'env
  * The cached items as sent ("ENVELOPE (...)"), made once per message and kept by the storage
  * with its decoded fields, so a client listing a folder again costs no decoding or writing.
  */
-const WIRE_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(CACHED_ITEMS).map(([item, field]) => [field, `imap-wire:${item}`]));
-const WIRE_MAKERS: Readonly<Record<string, (value: unknown) => Buffer>> = Object.fromEntries(Object.entries(CACHED_ITEMS).map(([item, field]) => {
+const WIRE: Readonly<Record<string, { key: string; make: (value: unknown) => Buffer }>> = Object.fromEntries(Object.entries(CACHED_ITEMS).map(([item, field]) => {
   const prefix = Buffer.from(`${item} `);
-  return [field, (value: unknown) => Buffer.concat([prefix, writeImapValue(value as ImapValue)])];
+  return [field, { key: `imap-wire:${item}`, make: (value: unknown) => Buffer.concat([prefix, writeImapValue(value as ImapValue)]) }];
 }));
 
 function cachedField(item: FetchItem): CachedFieldName | undefined {
@@ -138,7 +137,7 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
     const cached = new Map<CachedFieldName, Buffer>();
     try {
       if (loadsMessage) parsed = await loadMessage(m, ref.uid, headerBlockOnly);
-      for (const field of fields) cached.set(field, m.cachedFieldBytes(ref.uid, field, WIRE_KEYS[field], WIRE_MAKERS[field]));
+      for (const field of fields) cached.set(field, m.cachedFieldBytes(ref.uid, field, WIRE[field]!.key, WIRE[field]!.make));
     } catch (err) {
       if (!isLoftError(err, 'LOFT_E_STORAGE_EXPUNGED')) throw err;
       expungedSeen = true;

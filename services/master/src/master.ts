@@ -299,7 +299,7 @@ export class Master implements PoolHost, HandoffHost {
           pid: entry.pid, service: pool.name,
           uid: pool.identity.uid ?? process.getuid?.() ?? 0, gid: pool.identity.gid ?? process.getgid?.() ?? 0,
           generation: entry.generation, clients: entry.clients, available: entry.available,
-          state: entry.state === 'starting' && [...this.sparePools.values()].includes(pool) ? 'spare' : entry.state, started: entry.started,
+          state: entry.state === 'starting' && pool.spares ? 'spare' : entry.state, started: entry.started,
         });
       }
     }

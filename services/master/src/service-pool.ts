@@ -107,7 +107,7 @@ export class ServicePool {
    * Whether this is a mail service's spare pool: processes started with no user (ENV.SPARE),
    * which wait for a user's pool to take them (takeSpare) rather than for clients.
    */
-  private get spares(): boolean {
+  get spares(): boolean {
     return this.extraEnv[ENV.SPARE] === '1';
   }
 
