@@ -225,6 +225,27 @@ async function sortThread(t: TestContext, port: number): Promise<void> {
   assert.match(await raw.command('SORT RETURN (COUNT MIN) (DATE) UTF-8 ALL'), /^\* ESEARCH \(TAG "t\d+"\) MIN 3 COUNT 3\r\n/m);
   assert.match(await raw.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(3\)\(1 2\)\r\n/m);
   assert.match(await raw.command('THREAD ORDEREDSUBJECT UTF-8 ALL'), /^\* THREAD \(3\)\(1 2\)\r\n/m);
+
+  // The mailbox keeps SORT's order and THREAD's answer for the set they were made for. Another
+  // session gets them for the same set; a new message or an expunge changes the set.
+  const other = await RawImap.login(t, port);
+  await other.command('SELECT Threads');
+  assert.match(await other.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(3\)\(1 2\)\r\n/m);
+  assert.match(await other.command('UID SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 1 2\r\n/m);
+  await append(raw, 'Threads', '()', message({ 'Message-ID': '<d@x>', Subject: 'Re: Apple', References: '<c@x>', Date: 'Fri, 3 Jan 2020 10:00:00 +0000', From: 'd@x' }, 'x\r\n'));
+  assert.match(await raw.command('SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 4 1 2\r\n/m);
+  assert.match(await raw.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(3 4\)\(1 2\)\r\n/m);
+  assert.match(await raw.command('SORT (SUBJECT) UTF-8 NOT SUBJECT Zebra'), /^\* SORT 3 4\r\n/m);
+  assert.match(await raw.command('THREAD REFERENCES UTF-8 NOT SUBJECT Zebra'), /^\* THREAD \(3 4\)\r\n/m);
+  // Expunging a message the search leaves out keeps its UIDs but moves its sequence numbers.
+  await raw.command('STORE 1 +FLAGS.SILENT (\\Deleted)');
+  assert.match(await raw.command('EXPUNGE'), /^\* 1 EXPUNGE\r\n/m);
+  assert.match(await raw.command('SORT (SUBJECT) UTF-8 NOT SUBJECT Zebra'), /^\* SORT 2 3\r\n/m);
+  assert.match(await raw.command('UID SORT (SUBJECT) UTF-8 NOT SUBJECT Zebra'), /^\* SORT 3 4\r\n/m);
+  assert.match(await raw.command('THREAD REFERENCES UTF-8 NOT SUBJECT Zebra'), /^\* THREAD \(2 3\)\r\n/m);
+  assert.match(await raw.command('UID THREAD REFERENCES UTF-8 NOT SUBJECT Zebra'), /^\* THREAD \(3 4\)\r\n/m);
+  assert.match(await raw.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(2 3\)\(1\)\r\n/m);
+  assert.match(await raw.command('SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 2 3 1\r\n/m);
 }
 
 async function limits(t: TestContext, port: number): Promise<void> {

@@ -131,6 +131,21 @@ function makeRoom(current: Memo, weight: number): void {
   }
 }
 
+/** overMessages()'s values sit among the per-UID memos under UID 0 (never a message's) and a field of this prefix. */
+const OVER_MESSAGES_PREFIX = 'over:';
+
+interface OverMessages {
+  identity: Uint32Array;
+  value: unknown;
+  weight: number;
+}
+
+function sameNumbers(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A scanned range of the file, kept in memory. */
 interface Chunk {
   start: number;
@@ -353,6 +368,30 @@ export class MailCache {
    */
   derivedBytes<A>(uid: number, key: string, arg: A, compute: (arg: A) => Buffer): Buffer {
     return this.derived(uid, key, arg, compute, (value) => 1 + Math.floor(value.length / WIRE_BYTES_PER_VALUE));
+  }
+
+  /**
+   * A value computed over a set of messages (SORT's order, THREAD's answer), kept until it is
+   * asked for over another set: `identity` names the set (its UIDs, and whatever else the
+   * value shows, such as sequence numbers), and `key` the computation, which must read only
+   * what never changes for a UID. Counted against the bound by its size in bytes.
+   */
+  overMessages<T>(key: string, identity: Uint32Array, compute: () => T, bytes: (value: T) => number): T {
+    const field = `${OVER_MESSAGES_PREFIX}${key}`;
+    if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
+    const map = this.memo.values.get(field);
+    const known = map?.get(0) as OverMessages | undefined;
+    if (known && sameNumbers(known.identity, identity)) return known.value as T;
+    const value = compute();
+    if (known && map) {
+      map.delete(0);
+      this.memo.count -= known.weight;
+      memoCount -= known.weight;
+    }
+    const weight = 1 + Math.floor((identity.byteLength + bytes(value)) / WIRE_BYTES_PER_VALUE);
+    const record: OverMessages = { identity: identity.slice(), value, weight };
+    this.remember(0, field, record, weight);
+    return value;
   }
 
   /** Keeps a decoded value (one just parsed and put) for value(); `weight` values' worth of the bound. */

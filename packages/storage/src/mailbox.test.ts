@@ -266,6 +266,24 @@ describe('Mailbox', () => {
     await again.close();
   });
 
+  it('keeps a value computed over a set of messages until it is asked for over another set', async () => {
+    const box = await fresh('over');
+    for (let i = 0; i < 3; i++) await box.save(testMessage(`over${i}`));
+    await box.refresh();
+    let computed = 0;
+    const order = (uids: number[]): string => box.overMessages('test order', Uint32Array.from(uids), () => `${++computed}:${uids.join(',')}`, (v) => v.length);
+    assert.equal(order([1, 2, 3]), '1:1,2,3');
+    assert.equal(order([1, 2, 3]), '1:1,2,3', 'the same set: the kept value');
+    assert.equal(order([1, 3]), '2:1,3', 'another set: computed again');
+    assert.equal(order([1, 2, 3]), '3:1,2,3', 'only the last set is kept');
+    await box.close();
+    // Another view of the mailbox in the process finds it (the values are per mailbox, not per view).
+    const again = await user.openMailbox('over');
+    assert.equal(again.overMessages('test order', Uint32Array.of(1, 2, 3), () => 'computed', (v) => v.length), '3:1,2,3');
+    assert.equal(again.overMessages('other key', Uint32Array.of(1, 2, 3), () => 'computed', (v) => v.length), 'computed');
+    await again.close();
+  });
+
   it('stores message files under hashed directories', async () => {
     const hashedHome = await makeHome();
     try {

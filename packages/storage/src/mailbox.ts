@@ -1265,6 +1265,18 @@ export class Mailbox {
     return this.cache.derivedBytes(uid, key, field, (f) => make(this.fieldSync(uid, f)));
   }
 
+  /**
+   * What `compute` makes of a set of the mailbox's messages (SORT's order, THREAD's answer),
+   * kept with the decoded fields (so shared by the process's sessions on this mailbox) and
+   * given again while it is asked for over the same set: `identity` holds the set's UIDs and
+   * whatever else the value shows (sequence numbers, say). `compute` must read only what
+   * never changes for a UID (headers, size, dates); `bytes` is the value's size in memory.
+   */
+  overMessages<T>(key: string, identity: Uint32Array, compute: () => T, bytes: (value: T) => number): T {
+    this.assertOpen();
+    return this.cache.overMessages(key, identity, compute, bytes);
+  }
+
   /** The query engine's accessor of the message at `seq` (synchronous reads). */
   messageView(seq: number): MessageView {
     const uid = this.uidOfSeq(seq);

@@ -232,13 +232,28 @@ export async function searchCommand(ctx: SessionContext, command: ImapCommand, b
   return 'Search completed.';
 }
 
+/**
+ * sortMessages() kept by the mailbox while the same messages are sorted the same way (a
+ * webmail sorts the folder again for every page it shows): the order is kept as positions
+ * in `found`, so it stands for UIDs and sequence numbers alike.
+ */
+function sortedOver(m: Mailbox, found: readonly QueryMessage[], criteria: readonly SortCriterion[]): QueryMessage[] {
+  const uids = Uint32Array.from(found, (msg) => msg.uid);
+  const key = `SORT ${criteria.map((c) => `${c.reverse ? 'REVERSE ' : ''}${c.key}`).join(' ')}`;
+  const order = m.overMessages(key, uids, () => {
+    const position = new Map(found.map((msg, i) => [msg, i]));
+    return Uint32Array.from(sortMessages(found, criteria), (msg) => position.get(msg)!);
+  }, (positions) => positions.byteLength);
+  return Array.from(order, (i) => found[i]!);
+}
+
 export async function sortCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
   const sel = requireSelected(ctx);
   const parsed = parseSortCommand(command.args);
   checkUpdateTag(sel, command.tag, parsed.returnOptions);
   const modseq = usesModseq(parsed.key);
   if (modseq) ctx.condstore = true;
-  const sorted = sortMessages(await matching(ctx, sel, parsed.key), parsed.criteria);
+  const sorted = sortedOver(sel.mailbox, await matching(ctx, sel, parsed.key), parsed.criteria);
   const numbers = sorted.map((msg) => (byUid ? msg.uid : msg.seq));
   const highest = modseq ? highestModseqOf(sorted) : undefined;
   const options = parsed.returnOptions;
@@ -256,8 +271,15 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
 export async function threadCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
   const sel = requireSelected(ctx);
   const parsed = parseThreadCommand(command.args);
-  const threads = threadMessages(await matching(ctx, sel, parsed.key), parsed.algorithm);
-  const body = formatThread(threads, byUid);
+  const found = await matching(ctx, sel, parsed.key);
+  // The answer shows UIDs or sequence numbers: both name the set it is kept for.
+  const identity = new Uint32Array(byUid ? found.length : 2 * found.length);
+  found.forEach((msg, i) => {
+    identity[i] = msg.uid;
+    if (!byUid) identity[found.length + i] = msg.seq;
+  });
+  const key = `THREAD ${parsed.algorithm}${byUid ? ' UID' : ''}`;
+  const body = sel.mailbox.overMessages(key, identity, () => formatThread(threadMessages(found, parsed.algorithm), byUid), (text) => 2 * text.length);
   ctx.writer.send(`* THREAD${body === '' ? '' : ` ${body}`}\r\n`);
   return 'Thread completed.';
 }
