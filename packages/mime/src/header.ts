@@ -78,6 +78,15 @@ export function parseHeaderBlock(
   return { fields, bodyStart: end };
 }
 
+/** A short run of bytes as latin1 text; field names are short, and a call into Buffer's toString costs more than they do. */
+function latin1(raw: Buffer, start: number, end: number): string {
+  if (end - start > SHORT_NAME_MAX) return raw.toString('latin1', start, end);
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(raw[i]!);
+  return text;
+}
+const SHORT_NAME_MAX = 32;
+
 function makeField(raw: Buffer, start: number, end: number): HeaderField {
   let valueEnd = end;
   if (valueEnd > start && raw[valueEnd - 1] === LF) valueEnd--;
@@ -87,8 +96,9 @@ function makeField(raw: Buffer, start: number, end: number): HeaderField {
     // Not a field at all (broken mail); keep the line so no byte is lost.
     return { name: raw.toString('latin1', start, valueEnd).trim(), value: Buffer.alloc(0), start, end };
   }
-  const name = raw.toString('latin1', start, colon).replace(/[ \t]+$/, '');
-  return { name, value: raw.subarray(colon + 1, valueEnd), start, end };
+  let nameEnd = colon;
+  while (nameEnd > start && (raw[nameEnd - 1] === SP || raw[nameEnd - 1] === HT)) nameEnd--;
+  return { name: latin1(raw, start, nameEnd), value: raw.subarray(colon + 1, valueEnd), start, end };
 }
 
 /** The header fields of the message (or of `part`'s own MIME header), in order. */
@@ -99,7 +109,10 @@ export function readHeaders(raw: Buffer, part?: MimePart): HeaderField[] {
 
 /** Removes folding (CR/LF before whitespace, and stray CR/LF) and leading whitespace. */
 export function unfold(value: string): string {
-  return value.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, '').replace(/^[ \t]+/, '');
+  // Most values are one line: no pass of a regular expression over them then.
+  const text = value.includes('\n') || value.includes('\r') ? value.replace(/\r?\n(?=[ \t])/g, '').replace(/[\r\n]/g, '') : value;
+  const first = text.charCodeAt(0);
+  return first === SP || first === HT ? text.replace(/^[ \t]+/, '') : text;
 }
 
 /** A field value as a latin1 string (one char per byte), unfolded: for the tokenizers. */

@@ -3,7 +3,7 @@
  * raw message Buffer and byte offsets into it, so no byte is ever lost or rewritten.
  */
 export type { MimePart, ContentType, Disposition } from './mime-part.js';
-export { parseMessage, MAX_PART_DEPTH, MAX_PART_COUNT } from './parse-message.js';
+export { parseMessage, parseLeafMessage, MAX_PART_DEPTH, MAX_PART_COUNT } from './parse-message.js';
 export { readHeaders, headerValues, unfold, type HeaderField } from './header.js';
 export { decodeHeader, decodeCharset } from './charset.js';
 export { parseAddresses, type ImapAddress } from './address.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_PART_DEPTH, bodyStructure, parseMessage, section, writeImapValue, type MimePart } from './index.js';
+import { MAX_PART_DEPTH, bodyStructure, parseLeafMessage, parseMessage, readHeaders, section, unfold, writeImapValue, type MimePart } from './index.js';
 import { crlf } from './fixtures.js';
 
 const NESTED = crlf(
@@ -231,4 +231,34 @@ test('a top-level message/rfc822 body is part 1 and its parts are 1.1, 1.2', () 
   assert.equal(section(raw, root, { part: [1, 2] }).toString(), 'second');
   assert.ok(section(raw, root, { part: [1] }).equals(raw.subarray(root.bodyStart)));
   assert.equal(section(raw, root, { part: [1], text: 'HEADER' }).toString(), 'Content-Type: multipart/mixed; boundary=q\r\n\r\n');
+});
+
+test('parseLeafMessage reads a message without inner parts as parseMessage does, and declines the others', () => {
+  const leaves = [
+    crlf('Subject: s', '', 'body', ''),
+    crlf('MIME-Version: 1.0', 'Content-Type: text/html; charset="iso-8859-1"', 'Content-Transfer-Encoding: Quoted-Printable', '', '<p>caf=E9</p>', ''),
+    crlf('Content-Type: application/pdf; name=a.pdf', 'Content-Transfer-Encoding: base64', 'Content-Disposition: attachment', '', 'JVBERi0=', ''),
+    Buffer.from('Subject: only headers\r\nFrom: a@b'),
+    Buffer.from('Content-Type: text/plain;\n charset=utf-8\n\nLF only\n'),
+  ];
+  for (const raw of leaves) {
+    const leaf = parseLeafMessage(raw);
+    const full = parseMessage(raw);
+    assert.ok(leaf, raw.toString());
+    const { lines: _lines, ...same } = full;
+    assert.deepEqual({ ...leaf, lines: undefined }, { ...same, lines: undefined }, raw.toString());
+  }
+  assert.equal(parseLeafMessage(NESTED), undefined, 'multipart');
+  assert.equal(parseLeafMessage(crlf('Content-Type: message/rfc822', '', 'Subject: inner', '', 'x', '')), undefined, 'embedded message');
+});
+
+test('header names and unfolded values: trailing blanks before the colon, folding, leading blanks', () => {
+  const raw = crlf('Subject \t: a', 'X-Long-Header-Name-Over-Thirty-Two-Bytes: b', 'To:\t c,', '\t d', '', '');
+  assert.deepEqual(readHeaders(raw).map((f) => [f.name, unfold(f.value.toString())]), [
+    ['Subject', 'a'],
+    ['X-Long-Header-Name-Over-Thirty-Two-Bytes', 'b'],
+    ['To', 'c,\t d'],
+  ]);
+  assert.equal(unfold('one line'), 'one line');
+  assert.equal(unfold(' \tlead\r\n more\rstray\n'), 'lead morestray');
 });

@@ -190,3 +190,20 @@ function finish(raw: Buffer, root: MimePart): void {
 export function parseMessage(raw: Buffer): MimePart {
   return new Parser(raw).run();
 }
+
+/**
+ * The message's own part when it has no inner structure (not multipart, not an embedded
+ * message), read from its header alone, or undefined: then parseMessage() is needed. Its
+ * `lines` is not counted (0); what reads only the body's bytes and types (SEARCH BODY's
+ * text) saves the scan of every line for multipart boundaries.
+ */
+export function parseLeafMessage(raw: Buffer): MimePart | undefined {
+  const root = newPart(0);
+  const block = parseHeaderBlock(raw, 0, raw.length);
+  root.bodyStart = block.bodyStart;
+  fillPart(root, block.fields, false, false);
+  const { type } = root.contentType;
+  if (type === 'multipart' || type === 'message') return undefined;
+  closePart(root, raw.length);
+  return root;
+}

@@ -14,6 +14,7 @@ import {
   bodyText,
   decodedHeaderText,
   envelope,
+  parseLeafMessage,
   parseMessage,
   preview,
   readHeaders,
@@ -104,7 +105,8 @@ export const mimeFieldParser: MessageFieldParser = {
     }
   },
   bodyText(message) {
-    return bodyText(message, tree(message));
+    // A message without inner parts (most mail) needs no scan for boundaries.
+    return bodyText(message, treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message));
   },
   decodedHeaderText(message) {
     return decodedHeaderText(message);
