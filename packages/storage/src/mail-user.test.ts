@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
@@ -102,6 +102,30 @@ describe('MailUser and the mailbox list index', () => {
     await writer.save(testMessage('s3'));
     assert.equal((await user.status('Stats')).messages, 3, 'a changed log is noticed without the list index');
     await other.close();
+  });
+
+  it('does not rewrite the list index when a session only looked at a mailbox', async () => {
+    const box = await user.openMailbox('INBOX');
+    await box.save(testMessage('looked'));
+    await box.close();
+    await user.close();
+    const listPath = join(user.root, 'loft.mailboxlist');
+    const written = await stat(listPath);
+    for (let session = 0; session < 3; session++) {
+      const reader = await openUser(home);
+      const view = await reader.openMailbox('INBOX');
+      assert.equal(view.messageCount, 1);
+      await view.close();
+      await reader.close();
+    }
+    const after = await stat(listPath);
+    assert.deepEqual([after.ino, after.mtimeMs], [written.ino, written.mtimeMs], 'the list index was not replaced');
+    const reader = await openUser(home);
+    try {
+      assert.equal((await reader.status('INBOX')).messages, 1, 'STATUS still comes from the list index');
+    } finally {
+      await reader.close();
+    }
   });
 
   it('answers LIST and STATUS of many mailboxes without opening any', async () => {

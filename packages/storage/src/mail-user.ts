@@ -150,7 +150,7 @@ export class MailUser {
       await user.store.init();
     }
     // Most opens find INBOX in place and write nothing.
-    if (!(await user.readList()).mailboxes.some((m) => m.name === 'INBOX')) {
+    if (!(await user.readListShared()).mailboxes.some((m) => m.name === 'INBOX')) {
       await user.withList(async (data) => {
         if (!data.mailboxes.some((m) => m.name === 'INBOX')) await user.addMailbox(data, 'INBOX');
       });
@@ -503,9 +503,15 @@ export class MailUser {
   /** Remembers the closed mailbox's STATUS counters for the list index. */
   private async mailboxClosed(mailbox: Mailbox): Promise<void> {
     this.open.delete(mailbox);
-    const status = mailbox.status();
     const stat = lstatOrUndefined(mailboxPaths(this.mailboxDir(mailbox.guid)).log);
     if (!stat || stat.size !== mailbox.logStamp().offset) return; // changed meanwhile; compute next time
+    // A mailbox only looked at (most SELECTs) has the counters the list holds (as this
+    // process read it last): rewriting the list would cost a write and an fsync per session,
+    // and counting them a pass over every message. STATUS checks the log's identity anyway.
+    const listed = this.listCache?.data.mailboxes.find((entry) => entry.guid === mailbox.guid)?.status;
+    const known = this.pendingStatus.get(mailbox.guid) ?? listed;
+    if (known && known.logIno === stat.ino && known.logSize === stat.size) return;
+    const status = mailbox.status();
     this.pendingStatus.set(mailbox.guid, { ...status, highestModseq: status.highestModseq.toString(), logIno: stat.ino, logSize: stat.size });
     if (this.pendingStatus.size >= STATUS_FLUSH_COUNT) await this.flushStatus();
   }
