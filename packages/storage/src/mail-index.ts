@@ -162,6 +162,14 @@ export class MessageTable {
   }
 
   /** Drops the slots for which `drop` is true, keeping order. */
+  /** compact() of the slots marked FLAG_EXPUNGE_PENDING; one pass over the flags when there are none (the usual case). */
+  dropExpungePending(): void {
+    const flags = this.flags;
+    let slot = 0;
+    while (slot < this.count && (flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) slot++;
+    if (slot < this.count) this.compact((s) => (this.flags[s]! & FLAG_EXPUNGE_PENDING) !== 0);
+  }
+
   compact(drop: (slot: number) => boolean): void {
     let to = 0;
     const k = this.kwWords;

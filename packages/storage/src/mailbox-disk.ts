@@ -223,7 +223,7 @@ export async function readDiskState(paths: MailboxPaths, deferExpunges: boolean)
     const problem = replay(state, scan);
     if (problem) return close(log, { kind: 'rebuild', reason: problem });
     // Nothing of this state has been announced to anyone yet, so expunges need no deferring.
-    table.compact((slot) => !state.live(slot));
+    state.dropExpunged();
     return { kind: 'ok', state, log, logHeader, logIno: stat.ino, offset: scan.end, indexOffset: header.logOffset, indexBytes };
   } catch (err) {
     await log.close().catch(() => undefined);

@@ -25,6 +25,8 @@ export interface ApplyResult {
 
 export class MailboxState {
   readonly keywordIds = new Map<string, number>();
+  /** Set when apply() marks a slot FLAG_EXPUNGE_PENDING; false means the table holds none (refresh() then skips its scan). */
+  expungesMarked = false;
 
   /**
    * @param deferExpunges keep expunged messages in the table, marked FLAG_EXPUNGE_PENDING,
@@ -46,6 +48,13 @@ export class MailboxState {
       this.table.ensureKeyword(id);
     }
     return id;
+  }
+
+  /** Drops the slots apply() marked FLAG_EXPUNGE_PENDING; without a mark since the last drop there is nothing to look for. */
+  dropExpunged(): void {
+    if (!this.expungesMarked) return;
+    this.table.dropExpungePending();
+    this.expungesMarked = false;
   }
 
   /** True if `slot` is a message the log still has (not expunged, even if not yet announced). */
@@ -96,6 +105,7 @@ export class MailboxState {
             for (let slot = t.lowerBound(first); slot < t.count && t.uids[slot]! <= last; slot++) {
               if (!this.live(slot)) continue;
               t.flags[slot] = t.flags[slot]! | FLAG_EXPUNGE_PENDING;
+              this.expungesMarked = true;
               result.expunged.push(t.uids[slot]!);
               dropped = true;
             }
@@ -108,7 +118,7 @@ export class MailboxState {
           break;
       }
     }
-    if (dropped && !this.deferExpunges) t.compact((slot) => !this.live(slot));
+    if (dropped && !this.deferExpunges) this.dropExpunged();
     return result;
   }
 

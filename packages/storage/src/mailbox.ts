@@ -427,7 +427,7 @@ export class Mailbox {
     // From a snapshot, what other processes logged since it was taken is applied now.
     if (kept) {
       await this.syncLog(false);
-      this.state.table.compact((slot) => !this.state.live(slot));
+      this.state.dropExpunged();
       this.pendingFlags.clear();
     }
     this.announced = this.state.table.count;
@@ -502,6 +502,7 @@ export class Mailbox {
         j++;
       } else if (a < b) {
         copyRow(oldTable, i, oldKeywords, FLAG_EXPUNGE_PENDING);
+        disk.state.expungesMarked = true;
         i++;
       } else {
         copyRow(fresh, j, disk.state.header.keywords, 0);
@@ -563,19 +564,24 @@ export class Mailbox {
       const t = this.state.table;
       const expunged: number[] = [];
       const expungedSeqs: number[] = [];
-      let keptAnnounced = 0;
-      let pending = 0;
-      for (let slot = 0; slot < t.count; slot++) {
-        const gone = (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0;
-        if (gone) pending++;
-        if (slot < this.announced) {
-          if (gone) {
-            expunged.push(t.uids[slot]!);
-            expungedSeqs.push(slot + 1);
-          } else keptAnnounced++;
+      let keptAnnounced = this.announced;
+      // Without expunges logged, nothing moved: no pass over every message per NOOP.
+      if (this.state.expungesMarked) {
+        keptAnnounced = 0;
+        let pending = 0;
+        for (let slot = 0; slot < t.count; slot++) {
+          const gone = (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0;
+          if (gone) pending++;
+          if (slot < this.announced) {
+            if (gone) {
+              expunged.push(t.uids[slot]!);
+              expungedSeqs.push(slot + 1);
+            } else keptAnnounced++;
+          }
         }
+        if (pending > 0) t.compact((slot) => (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0);
+        this.state.expungesMarked = false;
       }
-      if (pending > 0) t.compact((slot) => (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0);
       const appended = Array.from(t.uids.subarray(keptAnnounced, t.count));
       this.announced = t.count;
       for (const uid of expunged) this.pendingFlags.delete(uid);
@@ -1434,7 +1440,7 @@ export class Mailbox {
   private keepSnapshot(): boolean {
     const t = this.state.table;
     if (!this.snapshots || t.count > SNAPSHOT_MAX_MESSAGES) return false;
-    t.compact((slot) => !this.state.live(slot));
+    this.state.dropExpunged();
     this.snapshots.keep(this.paths.dir, { state: this.state, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes, cache: this.cache });
     return true;
   }
