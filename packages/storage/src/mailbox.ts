@@ -1296,7 +1296,18 @@ export class Mailbox {
   private viewSource(): MessageSource {
     return messageSource(this, () => {
       // A SEARCH TEXT reads header and body text of the same message: read the file once.
-      const read = (view: StoredMessage): Buffer => (view.message ??= this.readForQuery(view.uid));
+      // Only the last message read is kept: the views of a SORT or THREAD over 100,000
+      // messages stay alive until it answers, and must not hold their files' bytes (and
+      // what was parsed from them) all that time.
+      let last: StoredMessage | undefined;
+      let lastBytes: Buffer | undefined;
+      const read = (view: StoredMessage): Buffer => {
+        if (view !== last || lastBytes === undefined) {
+          lastBytes = this.readForQuery(view.uid);
+          last = view;
+        }
+        return lastBytes;
+      };
       return {
         header: (view, name) => this.fieldSync(view.uid, `headers:${name}`, () => read(view), true) as string[],
         headerText: (view) => {

@@ -36,8 +36,6 @@ export function messageSource(owner: object, make: () => MessageSource): Message
 }
 
 export class StoredMessage implements QueryMessage {
-  /** The message's bytes once read (SEARCH TEXT reads header and body text of one message). */
-  message: Buffer | undefined = undefined;
 
   constructor(
     private readonly source: MessageSource,
