@@ -78,7 +78,14 @@ const PENDING_BYTES_MAX = 64 * 1024;
 /** A miss re-scans the file for other processes' records at most this often. */
 const RESCAN_INTERVAL_MS = 50;
 /** Decoded values kept in memory by all caches of the process (see value()). */
-const DECODED_MAX = 600_000;
+let DECODED_MAX = 600_000;
+
+/** Sets the bound on decoded values of the process (tests use a small one); returns the previous. */
+export function setDecodedValuesMax(values: number): number {
+  const previous = DECODED_MAX;
+  DECODED_MAX = values;
+  return previous;
+}
 /** derivedBytes(): a stored value of bytes counts as one value per this many bytes (so ≤ ~38 MiB in all). */
 const WIRE_BYTES_PER_VALUE = 64;
 
@@ -90,6 +97,8 @@ const WIRE_BYTES_PER_VALUE = 64;
 interface Memo {
   uidValidity: number;
   values: Map<string, Map<number, unknown>>;
+  /** What each field's values count against the bound (the sum is `count`). */
+  weights: Map<string, number>;
   count: number;
   used: number;
 }
@@ -102,7 +111,7 @@ function memoFor(path: string, uidValidity: number): Memo {
   let memo = memos.get(path);
   if (!memo || memo.uidValidity !== uidValidity) {
     if (memo) memoCount -= memo.count;
-    memo = { uidValidity, values: new Map(), count: 0, used: 0 };
+    memo = { uidValidity, values: new Map(), weights: new Map(), count: 0, used: 0 };
     memos.set(path, memo);
     if (memos.size > MEMO_FILES_MAX) {
       let oldest: [string, Memo] | undefined;
@@ -117,22 +126,62 @@ function memoFor(path: string, uidValidity: number): Memo {
   return memo;
 }
 
-/** Makes room for a value of `weight`: drops the least recently used files' memos, or this one's. */
-function makeRoom(current: Memo, weight: number): void {
+/** overMessages()'s values sit among the per-UID memos under UID 0 (never a message's) and a field of this prefix. */
+const OVER_MESSAGES_PREFIX = 'over:';
+
+/**
+ * Drops one field's values from `memo` (not `keep`'s): raw header values first, as what
+ * they are made into (sort keys, thread ids) is what queries reuse, answers over whole
+ * sets last, the largest first. False if only `keep` is left.
+ */
+function dropField(memo: Memo, keep: string): boolean {
+  let victim: string | undefined;
+  let victimRank = -1;
+  let victimWeight = 0;
+  for (const [field, weight] of memo.weights) {
+    if (field === keep) continue;
+    const rank = field.startsWith('headers:') ? 2 : field.startsWith(OVER_MESSAGES_PREFIX) ? 0 : 1;
+    if (rank > victimRank || (rank === victimRank && weight > victimWeight)) {
+      victim = field;
+      victimRank = rank;
+      victimWeight = weight;
+    }
+  }
+  if (victim === undefined) return false;
+  memo.values.delete(victim);
+  memo.weights.delete(victim);
+  memo.count -= victimWeight;
+  memoCount -= victimWeight;
+  return true;
+}
+
+/**
+ * Makes room for a value of `weight` for `field`: drops the least recently used files'
+ * memos, then other fields of this one (a SORT and a THREAD over 100,000 messages need more
+ * than the bound together, and must not empty each other's keys), then this field's values.
+ */
+function makeRoom(current: Memo, weight: number, field: string): void {
   while (memoCount + weight > DECODED_MAX) {
     let oldest: [string, Memo] | undefined;
     for (const entry of memos) if (entry[1] !== current && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
-    const victim = oldest?.[1] ?? current;
-    if (victim.count === 0) break;
-    memoCount -= victim.count;
-    victim.values.clear();
-    victim.count = 0;
-    if (oldest) memos.delete(oldest[0]);
+    if (oldest) {
+      // Emptied too: a MailCache still holding this memo must not keep its values alive.
+      const victim = oldest[1];
+      memoCount -= victim.count;
+      victim.values.clear();
+      victim.weights.clear();
+      victim.count = 0;
+      memos.delete(oldest[0]);
+      continue;
+    }
+    if (dropField(current, field)) continue;
+    if (current.count === 0) break;
+    memoCount -= current.count;
+    current.values.clear();
+    current.weights.clear();
+    current.count = 0;
   }
 }
-
-/** overMessages()'s values sit among the per-UID memos under UID 0 (never a message's) and a field of this prefix. */
-const OVER_MESSAGES_PREFIX = 'over:';
 
 interface OverMessages {
   identity: Uint32Array;
@@ -385,6 +434,7 @@ export class MailCache {
     const value = compute();
     if (known && map) {
       map.delete(0);
+      this.memo.weights.set(field, (this.memo.weights.get(field) ?? 0) - known.weight);
       this.memo.count -= known.weight;
       memoCount -= known.weight;
     }
@@ -402,9 +452,10 @@ export class MailCache {
     const memo = this.memo;
     let map = memo.values.get(field);
     if (map?.has(uid)) return;
-    makeRoom(memo, weight);
+    makeRoom(memo, weight, field);
     if (memo.values.get(field) !== map) map = undefined; // this memo was the one emptied
     if (!map) memo.values.set(field, (map = new Map()));
+    memo.weights.set(field, (memo.weights.get(field) ?? 0) + weight);
     memo.count += weight;
     memoCount += weight;
     map.set(uid, value);
