@@ -232,19 +232,53 @@ export async function searchCommand(ctx: SessionContext, command: ImapCommand, b
   return 'Search completed.';
 }
 
+/** The messages of the view that match a key, in sequence order, for SORT and THREAD. */
+interface MatchedSet {
+  seqs: Uint32Array;
+  uids: Uint32Array;
+  /** Their views, made on first use. */
+  views(): readonly QueryMessage[];
+}
+
 /**
- * sortMessages() kept by the mailbox while the same messages are sorted the same way (a
- * webmail sorts the folder again for every page it shows): the order is kept as positions
- * in `found`, so it stands for UIDs and sequence numbers alike.
+ * matching() as numbers. ALL (what a webmail sorts and threads by) looks at no message, so
+ * its set is taken from the index without a view per message; the views are made only if
+ * the mailbox has no answer kept for the set.
  */
-function sortedOver(m: Mailbox, found: readonly QueryMessage[], criteria: readonly SortCriterion[]): QueryMessage[] {
-  const uids = Uint32Array.from(found, (msg) => msg.uid);
+async function matchingSet(ctx: SessionContext, sel: SelectedMailbox, key: SearchKey): Promise<MatchedSet> {
+  const m = sel.mailbox;
+  if (key.type !== 'all') {
+    const found = await matching(ctx, sel, key);
+    return { seqs: Uint32Array.from(found, (msg) => msg.seq), uids: Uint32Array.from(found, (msg) => msg.uid), views: () => found };
+  }
+  const count = m.messageCount;
+  const seqs = new Uint32Array(count);
+  const uids = new Uint32Array(count);
+  let n = 0;
+  for (let seq = 1; seq <= count; seq++) {
+    const uid = m.uidOfSeq(seq);
+    if (uid === 0 || m.isExpunged(uid)) continue;
+    seqs[n] = seq;
+    uids[n] = uid;
+    n++;
+  }
+  let views: QueryMessage[] | undefined;
+  const matched = seqs.subarray(0, n);
+  return { seqs: matched, uids: uids.subarray(0, n), views: () => (views ??= Array.from(matched, (seq) => m.messageView(seq))) };
+}
+
+/**
+ * SORT's order as positions in `set`, kept by the mailbox while the same messages are sorted
+ * the same way (a webmail sorts the folder again for every page it shows); positions stand
+ * for UIDs and sequence numbers alike.
+ */
+function sortOrder(m: Mailbox, set: MatchedSet, criteria: readonly SortCriterion[]): Uint32Array {
   const key = `SORT ${criteria.map((c) => `${c.reverse ? 'REVERSE ' : ''}${c.key}`).join(' ')}`;
-  const order = m.overMessages(key, uids, () => {
-    const position = new Map(found.map((msg, i) => [msg, i]));
-    return Uint32Array.from(sortMessages(found, criteria), (msg) => position.get(msg)!);
+  return m.overMessages(key, set.uids, () => {
+    const views = set.views();
+    const position = new Map(views.map((msg, i) => [msg, i]));
+    return Uint32Array.from(sortMessages(views, criteria), (msg) => position.get(msg)!);
   }, (positions) => positions.byteLength);
-  return Array.from(order, (i) => found[i]!);
 }
 
 export async function sortCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
@@ -253,33 +287,42 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   checkUpdateTag(sel, command.tag, parsed.returnOptions);
   const modseq = usesModseq(parsed.key);
   if (modseq) ctx.condstore = true;
-  const sorted = sortedOver(sel.mailbox, await matching(ctx, sel, parsed.key), parsed.criteria);
-  const numbers = sorted.map((msg) => (byUid ? msg.uid : msg.seq));
-  const highest = modseq ? highestModseqOf(sorted) : undefined;
+  const m = sel.mailbox;
+  const set = await matchingSet(ctx, sel, parsed.key);
+  const order = sortOrder(m, set, parsed.criteria);
+  const shown = byUid ? set.uids : set.seqs;
+  const numbers = Array.from(order, (i) => shown[i]!);
+  const sortedUids = (): number[] => Array.from(order, (i) => set.uids[i]!);
+  let highest: bigint | undefined;
+  if (modseq) {
+    highest = 0n;
+    for (const uid of set.uids) if (m.modseq(uid) > highest) highest = m.modseq(uid);
+  }
   const options = parsed.returnOptions;
   if (options === undefined) {
-    const suffix = highest !== undefined && sorted.length > 0 ? ` (MODSEQ ${highest})` : '';
+    const suffix = highest !== undefined && numbers.length > 0 ? ` (MODSEQ ${highest})` : '';
     ctx.writer.send(`* SORT${numbers.length > 0 ? ` ${numbers.join(' ')}` : ''}${suffix}\r\n`);
     return 'Sort completed.';
   }
-  if (options.save) ctx.savedUids = sorted.map((msg) => msg.uid);
+  if (options.save) ctx.savedUids = sortedUids();
   if (!onlySave(options)) ctx.writer.send(esearch(command.tag, byUid, numbers, options, highest, true));
-  if (options.update) registerUpdate(ctx, sel, command.tag, options, byUid, parsed.key, sorted.map((msg) => msg.uid), parsed.criteria);
+  if (options.update) registerUpdate(ctx, sel, command.tag, options, byUid, parsed.key, sortedUids(), parsed.criteria);
   return 'Sort completed.';
 }
 
 export async function threadCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
   const sel = requireSelected(ctx);
   const parsed = parseThreadCommand(command.args);
-  const found = await matching(ctx, sel, parsed.key);
+  const set = await matchingSet(ctx, sel, parsed.key);
   // The answer shows UIDs or sequence numbers: both name the set it is kept for.
-  const identity = new Uint32Array(byUid ? found.length : 2 * found.length);
-  found.forEach((msg, i) => {
-    identity[i] = msg.uid;
-    if (!byUid) identity[found.length + i] = msg.seq;
-  });
+  let identity = set.uids;
+  if (!byUid) {
+    identity = new Uint32Array(2 * set.uids.length);
+    identity.set(set.uids);
+    identity.set(set.seqs, set.uids.length);
+  }
   const key = `THREAD ${parsed.algorithm}${byUid ? ' UID' : ''}`;
-  const body = sel.mailbox.overMessages(key, identity, () => formatThread(threadMessages(found, parsed.algorithm), byUid), (text) => 2 * text.length);
+  const body = sel.mailbox.overMessages(key, identity, () => formatThread(threadMessages(set.views(), parsed.algorithm), byUid), (text) => 2 * text.length);
   ctx.writer.send(`* THREAD${body === '' ? '' : ` ${body}`}\r\n`);
   return 'Thread completed.';
 }
