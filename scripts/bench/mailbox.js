@@ -152,8 +152,12 @@ export async function measureMailbox({ servers, count, rounds }) {
       const cpu = clientCpu();
       try {
         const t0 = performance.now();
-        result.runs.push(await oneRound(server, count));
-        if (process.env.LOFT_BENCH_VERBOSE) console.error(`mailbox round ${r} on ${server.name}: ${Math.round(performance.now() - t0)} ms`);
+        const run = await oneRound(server, count);
+        result.runs.push(run);
+        if (process.env.LOFT_BENCH_VERBOSE) {
+          const ops = Object.entries(run).map(([op, ms]) => `${op} ${ms.toFixed(1)}`).join(', ');
+          console.error(`mailbox round ${r} on ${server.name}: ${Math.round(performance.now() - t0)} ms (${ops})`);
+        }
         result.cpu.push(cpu());
       } catch (err) {
         result.error = err.message;
