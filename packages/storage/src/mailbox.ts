@@ -1296,15 +1296,25 @@ export class Mailbox {
   private viewSource(): MessageSource {
     return messageSource(this, () => {
       // A SEARCH TEXT reads header and body text of the same message: read the file once.
-      // Only the last message read is kept: the views of a SORT or THREAD over 100,000
-      // messages stay alive until it answers, and must not hold their files' bytes (and
-      // what was parsed from them) all that time.
+      // Only the last message read is kept, and only until the running task ends: the views
+      // of a SORT or THREAD over 100,000 messages stay alive until it answers, and an idle
+      // session must not hold a message either.
       let last: StoredMessage | undefined;
       let lastBytes: Buffer | undefined;
+      let forgetting = false;
+      const forget = (): void => {
+        last = undefined;
+        lastBytes = undefined;
+        forgetting = false;
+      };
       const read = (view: StoredMessage): Buffer => {
         if (view !== last || lastBytes === undefined) {
           lastBytes = this.readForQuery(view.uid);
           last = view;
+          if (!forgetting) {
+            forgetting = true;
+            queueMicrotask(forget);
+          }
         }
         return lastBytes;
       };
