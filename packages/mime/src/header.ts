@@ -44,13 +44,15 @@ function isBlankLine(raw: Buffer, pos: number, next: number): boolean {
 /**
  * Parses the header block that starts at `start`. It ends at the first blank line, at the
  * first line `stopAt` accepts (a MIME boundary line: the part then has an empty body, and
- * bodyStart is placed before the line end that precedes the boundary), or at `end`.
+ * bodyStart is placed before the line end that precedes the boundary), or at `end`. With
+ * `keep`, only the fields it accepts (by their first byte's offset) are made.
  */
 export function parseHeaderBlock(
   raw: Buffer,
   start: number,
   end: number,
   stopAt?: (lineStart: number, lineEnd: number) => boolean,
+  keep?: (raw: Buffer, fieldStart: number) => boolean,
 ): HeaderBlock {
   const fields: HeaderField[] = [];
   let pos = start;
@@ -72,7 +74,7 @@ export function parseHeaderBlock(
       if (stopAt?.(fieldEnd, n)) break;
       fieldEnd = n;
     }
-    fields.push(makeField(raw, pos, fieldEnd));
+    if (!keep || keep(raw, pos)) fields.push(makeField(raw, pos, fieldEnd));
     pos = fieldEnd;
   }
   return { fields, bodyStart: end };

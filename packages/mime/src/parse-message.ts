@@ -191,6 +191,16 @@ export function parseMessage(raw: Buffer): MimePart {
   return new Parser(raw).run();
 }
 
+const LOWER = 0x20;
+/**
+ * Whether the field at `at` may be one fillPart() reads (Content-*, MIME-Version): the others
+ * (From, Subject, Received…) need not be made at all.
+ */
+function contentField(raw: Buffer, at: number): boolean {
+  const first = raw[at]! | LOWER;
+  return first === 0x63 /* c */ || first === 0x6d; /* m */
+}
+
 /**
  * The message's own part when it has no inner structure (not multipart, not an embedded
  * message), read from its header alone, or undefined: then parseMessage() is needed. Its
@@ -199,7 +209,7 @@ export function parseMessage(raw: Buffer): MimePart {
  */
 export function parseLeafMessage(raw: Buffer): MimePart | undefined {
   const root = newPart(0);
-  const block = parseHeaderBlock(raw, 0, raw.length);
+  const block = parseHeaderBlock(raw, 0, raw.length, undefined, contentField);
   root.bodyStart = block.bodyStart;
   fillPart(root, block.fields, false, false);
   const { type } = root.contentType;
