@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
@@ -11,7 +11,8 @@ import { TINY_TUNING, makeHome, openUser, removeHome, testMessage, useTestUser }
 
 describe('Mailbox', () => {
   let user: MailUser;
-  useTestUser((_home, u) => { user = u; });
+  let home: string;
+  useTestUser((h, u) => { home = h; user = u; });
 
   async function fresh(name: string): Promise<Mailbox> {
     await user.createMailbox(name);
@@ -264,6 +265,33 @@ describe('Mailbox', () => {
     const again = await user.openMailbox('cache');
     assert.deepEqual(await again.cachedField(1, 'headers:subject'), ['cached'], 'from the cache file');
     await again.close();
+  });
+
+  it('caches the header fields SORT and THREAD read as it saves, from a Buffer or a stream', async () => {
+    const box = await fresh('saved-fields');
+    await box.save(testMessage('whole'));
+    const streamed = testMessage('streamed');
+    async function* chunks(): AsyncIterable<Uint8Array> {
+      // The header arrives in two pieces, the blank line in the second.
+      yield streamed.subarray(0, 40);
+      yield streamed.subarray(40);
+    }
+    await box.save(chunks());
+    await box.close();
+    // Without their files, only what the cache holds can be answered.
+    for (const uid of [1, 2]) await unlink(join(user.root, 'mailboxes', box.guid, `u.${uid}`));
+    const reader = await openUser(home);
+    try {
+      const again = await reader.openMailbox('saved-fields');
+      assert.deepEqual(await again.cachedField(1, 'headers:subject'), ['whole']);
+      assert.deepEqual(await again.cachedField(2, 'headers:subject'), ['streamed']);
+      assert.deepEqual(await again.cachedField(2, 'headers:message-id'), ['<streamed@example.org>']);
+      assert.deepEqual(await again.cachedField(2, 'headers:references'), []);
+      await assert.rejects(again.cachedField(2, 'headers:from'), 'a field not cached at save needs the file');
+      await again.close();
+    } finally {
+      await reader.close();
+    }
   });
 
   it('keeps a value computed over a set of messages until it is asked for over another set', async () => {

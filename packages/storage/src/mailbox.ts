@@ -29,7 +29,7 @@ import { MailboxLock, type ReleaseLock } from './mailbox-lock.js';
 import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailbox-rebuild.js';
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
-import { companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
+import { THREAD_FIELDS, companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
 import { fdatasyncFile, unlinkFile } from './io-mode.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
@@ -153,6 +153,8 @@ interface PreparedSave {
   internalDate: number;
   saveDate: number;
   size: number;
+  /** The header fields SEARCH, SORT and THREAD read (as cache records), parsed while saving. */
+  fields?: ReadonlyArray<readonly [string, string]>;
 }
 
 interface ParsedFlags {
@@ -685,9 +687,12 @@ export class Mailbox {
       const stored = message as Buffer;
       await this.store.store(stored, meta);
       await linkAttachments?.(guid.toString('hex'));
-      return { tmpPath: '', guid, flags: system, keywords, internalDate, saveDate, size: meta.messageSize ?? stored.length };
+      return { tmpPath: '', guid, flags: system, keywords, internalDate, saveDate, size: meta.messageSize ?? stored.length, fields: this.queryFields(stored) };
     }
     const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
+    let head: Buffer | undefined;
+    if (Buffer.isBuffer(message)) head = message;
+    else message = withHead(message, (bytes) => (head = bytes));
     const header = await writeDboxFile(tmpPath, message, meta, this.fsyncFor('save'));
     // The stub is in tmp/ before its attachments are linked (purge relies on this order).
     await linkAttachments?.(guid.toString('hex')).catch(async (err: unknown) => {
@@ -698,7 +703,22 @@ export class Mailbox {
       await fsp.rm(tmpPath, { force: true });
       throw new LoftError('LOFT_E_STORAGE_INVALID', 'message is larger than 4 GiB');
     }
-    return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: messageSizeOf(header) };
+    return { tmpPath, guid, flags: system, keywords, internalDate, saveDate, size: messageSizeOf(header), fields: head && this.queryFields(head) };
+  }
+
+  /**
+   * The header fields SEARCH, SORT and THREAD read, as cache records, from a message's
+   * header: kept at commit, so the first SORT or THREAD of a large mailbox reads the cache
+   * instead of every message file (Dovecot caches what its clients asked for at delivery
+   * the same way, once they have asked). A field that does not parse is left to the query.
+   */
+  private queryFields(head: Buffer): Array<readonly [string, string]> | undefined {
+    try {
+      return THREAD_FIELDS.map((field) => [field, encodeFieldJson(this.parseField(field, head))] as const);
+    } catch (err) {
+      this.logger.debug({ err }, 'header fields of a saved message not cached');
+      return undefined;
+    }
   }
 
   /**
@@ -799,6 +819,10 @@ export class Mailbox {
           // A rebuild ran between our write and the read-back; it kept what it found.
           for (const append of appends) if (append.type === 'append' && this.state.table.slotOf(append.uid) < 0) throw new LoftError('LOFT_E_STORAGE_IO', `saved UID ${append.uid} vanished in a concurrent rebuild`);
         }
+        saves.forEach((save, i) => {
+          const append = appends[i];
+          if (save.fields && append?.type === 'append') this.cache.putMany(append.uid, save.fields, true);
+        });
         await this.maybeCheckpoint();
         const outcome = this.commitResult(appends, result);
         // The caller reports its own flag changes; refresh() need not repeat them.
@@ -1597,6 +1621,32 @@ async function readHead(path: string, bytes: number): Promise<Buffer | undefined
 }
 
 /** A batch of saves, flag changes and expunges committed as one log transaction. */
+/** Headers longer than this are not captured while saving (the queries parse them later). */
+const HEAD_CAPTURE_MAX = 64 * 1024;
+
+/**
+ * The message's bytes, passed on as they are, with a copy of its whole header given to
+ * `got` once seen (the message, if it is all header); nothing if the header is longer than
+ * HEAD_CAPTURE_MAX, as a cut one would be cached as if it were whole.
+ */
+async function* withHead(message: AsyncIterable<Uint8Array>, got: (head: Buffer) => void): AsyncIterable<Uint8Array> {
+  let head: Buffer | undefined = Buffer.alloc(0);
+  for await (const chunk of message) {
+    if (head) {
+      head = Buffer.concat([head, chunk]);
+      const { bodyStart } = headerEnd(head);
+      if (bodyStart < head.length) {
+        got(head.subarray(0, bodyStart));
+        head = undefined;
+      } else if (head.length > HEAD_CAPTURE_MAX) {
+        head = undefined;
+      }
+    }
+    yield chunk;
+  }
+  if (head) got(head);
+}
+
 export class MailboxTransaction {
   private readonly saves: PreparedSave[] = [];
   private readonly records: LogRecord[] = [];

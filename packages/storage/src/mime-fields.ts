@@ -32,7 +32,7 @@ export const STRUCTURE_FIELDS: readonly CachedFieldName[] = ['envelope', 'bodyst
  * Header fields SEARCH, SORT and THREAD read, in two groups; a miss on one caches its group,
  * from one file read: what SORT (SUBJECT, DATE) and THREAD need, and the address fields.
  */
-const THREAD_FIELDS: readonly CachedFieldName[] = ['subject', 'date', 'message-id', 'references', 'in-reply-to'].map((name): CachedFieldName => `headers:${name}`);
+export const THREAD_FIELDS: readonly CachedFieldName[] = ['subject', 'date', 'message-id', 'references', 'in-reply-to'].map((name): CachedFieldName => `headers:${name}`);
 const ADDRESS_FIELDS: readonly CachedFieldName[] = ['from', 'to', 'cc'].map((name): CachedFieldName => `headers:${name}`);
 export const QUERY_HEADER_FIELDS: readonly CachedFieldName[] = [...THREAD_FIELDS, ...ADDRESS_FIELDS];
 
