@@ -148,11 +148,17 @@ function dropField(memo: Memo, keep: string): boolean {
     }
   }
   if (victim === undefined) return false;
-  memo.values.delete(victim);
-  memo.weights.delete(victim);
-  memo.count -= victimWeight;
-  memoCount -= victimWeight;
+  removeField(memo, victim);
   return true;
+}
+
+/** Forgets all of `field`'s values in `memo`. */
+function removeField(memo: Memo, field: string): void {
+  const weight = memo.weights.get(field) ?? 0;
+  memo.values.delete(field);
+  memo.weights.delete(field);
+  memo.count -= weight;
+  memoCount -= weight;
 }
 
 /**
@@ -186,7 +192,6 @@ function makeRoom(current: Memo, weight: number, field: string): void {
 interface OverMessages {
   identity: Uint32Array;
   value: unknown;
-  weight: number;
 }
 
 function sameNumbers(a: Uint32Array, b: Uint32Array): boolean {
@@ -427,29 +432,27 @@ export class MailCache {
    */
   overMessages<T>(key: string, identity: Uint32Array, compute: () => T, bytes: (value: T) => number): T {
     const field = `${OVER_MESSAGES_PREFIX}${key}`;
-    if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
-    const map = this.memo.values.get(field);
-    const known = map?.get(0) as OverMessages | undefined;
+    const memo = this.liveMemo();
+    const known = memo.values.get(field)?.get(0) as OverMessages | undefined;
     if (known && sameNumbers(known.identity, identity)) return known.value as T;
     const value = compute();
-    if (known && map) {
-      map.delete(0);
-      this.memo.weights.set(field, (this.memo.weights.get(field) ?? 0) - known.weight);
-      this.memo.count -= known.weight;
-      memoCount -= known.weight;
-    }
-    const weight = 1 + Math.floor((identity.byteLength + bytes(value)) / WIRE_BYTES_PER_VALUE);
-    const record: OverMessages = { identity: identity.slice(), value, weight };
-    this.remember(0, field, record, weight);
+    // The field holds this one answer: replacing it forgets the field.
+    if (known) removeField(memo, field);
+    const record: OverMessages = { identity: identity.slice(), value };
+    this.remember(0, field, record, 1 + Math.floor((identity.byteLength + bytes(value)) / WIRE_BYTES_PER_VALUE));
     return value;
+  }
+
+  /** This file's memo, taken again if it was dropped to make room for another file's values. */
+  private liveMemo(): Memo {
+    if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
+    return this.memo;
   }
 
   /** Keeps a decoded value (one just parsed and put) for value(); `weight` values' worth of the bound. */
   remember(uid: number, field: string, value: unknown, weight = 1): void {
     if (value === undefined) return;
-    // Dropped to make room for another file's values: start again.
-    if (memos.get(this.path) !== this.memo) this.memo = memoFor(this.path, this.uidValidity);
-    const memo = this.memo;
+    const memo = this.liveMemo();
     let map = memo.values.get(field);
     if (map?.has(uid)) return;
     makeRoom(memo, weight, field);

@@ -570,19 +570,14 @@ export class Mailbox {
       // Without expunges logged, nothing moved: no pass over every message per NOOP.
       if (this.state.expungesMarked) {
         keptAnnounced = 0;
-        let pending = 0;
-        for (let slot = 0; slot < t.count; slot++) {
-          const gone = (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0;
-          if (gone) pending++;
-          if (slot < this.announced) {
-            if (gone) {
-              expunged.push(t.uids[slot]!);
-              expungedSeqs.push(slot + 1);
-            } else keptAnnounced++;
+        for (let slot = 0; slot < this.announced; slot++) {
+          if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) keptAnnounced++;
+          else {
+            expunged.push(t.uids[slot]!);
+            expungedSeqs.push(slot + 1);
           }
         }
-        if (pending > 0) t.compact((slot) => (t.flags[slot]! & FLAG_EXPUNGE_PENDING) !== 0);
-        this.state.expungesMarked = false;
+        this.state.dropExpunged();
       }
       const appended = Array.from(t.uids.subarray(keptAnnounced, t.count));
       this.announced = t.count;
@@ -714,11 +709,24 @@ export class Mailbox {
    */
   private queryFields(head: Buffer): Array<readonly [string, string]> | undefined {
     try {
-      return THREAD_FIELDS.map((field) => [field, encodeFieldJson(this.parseField(field, head))] as const);
+      return this.fieldRecords(THREAD_FIELDS, head);
     } catch (err) {
       this.logger.debug({ err }, 'header fields of a saved message not cached');
       return undefined;
     }
+  }
+
+  /** `fields` of `message` as cache records (field, JSON); those the parser does not compute are left out. */
+  private fieldRecords(fields: readonly CachedFieldName[], message: Buffer): Array<readonly [string, string]> {
+    const records: Array<readonly [string, string]> = [];
+    for (const field of fields) {
+      try {
+        records.push([field, encodeFieldJson(this.parseField(field, message))]);
+      } catch (err) {
+        if (!isLoftError(err, 'LOFT_E_STORAGE_NO_PARSER')) throw err;
+      }
+    }
+    return records;
   }
 
   /**
@@ -1259,19 +1267,10 @@ export class Mailbox {
     }
     const message = read();
     const value = this.parseField(field, message);
-    const values: Array<readonly [string, string]> = [[field, encodeFieldJson(value)]];
     if (memo) this.cache.remember(uid, field, value);
     // What FETCH (or SORT, THREAD) asks for together is read once and sits together in the cache.
-    for (const other of companionFields(field)) {
-      if (other === field || this.cache.has(uid, other)) continue;
-      try {
-        const otherValue = this.parseField(other, message);
-        values.push([other, encodeFieldJson(otherValue)]);
-      } catch (err) {
-        if (!isLoftError(err, 'LOFT_E_STORAGE_NO_PARSER')) throw err;
-      }
-    }
-    this.cache.putMany(uid, values, defer);
+    const others = companionFields(field).filter((other) => other !== field && !this.cache.has(uid, other));
+    this.cache.putMany(uid, [[field, encodeFieldJson(value)], ...this.fieldRecords(others, message)], defer);
     return value;
   }
 

@@ -6,7 +6,7 @@
 import { isLoftError } from '@loft/errors';
 import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, type ImapCommand, type SearchKey, type SearchReturn, type SortCriterion } from '@loft/imap-proto';
 import { bodyText, decodedHeaderText, parseMessage, type MimePart } from '@loft/mime';
-import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
+import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, sortOrder, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
 import { bad } from './command-failure.js';
 import { requireSelected } from './command-support.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
@@ -272,13 +272,9 @@ async function matchingSet(ctx: SessionContext, sel: SelectedMailbox, key: Searc
  * the same way (a webmail sorts the folder again for every page it shows); positions stand
  * for UIDs and sequence numbers alike.
  */
-function sortOrder(m: Mailbox, set: MatchedSet, criteria: readonly SortCriterion[]): Uint32Array {
+function keptSortOrder(m: Mailbox, set: MatchedSet, criteria: readonly SortCriterion[]): Uint32Array {
   const key = `SORT ${criteria.map((c) => `${c.reverse ? 'REVERSE ' : ''}${c.key}`).join(' ')}`;
-  return m.overMessages(key, set.uids, () => {
-    const views = set.views();
-    const position = new Map(views.map((msg, i) => [msg, i]));
-    return Uint32Array.from(sortMessages(views, criteria), (msg) => position.get(msg)!);
-  }, (positions) => positions.byteLength);
+  return m.overMessages(key, set.uids, () => sortOrder(set.views(), criteria), (positions) => positions.byteLength);
 }
 
 export async function sortCommand(ctx: SessionContext, command: ImapCommand, byUid: boolean): Promise<string> {
@@ -289,7 +285,7 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   if (modseq) ctx.condstore = true;
   const m = sel.mailbox;
   const set = await matchingSet(ctx, sel, parsed.key);
-  const order = sortOrder(m, set, parsed.criteria);
+  const order = keptSortOrder(m, set, parsed.criteria);
   const shown = byUid ? set.uids : set.seqs;
   const numbers = Array.from(order, (i) => shown[i]!);
   const sortedUids = (): number[] => Array.from(order, (i) => set.uids[i]!);

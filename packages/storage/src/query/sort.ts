@@ -36,40 +36,34 @@ function keyOf(msg: QueryMessage, key: SortKeyName): KeyValue {
 
 /** Messages in SORT order; `msgs` is not modified. */
 export function sortMessages(msgs: readonly QueryMessage[], keys: readonly SortKey[]): QueryMessage[] {
-  if (keys.length === 1) return sortByOneKey(msgs, keys[0]!);
-  const rows = msgs.map((msg) => ({ msg, values: keys.map((k) => keyOf(msg, k.key)) }));
-  const signs = keys.map((k) => (k.reverse ? -1 : 1));
-  rows.sort((a, b) => {
-    for (let i = 0; i < signs.length; i++) {
-      const x = a.values[i];
-      const y = b.values[i];
-      if (x !== y) return (x < y ? -1 : 1) * signs[i];
-    }
-    return a.msg.seq - b.msg.seq;
-  });
-  return rows.map((r) => r.msg);
+  return Array.from(sortOrder(msgs, keys), (i) => msgs[i]!);
 }
 
-/** sortMessages() with one key: the keys in one array, the messages' positions sorted. */
-function sortByOneKey(msgs: readonly QueryMessage[], key: SortKey): QueryMessage[] {
+/**
+ * SORT order as positions in `msgs`: every key is computed once per message into an array,
+ * and the positions are sorted on them, ties by sequence number.
+ */
+export function sortOrder(msgs: readonly QueryMessage[], keys: readonly SortKey[]): Uint32Array {
   const n = msgs.length;
-  const values: KeyValue[] = new Array<KeyValue>(n);
+  const values = keys.map((k) => {
+    const column = new Array<KeyValue>(n);
+    for (let i = 0; i < n; i++) column[i] = keyOf(msgs[i]!, k.key);
+    return column;
+  });
+  const signs = keys.map((k) => (k.reverse ? -1 : 1));
   const seqs = new Float64Array(n);
   const order = new Array<number>(n);
   for (let i = 0; i < n; i++) {
-    const msg = msgs[i]!;
-    values[i] = keyOf(msg, key.key);
-    seqs[i] = msg.seq;
+    seqs[i] = msgs[i]!.seq;
     order[i] = i;
   }
-  const sign = key.reverse ? -1 : 1;
   order.sort((a, b) => {
-    const x = values[a]!;
-    const y = values[b]!;
-    if (x !== y) return (x < y ? -1 : 1) * sign;
+    for (let k = 0; k < values.length; k++) {
+      const x = values[k]![a]!;
+      const y = values[k]![b]!;
+      if (x !== y) return (x < y ? -1 : 1) * signs[k]!;
+    }
     return seqs[a]! - seqs[b]!;
   });
-  const out = new Array<QueryMessage>(n);
-  for (let i = 0; i < n; i++) out[i] = msgs[order[i]!]!;
-  return out;
+  return Uint32Array.from(order);
 }
