@@ -1,8 +1,34 @@
 /** Charset conversion and RFC 2047 header decoding, through libmime and iconv-lite. */
-import libmime from 'libmime';
-import { decode as decodeWithLibmime } from 'libmime/lib/charset.js';
-import iconv from 'iconv-lite';
+import { createRequire } from 'node:module';
+import type Libmime from 'libmime';
+import type { decode as LibmimeDecode } from 'libmime/lib/charset.js';
+import type Iconv from 'iconv-lite';
 import { unfold } from './header.js';
+
+interface Converters {
+  libmime: typeof Libmime;
+  decode: typeof LibmimeDecode;
+  iconv: typeof Iconv;
+}
+
+let converters: Converters | undefined;
+
+/**
+ * libmime and iconv-lite, loaded on the first text that needs them. With their charset
+ * tables they add ~12 MiB to a process, which most imap processes (and every spare) never
+ * use: UTF-8 and ASCII, nearly all mail, are decoded without them.
+ */
+function load(): Converters {
+  if (!converters) {
+    const require = createRequire(import.meta.url);
+    converters = {
+      libmime: require('libmime') as typeof Libmime,
+      decode: (require('libmime/lib/charset.js') as { decode: typeof LibmimeDecode }).decode,
+      iconv: require('iconv-lite') as typeof Iconv,
+    };
+  }
+  return converters;
+}
 
 /**
  * Decodes `bytes` from `charset` to a string. Unknown charsets are read as UTF-8 and
@@ -13,9 +39,10 @@ export function decodeCharset(bytes: Buffer, charset: string | undefined): strin
   if (name === '' || name === 'utf-8' || name === 'utf8' || name === 'us-ascii' || name === 'ascii') {
     return bytes.toString('utf8');
   }
+  const { iconv, decode } = load();
   if (iconv.encodingExists(name) || /2022|shift|jis/.test(name)) {
     try {
-      return decodeWithLibmime(bytes, name);
+      return decode(bytes, name);
     } catch {
       return bytes.toString('utf8');
     }
@@ -31,7 +58,7 @@ export function decodeHeader(value: string | Buffer): string {
   const text = unfold(typeof value === 'string' ? value : value.toString('utf8'));
   if (!text.includes('=?')) return text;
   try {
-    return libmime.decodeWords(text);
+    return load().libmime.decodeWords(text);
   } catch {
     return text;
   }

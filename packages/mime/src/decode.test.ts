@@ -161,3 +161,17 @@ test('bodyText decodes ISO-2022-JP and windows-1252 bodies', () => {
   assert.match(text, /テスト/);
   assert.match(text, /€5/);
 });
+
+test('libmime is loaded only when a charset needs it, not for UTF-8 and ASCII', async () => {
+  // A fresh process: this one may have loaded it for the tests above.
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    import { createRequire } from 'node:module';
+    const mime = await import(${JSON.stringify(new URL('./index.js', import.meta.url).href)});
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => /[\\\\/]libmime[\\\\/]/.test(f));
+    const out = [mime.decodeHeader('plain subject'), mime.decodeCharset(Buffer.from('déjà', 'utf8'), 'UTF-8'), loaded()];
+    out.push(mime.decodeHeader('=?ISO-8859-1?Q?caf=E9?='), loaded());
+    process.stdout.write(JSON.stringify(out));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as unknown[];
+  assert.deepEqual(out, ['plain subject', 'déjà', false, 'café', true]);
+});
