@@ -44,7 +44,12 @@ const EXIT_GRACE_MS = 5_000;
 const waiting = new Map<number, { resolve: (data: Uint8Array) => void; reject: (err: Error) => void }>();
 
 function send(message: ChildToParent): void {
-  process.send?.(message);
+  // The lmtp process may be gone (loftd stopping while this child starts up): a failed send
+  // must not be an unhandled 'error' that prints a stack trace; 'disconnect' ends this child.
+  if (!process.connected || !process.send) return;
+  process.send(message, undefined, {}, (err) => {
+    if (err) logger.debug({ err }, 'delivery child: the lmtp process is gone');
+  });
 }
 
 function nextChunk(id: number): Promise<Uint8Array> {
