@@ -18,7 +18,7 @@ import { CommandFailure, bad, no } from './command-failure.js';
 import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { utf8Enabled, type SessionContext } from './session-context.js';
 
-const FETCH_BATCH_CHARS = 32 * 1024;
+const FETCH_BATCH_BYTES = 32 * 1024;
 /** Bytes an index-only FETCH lets wait for the socket before it waits too. */
 const INDEX_FETCH_QUEUED_MAX = 256 * 1024;
 
@@ -160,8 +160,9 @@ function indexOnly(item: FetchItem): boolean {
 }
 
 /**
- * FETCH of index-only items (FETCH 1:* (FLAGS), UID FETCH 1:* (FLAGS) on a resync): what
- * messageResponse() writes, built in one loop into ~32 KiB sends. Nothing here sets \Seen.
+ * FETCH of index-only items (FETCH 1:* (FLAGS), UID FETCH 1:* (UID FLAGS) on a resync): what
+ * messageResponse() writes, written as bytes into ~32 KiB sends (LineBatch), with no string
+ * per line. Nothing here sets \Seen.
  */
 async function fetchIndexOnly(
   ctx: SessionContext,
@@ -174,38 +175,123 @@ async function fetchIndexOnly(
   const names = items.map((i) => (i.type === 'attribute' ? i.name : ''));
   const uidFirst = o.byUid && !names.includes('UID');
   const modseqLast = o.modseq && !names.includes('MODSEQ');
-  const onlyFlags = names.length === 1 && names[0] === 'FLAGS' && !uidFirst && !modseqLast;
-  let batch = '';
+  const batch = new LineBatch();
   for (let i = 0; i < seqs.length; i++) {
     if (ctx.closed) break;
     const seq = seqs[i]!;
-    if (o.changedSince !== undefined && m.modseq(m.uidOfSeq(seq)) <= o.changedSince) continue;
-    if (onlyFlags) {
-      batch += `* ${seq} FETCH (FLAGS ${sel.flagListOfSeq(seq)})\r\n`;
-    } else {
-      const uid = m.uidOfSeq(seq);
-      let line = `* ${seq} FETCH (`;
-      let first = true;
-      if (uidFirst) {
-        line += `UID ${uid}`;
-        first = false;
-      }
-      for (const name of names) {
-        line += `${first ? '' : ' '}${indexItemValue(sel, seq, uid, name)}`;
-        first = false;
-      }
-      if (modseqLast) line += `${first ? '' : ' '}MODSEQ (${m.modseq(uid)})`;
-      batch += `${line})\r\n`;
+    const uid = m.uidOfSeq(seq);
+    if (o.changedSince !== undefined && m.modseq(uid) <= o.changedSince) continue;
+    batch.bytes(LINE_START);
+    batch.number(seq);
+    batch.bytes(FETCH_OPEN);
+    let first = true;
+    if (uidFirst) {
+      batch.bytes(UID_ITEM);
+      batch.number(uid);
+      first = false;
     }
-    if (batch.length < FETCH_BATCH_CHARS) continue;
-    const sent = ctx.writer.send(batch);
-    batch = '';
+    for (const name of names) {
+      if (!first) batch.bytes(SPACE);
+      first = false;
+      if (name === 'FLAGS') {
+        batch.bytes(flagsItem(sel.flagTextOfSeq(seq)));
+      } else if (name === 'UID') {
+        batch.bytes(UID_ITEM);
+        batch.number(uid);
+      } else {
+        batch.text(indexItemValue(sel, seq, uid, name));
+      }
+    }
+    if (modseqLast) batch.text(`${first ? '' : ' '}MODSEQ (${m.modseq(uid)})`);
+    batch.bytes(LINE_END);
+    if (batch.length < FETCH_BATCH_BYTES) continue;
+    const sent = ctx.writer.send(batch.take());
     // Short lines: go on while the client has a little to read, so a FETCH 1:* (FLAGS) is
     // not one wait for the socket per batch.
     if (!sent && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
   }
-  if (batch !== '') ctx.writer.send(batch);
+  if (batch.length > 0) ctx.writer.send(batch.take());
 }
+
+const LINE_START = Buffer.from('* ');
+const FETCH_OPEN = Buffer.from(' FETCH (');
+const UID_ITEM = Buffer.from('UID ');
+const SPACE = Buffer.from(' ');
+const LINE_END = Buffer.from(')\r\n');
+
+/** `FLAGS (...)` as bytes, by flag text: a mailbox has few distinct flag sets. */
+const flagsItems = new Map<string, Buffer>();
+const FLAGS_ITEMS_MAX = 1024;
+
+function flagsItem(flagText: string): Buffer {
+  let item = flagsItems.get(flagText);
+  if (item === undefined) {
+    item = Buffer.from(`FLAGS (${flagText})`, 'utf8');
+    if (flagsItems.size < FLAGS_ITEMS_MAX) flagsItems.set(flagText, item);
+  }
+  return item;
+}
+
+/**
+ * Response lines written straight into a Buffer. take() hands the bytes over (the socket
+ * keeps them until written) and starts a new Buffer, so nothing handed over is reused.
+ */
+class LineBatch {
+  private buf = Buffer.allocUnsafe(FETCH_BATCH_BYTES + LINE_SLACK_BYTES);
+  length = 0;
+
+  bytes(bytes: Buffer): void {
+    const n = bytes.length;
+    this.room(n);
+    const buf = this.buf;
+    const at = this.length;
+    // A loop: Buffer.copy's and TypedArray.set's call overhead costs more than these few bytes.
+    if (n <= SHORT_COPY_BYTES) for (let j = 0; j < n; j++) buf[at + j] = bytes[j]!;
+    else buf.set(bytes, at);
+    this.length = at + n;
+  }
+
+  text(text: string): void {
+    this.room(Buffer.byteLength(text, 'utf8'));
+    this.length += this.buf.write(text, this.length, 'utf8');
+  }
+
+  /** A non-negative integer in decimal. */
+  number(n: number): void {
+    this.room(MAX_DIGITS);
+    const buf = this.buf;
+    const start = this.length;
+    let end = start;
+    do {
+      buf[end++] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+    for (let a = start, b = end - 1; a < b; a++, b--) {
+      const digit = buf[a]!;
+      buf[a] = buf[b]!;
+      buf[b] = digit;
+    }
+    this.length = end;
+  }
+
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.allocUnsafe(FETCH_BATCH_BYTES + LINE_SLACK_BYTES);
+    this.length = 0;
+    return out;
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + bytes));
+    bigger.set(this.buf.subarray(0, this.length));
+    this.buf = bigger;
+  }
+}
+
+const LINE_SLACK_BYTES = 1024;
+const MAX_DIGITS = 20;
+const SHORT_COPY_BYTES = 64;
 
 /** One index-only item, as itemValue() writes it. */
 function indexItemValue(sel: SelectedMailbox, seq: number, uid: number, name: string): string {

@@ -117,7 +117,12 @@ export class SelectedMailbox {
 
   /** flagList() of the message at `seq`. */
   flagListOfSeq(seq: number): string {
-    return `(${this.mailbox.flagTextOfSeq(seq, !this.hideRecent)})`;
+    return `(${this.flagTextOfSeq(seq)})`;
+  }
+
+  /** The flags of the message at `seq`, space-separated, as this view shows them (\Recent or not). */
+  flagTextOfSeq(seq: number): string {
+    return this.mailbox.flagTextOfSeq(seq, !this.hideRecent);
   }
 
   /** FLAGS of a message as a FETCH item value, `(\Seen $Label1)`. */
