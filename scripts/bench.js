@@ -346,6 +346,7 @@ service imap-login {
   record('idle', '  PSS of all server processes before connecting', 'MiB', loftResult.baseKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.baseKiB / 1024 : dovecotResult, false);
   record('idle', `  PSS of all server processes with ${n} connections`, 'MiB', loftResult.idleKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.idleKiB / 1024 : dovecotResult, false);
   record('idle', `  server processes with ${n} connections`, 'count', loftResult.processes, d('processes'), null);
+  record('idle', `  server CPU while the ${n} sessions idle (10 s, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
   record('idle', `  idle sessions opened per second (LOGIN, SELECT, IDLE; 32 at a time)`, '/s', loftResult.openPerSecond, d('openPerSecond'), true, cpuCell(loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open));
   const ll = loftResult.latency;
   const dl = d('latency');

@@ -7,12 +7,14 @@
 // Opening and closing are bounded; every session is closed before returning.
 import { performance } from 'node:perf_hooks';
 import { ImapClient } from '../lib/imap-client.js';
-import { bounded, clientCpu, percentile, treePssKiB } from '../lib/bench-util.js';
+import { bounded, clientCpu, percentile, treeCpuMs, treePssKiB } from '../lib/bench-util.js';
 import { benchMessage } from './imap.js';
 
 const OPEN_CONCURRENCY = 32;
 const SETTLE_MS = 700;
 const EXISTS_TIMEOUT_MS = 10_000;
+/** How long the server's CPU is summed while every session idles. */
+const IDLE_CPU_MS = 10_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,7 +63,7 @@ async function openIdler(port, { user, password }, index) {
 
 /**
  * `pid`: the server's master. `users`: [{ user, password }] with INBOXes ready.
- * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, openPerSecond,
+ * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, openPerSecond, idleCpuPercent,
  * latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }.
  */
 export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare }) {
@@ -92,6 +94,10 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
     const openSeconds = (performance.now() - openStarted) / 1000;
     const openCpu = cpuOpen();
     const during = await settledPss(pid, `with ${jobs.length} idle`);
+    // CPU of the whole server while nothing happens but IDLE: timers, mailbox checks.
+    const cpuBefore = treeCpuMs(pid);
+    await sleep(IDLE_CPU_MS);
+    const idleCpuPercent = ((treeCpuMs(pid) - cpuBefore) / IDLE_CPU_MS) * 100;
 
     // Latency: `parallel` users get a message at once; each of their sessions times its EXISTS.
     const samples = [];
@@ -139,6 +145,7 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
       processes: during.processes,
       perConnectionKiB: (during.kib - before.kib) / sessions.length,
       openPerSecond: sessions.length / openSeconds,
+      idleCpuPercent,
       latency: { medianMs: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), samples: samples.length, missed },
       clientCpuPercent: { open: openCpu, latency: latencyCpu },
     };

@@ -36,8 +36,6 @@ const OTHER_LITERAL_MAX_BYTES = 64 * 1024;
 const AUTOLOGOUT_MS = 30 * 60 * 1000;
 /** How long a BYE may take to reach a client before the connection is dropped. */
 const BYE_GRACE_MS = 10_000;
-/** IDLE also re-reads the mailbox this often, in case a change notification was lost. */
-const IDLE_POLL_INTERVAL_MS = 5_000;
 
 /** Commands after which EXPUNGE must not be sent: their sequence numbers would be ambiguous (RFC 3501 §7.4.1). */
 const NO_EXPUNGE_AFTER = new Set(['FETCH', 'STORE', 'SEARCH', 'SORT', 'THREAD', 'COPY']);
@@ -69,6 +67,7 @@ export function imapSettingsFrom(all: Readonly<Record<string, unknown>>): ImapSe
     imap_output_buffer_limit: num('imap_output_buffer_limit', 8 * 1024 * 1024),
     imap_idle_notify_interval: num('imap_idle_notify_interval', 2 * 60 * 1000),
     imap_client_output_timeout: num('imap_client_output_timeout', 5 * 60 * 1000),
+    mailbox_idle_check_interval: num('mailbox_idle_check_interval', 30 * 1000),
   };
 }
 
@@ -446,7 +445,7 @@ export class ImapSession implements SessionContext {
     const selectedWanted = this.notify === undefined || (this.notify.selected?.events.size ?? 0) > 0;
     if (this.selected !== undefined && selectedWanted) {
       idle.stopWatch = this.selected.mailbox.watch(tick);
-      idle.timers.push(setInterval(tick, IDLE_POLL_INTERVAL_MS));
+      idle.timers.push(setInterval(tick, this.settings.mailbox_idle_check_interval));
     }
     const interval = this.settings.imap_idle_notify_interval;
     if (interval > 0) idle.timers.push(setInterval(() => this.writer.waiting || this.writer.send('* OK Still here\r\n'), interval));
@@ -472,7 +471,7 @@ export class ImapSession implements SessionContext {
     if (state !== undefined && (state.watchesOthers || state.selectedImmediate)) {
       // Other mailboxes and the list have no change notification: they are polled. The
       // selected mailbox is watched; the slow poll only covers a lost notification.
-      const interval = state.watchesOthers ? NOTIFY_POLL_INTERVAL_MS : IDLE_POLL_INTERVAL_MS;
+      const interval = state.watchesOthers ? NOTIFY_POLL_INTERVAL_MS : this.settings.mailbox_idle_check_interval;
       this.notifyTimer = setInterval(() => this.wakeNotify(), interval);
       this.notifyTimer.unref();
     }

@@ -13,6 +13,8 @@ export interface ImapSettings {
   imap_idle_notify_interval: number;
   /** How long a client may read none of the output waiting for it before it is disconnected, ms. */
   imap_client_output_timeout: number;
+  /** How often IDLE (and NOTIFY on the selected mailbox) re-reads the mailbox besides its change notifications, ms. */
+  mailbox_idle_check_interval: number;
 }
 
 export const imapSettingsSchema: JSONSchemaType<ImapSettings> = {
@@ -39,7 +41,11 @@ export const imapSettingsSchema: JSONSchemaType<ImapSettings> = {
       type: 'integer', loftKind: 'duration', minimum: 1000, default: 5 * 60 * 1000,
       description: 'A client that reads none of the output waiting for it this long is disconnected; until then its session produces no more output.',
     },
+    mailbox_idle_check_interval: {
+      type: 'integer', loftKind: 'duration', minimum: 1000, default: 30 * 1000,
+      description: 'How often an IDLE session re-reads its mailbox in case a change notification (inotify) was lost, as on a network file system. Each check costs a little CPU per idling session.',
+    },
   },
-  required: ['imap_logout_format', 'imap_command_line_limit', 'imap_append_limit', 'imap_output_buffer_limit', 'imap_idle_notify_interval', 'imap_client_output_timeout'],
+  required: ['imap_logout_format', 'imap_command_line_limit', 'imap_append_limit', 'imap_output_buffer_limit', 'imap_idle_notify_interval', 'imap_client_output_timeout', 'mailbox_idle_check_interval'],
   additionalProperties: false,
 };
