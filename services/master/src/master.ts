@@ -46,6 +46,8 @@ export class Master implements PoolHost, HandoffHost {
   private mailPools = new Map<string, ServicePool>();
   /** Per mail service with process_min_avail: spares that wait for a user (see ServicePool.takeSpare). */
   private sparePools = new Map<string, ServicePool>();
+  /** Per mail service, the uids its logins have come for (see spareWanted). */
+  private readonly mailUids = new Map<string, Set<number>>();
   readonly auth = new AuthUserdbClient(() => this.listenerPath('auth-userdb'));
   private readonly broker = new HandoffBroker(this);
   /** Older generations still draining their clients. */
@@ -111,6 +113,26 @@ export class Master implements PoolHost, HandoffHost {
     return this.sparePools.get(service)?.takeSpare();
   }
 
+  /**
+   * Whether mail service `service` keeps its spares (process_min_avail) now. A spare serves
+   * the first login of a uid that has no process with a free slot. While every login so far
+   * came for one uid (virtual users: most servers run all mail as one uid), that uid's
+   * process takes the next logins, and a spare would wait for nothing, holding a Node
+   * process's memory (~20 MiB). It is wanted again as soon as a second uid logs in, or the
+   * one uid's processes are gone or nearly full.
+   */
+  spareWanted(service: string): boolean {
+    const seen = this.mailUids.get(service);
+    if (seen === undefined || seen.size !== 1) return true;
+    const [uid] = seen;
+    return !(this.mailPools.get(`${service}:${uid!}`)?.hasRoom() ?? false);
+  }
+
+  /** A user's mail pool changed (a process started, reported its clients, exited): its spares may be wanted again, or no longer. */
+  onMailPoolChange(pool: ServicePool): void {
+    if (!pool.spares) this.sparePools.get(pool.name)?.ensure();
+  }
+
   /** Starts the spares of mail service `name` (process_min_avail of them), if it wants any. */
   private startSpares(name: string, service: ServiceSettings): void {
     if (service.process_min_avail <= 0) return;
@@ -123,6 +145,9 @@ export class Master implements PoolHost, HandoffHost {
     const settings = this.settings.service[service];
     if (!settings || settings.type !== 'mail') return undefined;
     const key = `${service}:${uid}`;
+    let seen = this.mailUids.get(service);
+    if (!seen) this.mailUids.set(service, (seen = new Set()));
+    seen.add(uid);
     let pool = this.mailPools.get(key);
     if (!pool) {
       const identity = this.rootless ? {} : { uid, gid };

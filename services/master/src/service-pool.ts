@@ -55,6 +55,10 @@ export interface PoolHost {
   onSessionEnd(entry: ProcessEntry, sessionId: string): void;
   /** A waiting spare of mail service `service`, taken out of its pool, if there is one. */
   takeSpare?(service: string): ChildProcess | undefined;
+  /** Whether mail service `service`'s spare pool keeps process_min_avail spares now (default: yes). */
+  spareWanted?(service: string): boolean;
+  /** A mail pool's processes or their free slots changed. */
+  onMailPoolChange?(pool: ServicePool): void;
 }
 
 /** How long a hand-off may wait for a process of the user's uid to have a free slot. */
@@ -97,8 +101,10 @@ export class ServicePool {
    * that accepts on listeners (see DESIGN §2); a per-uid mail pool starts on demand.
    */
   private get minimum(): number {
-    // A mail service's process_min_avail is the number of spares (its spare pool's minimum).
+    // A mail service's process_min_avail is the number of spares (its spare pool's minimum),
+    // kept while a new process may be needed (see Master.spareWanted).
     if (this.settings.type === 'mail' && !this.spares) return 0;
+    if (this.spares && this.host.spareWanted?.(this.name) === false) return 0;
     const floor = this.settings.type === 'mail' ? 0 : 1;
     return Math.min(this.settings.process_limit, Math.max(floor, this.settings.process_min_avail));
   }
@@ -112,8 +118,17 @@ export class ServicePool {
   }
 
   /**
+   * Whether a login could be served without starting a process: one is starting, or one has
+   * a tenth of its client slots (at least one) free.
+   */
+  hasRoom(): boolean {
+    const spareSlots = Math.max(1, Math.ceil(this.settings.client_limit / 10));
+    return this.liveProcesses().some((e) => e.state === 'starting' || (e.state === 'ready' && e.available >= spareSlots));
+  }
+
+  /**
    * A spare for a user's pool: out of this pool, its listeners removed; another is started
-   * in its place. Only one whose IPC channel is still open.
+   * in its place when one is wanted. Only one whose IPC channel is still open.
    */
   takeSpare(): ChildProcess | undefined {
     if (!this.spares || !this.current) return undefined;
@@ -335,6 +350,7 @@ export class ServicePool {
         this.updateIdleTimer(entry);
         this.ensure();
         this.serveWaiters();
+        if (this.settings.type === 'mail') this.host.onMailPoolChange?.(this);
         return;
       case 'want-listeners':
         if (entry.state !== 'stopping') for (const listener of this.listeners) this.sendListener(entry, listener);
@@ -375,6 +391,7 @@ export class ServicePool {
     this.host.onProcessExit(entry);
     this.ensure();
     if (this.waiters.length > 0) this.growForWaiters();
+    if (this.settings.type === 'mail') this.host.onMailPoolChange?.(this);
   }
 
   private startFailed(code?: number | null, signal?: NodeJS.Signals | null): void {
