@@ -333,6 +333,32 @@ export class Mailbox {
     return this.flagTextOfSlot(seq - 1, withRecent);
   }
 
+  /**
+   * flagTextOfSeq() of each of `seqs`, in one pass over the index, for a FETCH 1:* (FLAGS)
+   * of a large mailbox: system flags' texts are shared strings, so without keywords this
+   * allocates only the array, and makes no call per message (a first FETCH in a process
+   * runs before V8 has optimised anything, where each call counts).
+   */
+  flagTextsOfSeqs(seqs: Uint32Array, withRecent = true): string[] {
+    const out = new Array<string>(seqs.length);
+    const t = this.state.table;
+    const announced = this.announced;
+    const claims = withRecent && this.claimsRecent;
+    const recentFrom = this.recentFrom;
+    for (let i = 0; i < seqs.length; i++) {
+      const seq = seqs[i]!;
+      if (seq < 1 || seq > announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
+      const slot = seq - 1;
+      if (t.kwWords > 0) {
+        out[i] = this.flagTextOfSlot(slot, withRecent);
+        continue;
+      }
+      const key = (t.flags[slot]! & SYSTEM_FLAG_MASK) * 2 + (claims && t.uids[slot]! >= recentFrom ? 1 : 0);
+      out[i] = systemFlagTextByKey[key] ?? systemFlagText(t.flags[slot]!, (key & 1) === 1);
+    }
+    return out;
+  }
+
   private flagTextOfSlot(slot: number, withRecent: boolean): string {
     const t = this.state.table;
     const recent = withRecent && t.uids[slot]! >= this.recentFrom && this.claimsRecent;
@@ -1517,15 +1543,16 @@ export class Mailbox {
 type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cache: MailCache };
 
 /** The system flags (and \\Recent) of a flags word as IMAP writes them: one string per combination, made once. */
-const systemFlagTexts = new Map<number, string>();
+/** By (system flag bits) * 2 + recent: the FLAGS text of a message without keywords. */
+const systemFlagTextByKey: Array<string | undefined> = new Array<string | undefined>((SYSTEM_FLAG_MASK + 1) * 2).fill(undefined);
 function systemFlagText(bits: number, recent: boolean): string {
   const key = (bits & SYSTEM_FLAG_MASK) * 2 + (recent ? 1 : 0);
-  let text = systemFlagTexts.get(key);
+  let text = systemFlagTextByKey[key];
   if (text === undefined) {
     const names = SYSTEM_FLAGS.filter(([, bit]) => bits & bit).map(([name]) => name);
     if (recent) names.push('\\Recent');
     text = names.join(' ');
-    systemFlagTexts.set(key, text);
+    systemFlagTextByKey[key] = text;
   }
   return text;
 }

@@ -176,25 +176,48 @@ async function fetchIndexOnly(
   const uidFirst = o.byUid && !names.includes('UID');
   const modseqLast = o.modseq && !names.includes('MODSEQ');
   const batch = new LineBatch();
+  if (names.length === 1 && names[0] === 'FLAGS' && !uidFirst && !modseqLast && o.changedSince === undefined) {
+    // FETCH 1:* (FLAGS), a client's resync of a large mailbox: one call per line.
+    const texts = sel.flagTextsOfSeqs(seqs);
+    let lastText: string | undefined;
+    let line: Buffer = LINE_END;
+    for (let i = 0; i < seqs.length; i++) {
+      if (ctx.closed) break;
+      const text = texts[i]!;
+      if (text !== lastText) {
+        line = flagsLine(text);
+        lastText = text;
+      }
+      batch.line(seqs[i]!, line);
+      if (batch.length < FETCH_BATCH_BYTES) continue;
+      const sent = ctx.writer.send(batch.take());
+      if (!sent && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
+    }
+    if (batch.length > 0) ctx.writer.send(batch.take());
+    return;
+  }
+  const open = uidFirst ? FETCH_OPEN_UID : FETCH_OPEN;
   for (let i = 0; i < seqs.length; i++) {
     if (ctx.closed) break;
     const seq = seqs[i]!;
     const uid = m.uidOfSeq(seq);
     if (o.changedSince !== undefined && m.modseq(uid) <= o.changedSince) continue;
-    batch.bytes(LINE_START);
-    batch.number(seq);
-    batch.bytes(FETCH_OPEN);
+    batch.star(seq);
+    batch.bytes(open);
     let first = true;
     if (uidFirst) {
-      batch.bytes(UID_ITEM);
       batch.number(uid);
       first = false;
     }
-    for (const name of names) {
-      if (!first) batch.bytes(SPACE);
+    let ended = false;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
+      if (!first) batch.byte(SPACE);
       first = false;
       if (name === 'FLAGS') {
-        batch.bytes(flagsItem(sel.flagTextOfSeq(seq)));
+        // The usual last item carries the line's end with it: one copy per line.
+        ended = k === names.length - 1 && !modseqLast;
+        batch.bytes(flagsItem(sel.flagTextOfSeq(seq), ended));
       } else if (name === 'UID') {
         batch.bytes(UID_ITEM);
         batch.number(uid);
@@ -203,7 +226,7 @@ async function fetchIndexOnly(
       }
     }
     if (modseqLast) batch.text(`${first ? '' : ' '}MODSEQ (${m.modseq(uid)})`);
-    batch.bytes(LINE_END);
+    if (!ended) batch.bytes(LINE_END);
     if (batch.length < FETCH_BATCH_BYTES) continue;
     const sent = ctx.writer.send(batch.take());
     // Short lines: go on while the client has a little to read, so a FETCH 1:* (FLAGS) is
@@ -213,21 +236,35 @@ async function fetchIndexOnly(
   if (batch.length > 0) ctx.writer.send(batch.take());
 }
 
-const LINE_START = Buffer.from('* ');
 const FETCH_OPEN = Buffer.from(' FETCH (');
+const FETCH_OPEN_UID = Buffer.from(' FETCH (UID ');
 const UID_ITEM = Buffer.from('UID ');
-const SPACE = Buffer.from(' ');
+const SPACE = 0x20;
 const LINE_END = Buffer.from(')\r\n');
 
-/** `FLAGS (...)` as bytes, by flag text: a mailbox has few distinct flag sets. */
+/** `FLAGS (...)`, or `FLAGS (...))\r\n` ending the line, as bytes by flag text: a mailbox has few distinct flag sets. */
 const flagsItems = new Map<string, Buffer>();
+const flagsItemsEnding = new Map<string, Buffer>();
 const FLAGS_ITEMS_MAX = 1024;
 
-function flagsItem(flagText: string): Buffer {
-  let item = flagsItems.get(flagText);
+/** ` FETCH (FLAGS (...))\r\n`: a whole line after `* <seq>`. */
+const flagsLines = new Map<string, Buffer>();
+
+function flagsLine(flagText: string): Buffer {
+  let line = flagsLines.get(flagText);
+  if (line === undefined) {
+    line = Buffer.from(` FETCH (FLAGS (${flagText}))\r\n`, 'utf8');
+    if (flagsLines.size < FLAGS_ITEMS_MAX) flagsLines.set(flagText, line);
+  }
+  return line;
+}
+
+function flagsItem(flagText: string, endsLine: boolean): Buffer {
+  const items = endsLine ? flagsItemsEnding : flagsItems;
+  let item = items.get(flagText);
   if (item === undefined) {
-    item = Buffer.from(`FLAGS (${flagText})`, 'utf8');
-    if (flagsItems.size < FLAGS_ITEMS_MAX) flagsItems.set(flagText, item);
+    item = Buffer.from(`FLAGS (${flagText})${endsLine ? ')\r\n' : ''}`, 'utf8');
+    if (items.size < FLAGS_ITEMS_MAX) items.set(flagText, item);
   }
   return item;
 }
@@ -240,20 +277,55 @@ class LineBatch {
   private buf = Buffer.allocUnsafe(FETCH_BATCH_BYTES + LINE_SLACK_BYTES);
   length = 0;
 
+  /**
+   * Copies with TypedArray set, a native call: a byte loop is faster once V8 has optimised
+   * it, but a FETCH often runs in a process that has not (its first resync), and there it
+   * is several times slower.
+   */
   bytes(bytes: Buffer): void {
-    const n = bytes.length;
-    this.room(n);
-    const buf = this.buf;
-    const at = this.length;
-    // A loop: Buffer.copy's and TypedArray.set's call overhead costs more than these few bytes.
-    if (n <= SHORT_COPY_BYTES) for (let j = 0; j < n; j++) buf[at + j] = bytes[j]!;
-    else buf.set(bytes, at);
-    this.length = at + n;
+    this.room(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  byte(value: number): void {
+    this.room(1);
+    this.buf[this.length++] = value;
   }
 
   text(text: string): void {
     this.room(Buffer.byteLength(text, 'utf8'));
     this.length += this.buf.write(text, this.length, 'utf8');
+  }
+
+  /** `* <seq>` and the rest of the line, written in one call (see fetchIndexOnly). */
+  line(seq: number, rest: Buffer): void {
+    if (this.length + 2 + MAX_DIGITS + rest.length > this.buf.length) this.room(2 + MAX_DIGITS + rest.length);
+    const buf = this.buf;
+    let at = this.length;
+    buf[at++] = 0x2a;
+    buf[at++] = SPACE;
+    const start = at;
+    let n = seq;
+    do {
+      buf[at++] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+    for (let a = start, b = at - 1; a < b; a++, b--) {
+      const digit = buf[a]!;
+      buf[a] = buf[b]!;
+      buf[b] = digit;
+    }
+    buf.set(rest, at);
+    this.length = at + rest.length;
+  }
+
+  /** `* ` and a sequence number: the start of an untagged FETCH line. */
+  star(seq: number): void {
+    this.room(2);
+    this.buf[this.length++] = 0x2a;
+    this.buf[this.length++] = SPACE;
+    this.number(seq);
   }
 
   /** A non-negative integer in decimal. */
@@ -291,7 +363,6 @@ class LineBatch {
 
 const LINE_SLACK_BYTES = 1024;
 const MAX_DIGITS = 20;
-const SHORT_COPY_BYTES = 64;
 
 /** One index-only item, as itemValue() writes it. */
 function indexItemValue(sel: SelectedMailbox, seq: number, uid: number, name: string): string {

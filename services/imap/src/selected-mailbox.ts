@@ -120,6 +120,11 @@ export class SelectedMailbox {
     return `(${this.flagTextOfSeq(seq)})`;
   }
 
+  /** flagTextOfSeq() of each of `seqs`, in one pass. */
+  flagTextsOfSeqs(seqs: Uint32Array): string[] {
+    return this.mailbox.flagTextsOfSeqs(seqs, !this.hideRecent);
+  }
+
   /** The flags of the message at `seq`, space-separated, as this view shows them (\Recent or not). */
   flagTextOfSeq(seq: number): string {
     return this.mailbox.flagTextOfSeq(seq, !this.hideRecent);
