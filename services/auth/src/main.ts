@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { checkAuthSettings, type AuthSettings } from '@loft/auth';
 import { describeError } from '@loft/errors';
-import { IpcClient, IpcServer } from '@loft/ipc';
+import { IpcServer, ReconnectingClient } from '@loft/ipc';
 import { EXIT, RUN_FILES, type AnvilProtocol, type AuthLoginProtocol, type AuthUserdbProtocol } from '@loft/master-protocol';
 import type { Logger } from '@loft/log';
 import { runService } from '@loft/service-runtime';
@@ -25,16 +25,14 @@ function current(): AuthEngine {
 
 /** Penalties live in anvil; when it is away, logins go on without them (and the log says so once). */
 function anvilPenalties(socketPath: string, logger: Logger): PenaltySource {
-  let client: Promise<IpcClient<AnvilProtocol>> | undefined;
+  const anvil = new ReconnectingClient<AnvilProtocol>(socketPath, { timeoutMs: ANVIL_TIMEOUT_MS });
   let warned = false;
   const call = async <K extends keyof AnvilProtocol & string>(method: K, ip: string): Promise<AnvilProtocol[K]['result'] | undefined> => {
+    const connection = anvil.get();
     try {
-      client ??= IpcClient.connect<AnvilProtocol>(socketPath, { timeoutMs: ANVIL_TIMEOUT_MS });
-      const c = await client;
-      c.onClose(() => { client = undefined; });
-      return await c.request(method, { ip } as never);
+      return await (await connection).request(method, { ip } as never);
     } catch (err) {
-      client = undefined;
+      anvil.drop(connection);
       if (!warned) logger.warn({ err }, `anvil unreachable at ${socketPath}: auth-failure penalties are off until it is back`);
       warned = true;
       return undefined;

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { IpcClient } from '@loft/ipc';
+import { ReconnectingClient } from '@loft/ipc';
 import { RUN_FILES, type AuthLoginProtocol, type ServiceSettings } from '@loft/master-protocol';
 import { runService, type ServiceContext } from '@loft/service-runtime';
 import { LoginClient, relay, type LoginEnvironment } from './login-client.js';
@@ -55,16 +55,13 @@ function selfTargets(settings: Settings, local: { localIp: string; localPort: nu
 }
 
 function authClient(socketPath: string): (request: Parameters<LoginEnvironment['authenticate']>[0] & { selfTargets: string[] }) => ReturnType<LoginEnvironment['authenticate']> {
-  let client: Promise<IpcClient<AuthLoginProtocol>> | undefined;
+  const auth = new ReconnectingClient<AuthLoginProtocol>(socketPath, { timeoutMs: AUTH_TIMEOUT_MS });
   return async (request) => {
-    client ??= IpcClient.connect<AuthLoginProtocol>(socketPath, { timeoutMs: AUTH_TIMEOUT_MS });
-    const connected = client;
+    const connection = auth.get();
     try {
-      const c = await connected;
-      c.onClose(() => { if (client === connected) client = undefined; });
-      return await c.request('login', { ...request, service: 'imap' });
+      return await (await connection).request('login', { ...request, service: 'imap' });
     } catch (err) {
-      if (client === connected) client = undefined;
+      auth.drop(connection);
       throw err;
     }
   };
