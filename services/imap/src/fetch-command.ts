@@ -305,17 +305,7 @@ class LineBatch {
     let at = this.length;
     buf[at++] = 0x2a;
     buf[at++] = SPACE;
-    const start = at;
-    let n = seq;
-    do {
-      buf[at++] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-    for (let a = start, b = at - 1; a < b; a++, b--) {
-      const digit = buf[a]!;
-      buf[a] = buf[b]!;
-      buf[b] = digit;
-    }
+    at = writeDecimal(buf, at, seq);
     buf.set(rest, at);
     this.length = at + rest.length;
   }
@@ -331,19 +321,7 @@ class LineBatch {
   /** A non-negative integer in decimal. */
   number(n: number): void {
     this.room(MAX_DIGITS);
-    const buf = this.buf;
-    const start = this.length;
-    let end = start;
-    do {
-      buf[end++] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-    for (let a = start, b = end - 1; a < b; a++, b--) {
-      const digit = buf[a]!;
-      buf[a] = buf[b]!;
-      buf[b] = digit;
-    }
-    this.length = end;
+    this.length = writeDecimal(this.buf, this.length, n);
   }
 
   take(): Buffer {
@@ -359,6 +337,21 @@ class LineBatch {
     bigger.set(this.buf.subarray(0, this.length));
     this.buf = bigger;
   }
+}
+
+/** Writes `n`, a non-negative integer, in decimal at `at`; returns the offset after it. */
+function writeDecimal(buf: Buffer, at: number, n: number): number {
+  const start = at;
+  do {
+    buf[at++] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  for (let a = start, b = at - 1; a < b; a++, b--) {
+    const digit = buf[a]!;
+    buf[a] = buf[b]!;
+    buf[b] = digit;
+  }
+  return at;
 }
 
 const LINE_SLACK_BYTES = 1024;
