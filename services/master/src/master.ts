@@ -46,8 +46,8 @@ export class Master implements PoolHost, HandoffHost {
   private mailPools = new Map<string, ServicePool>();
   /** Per mail service with process_min_avail: spares that wait for a user (see ServicePool.takeSpare). */
   private sparePools = new Map<string, ServicePool>();
-  /** Per mail service, the uids its logins have come for (see spareWanted). */
-  private readonly mailUids = new Map<string, Set<number>>();
+  /** Per mail service, the uid of all its logins so far, or 'several' (see spareWanted). */
+  private readonly loginUid = new Map<string, number | 'several'>();
   readonly auth = new AuthUserdbClient(() => this.listenerPath('auth-userdb'));
   private readonly broker = new HandoffBroker(this);
   /** Older generations still draining their clients. */
@@ -97,7 +97,10 @@ export class Master implements PoolHost, HandoffHost {
 
   onProcessExit(entry: ProcessEntry): void {
     if (entry.pool.name === 'log') this.relay.setSink(undefined);
-    if (entry.pool.settings.type === 'mail') this.broker.processGone(entry.pid);
+    if (entry.pool.settings.type === 'mail') {
+      this.broker.processGone(entry.pid);
+      this.onMailPoolChange(entry.pool);
+    }
     if (!entry.pool.current && entry.pool.processes.size === 0) this.draining.delete(entry.pool);
   }
 
@@ -122,13 +125,12 @@ export class Master implements PoolHost, HandoffHost {
    * one uid's processes are gone or nearly full.
    */
   spareWanted(service: string): boolean {
-    const seen = this.mailUids.get(service);
-    if (seen === undefined || seen.size !== 1) return true;
-    const [uid] = seen;
-    return !(this.mailPools.get(`${service}:${uid!}`)?.hasRoom() ?? false);
+    const uid = this.loginUid.get(service);
+    if (uid === undefined || uid === 'several') return true;
+    return !(this.mailPools.get(`${service}:${uid}`)?.hasRoom() ?? false);
   }
 
-  /** A user's mail pool changed (a process started, reported its clients, exited): its spares may be wanted again, or no longer. */
+  /** A user's mail pool changed (a process reported its clients, or exited): its spares may be wanted again, or no longer. */
   onMailPoolChange(pool: ServicePool): void {
     if (!pool.spares) this.sparePools.get(pool.name)?.ensure();
   }
@@ -145,9 +147,8 @@ export class Master implements PoolHost, HandoffHost {
     const settings = this.settings.service[service];
     if (!settings || settings.type !== 'mail') return undefined;
     const key = `${service}:${uid}`;
-    let seen = this.mailUids.get(service);
-    if (!seen) this.mailUids.set(service, (seen = new Set()));
-    seen.add(uid);
+    const seen = this.loginUid.get(service);
+    if (seen !== uid && seen !== 'several') this.loginUid.set(service, seen === undefined ? uid : 'several');
     let pool = this.mailPools.get(key);
     if (!pool) {
       const identity = this.rootless ? {} : { uid, gid };

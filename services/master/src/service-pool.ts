@@ -57,7 +57,7 @@ export interface PoolHost {
   takeSpare?(service: string): ChildProcess | undefined;
   /** Whether mail service `service`'s spare pool keeps process_min_avail spares now (default: yes). */
   spareWanted?(service: string): boolean;
-  /** A mail pool's processes or their free slots changed. */
+  /** A process of a mail pool reported its clients (free slots changed). */
   onMailPoolChange?(pool: ServicePool): void;
 }
 
@@ -391,7 +391,6 @@ export class ServicePool {
     this.host.onProcessExit(entry);
     this.ensure();
     if (this.waiters.length > 0) this.growForWaiters();
-    if (this.settings.type === 'mail') this.host.onMailPoolChange?.(this);
   }
 
   private startFailed(code?: number | null, signal?: NodeJS.Signals | null): void {
