@@ -110,17 +110,10 @@ let memoClock = 0;
 function memoFor(path: string, uidValidity: number): Memo {
   let memo = memos.get(path);
   if (!memo || memo.uidValidity !== uidValidity) {
-    if (memo) memoCount -= memo.count;
+    if (memo) emptyMemo(memo);
     memo = { uidValidity, values: new Map(), weights: new Map(), count: 0, used: 0 };
     memos.set(path, memo);
-    if (memos.size > MEMO_FILES_MAX) {
-      let oldest: [string, Memo] | undefined;
-      for (const entry of memos) if (entry[1] !== memo && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
-      if (oldest) {
-        memoCount -= oldest[1].count;
-        memos.delete(oldest[0]);
-      }
-    }
+    if (memos.size > MEMO_FILES_MAX) dropLeastUsed(memo);
   }
   memo.used = ++memoClock;
   return memo;
@@ -168,25 +161,29 @@ function removeField(memo: Memo, field: string): void {
  */
 function makeRoom(current: Memo, weight: number, field: string): void {
   while (memoCount + weight > DECODED_MAX) {
-    let oldest: [string, Memo] | undefined;
-    for (const entry of memos) if (entry[1] !== current && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
-    if (oldest) {
-      // Emptied too: a MailCache still holding this memo must not keep its values alive.
-      const victim = oldest[1];
-      memoCount -= victim.count;
-      victim.values.clear();
-      victim.weights.clear();
-      victim.count = 0;
-      memos.delete(oldest[0]);
-      continue;
-    }
+    if (dropLeastUsed(current)) continue;
     if (dropField(current, field)) continue;
     if (current.count === 0) break;
-    memoCount -= current.count;
-    current.values.clear();
-    current.weights.clear();
-    current.count = 0;
+    emptyMemo(current);
   }
+}
+
+/** Drops the least recently used file's memo other than `current`; false if there is none. */
+function dropLeastUsed(current: Memo): boolean {
+  let oldest: [string, Memo] | undefined;
+  for (const entry of memos) if (entry[1] !== current && (!oldest || entry[1].used < oldest[1].used)) oldest = entry;
+  if (!oldest) return false;
+  emptyMemo(oldest[1]);
+  memos.delete(oldest[0]);
+  return true;
+}
+
+/** Forgets all of a memo's values (emptied, not just dropped: a MailCache may still hold it). */
+function emptyMemo(memo: Memo): void {
+  memoCount -= memo.count;
+  memo.values.clear();
+  memo.weights.clear();
+  memo.count = 0;
 }
 
 interface OverMessages {

@@ -161,7 +161,6 @@ export class MessageTable {
     return out;
   }
 
-  /** Drops the slots for which `drop` is true, keeping order. */
   /** compact() of the slots marked FLAG_EXPUNGE_PENDING; one pass over the flags when there are none (the usual case). */
   dropExpungePending(): void {
     const flags = this.flags;
@@ -170,6 +169,7 @@ export class MessageTable {
     if (slot < this.count) this.compact((s) => (this.flags[s]! & FLAG_EXPUNGE_PENDING) !== 0);
   }
 
+  /** Drops the slots for which `drop` is true, keeping order. */
   compact(drop: (slot: number) => boolean): void {
     let to = 0;
     const k = this.kwWords;

@@ -336,25 +336,18 @@ export class Mailbox {
   /**
    * flagTextOfSeq() of each of `seqs`, in one pass over the index, for a FETCH 1:* (FLAGS)
    * of a large mailbox: system flags' texts are shared strings, so without keywords this
-   * allocates only the array, and makes no call per message (a first FETCH in a process
+   * allocates only the array, with one small call per message (a first FETCH in a process
    * runs before V8 has optimised anything, where each call counts).
    */
   flagTextsOfSeqs(seqs: Uint32Array, withRecent = true): string[] {
+    if (this.state.table.kwWords > 0) return Array.from(seqs, (seq) => this.flagTextOfSeq(seq, withRecent));
     const out = new Array<string>(seqs.length);
     const t = this.state.table;
-    const announced = this.announced;
     const claims = withRecent && this.claimsRecent;
-    const recentFrom = this.recentFrom;
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i]!;
-      if (seq < 1 || seq > announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
-      const slot = seq - 1;
-      if (t.kwWords > 0) {
-        out[i] = this.flagTextOfSlot(slot, withRecent);
-        continue;
-      }
-      const key = (t.flags[slot]! & SYSTEM_FLAG_MASK) * 2 + (claims && t.uids[slot]! >= recentFrom ? 1 : 0);
-      out[i] = systemFlagTextByKey[key] ?? systemFlagText(t.flags[slot]!, (key & 1) === 1);
+      if (seq < 1 || seq > this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
+      out[i] = systemFlagText(t.flags[seq - 1]!, claims && t.uids[seq - 1]! >= this.recentFrom);
     }
     return out;
   }
@@ -1542,8 +1535,10 @@ export class Mailbox {
  */
 type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cache: MailCache };
 
-/** The system flags (and \\Recent) of a flags word as IMAP writes them: one string per combination, made once. */
-/** By (system flag bits) * 2 + recent: the FLAGS text of a message without keywords. */
+/**
+ * The system flags (and \\Recent) of a flags word as IMAP writes them: one string per
+ * combination, made once, by (system flag bits) * 2 + recent.
+ */
 const systemFlagTextByKey: Array<string | undefined> = new Array<string | undefined>((SYSTEM_FLAG_MASK + 1) * 2).fill(undefined);
 function systemFlagText(bits: number, recent: boolean): string {
   const key = (bits & SYSTEM_FLAG_MASK) * 2 + (recent ? 1 : 0);
@@ -1646,7 +1641,6 @@ async function readHead(path: string, bytes: number): Promise<Buffer | undefined
   }
 }
 
-/** A batch of saves, flag changes and expunges committed as one log transaction. */
 /** Headers longer than this are not captured while saving (the queries parse them later). */
 const HEAD_CAPTURE_MAX = 64 * 1024;
 
@@ -1673,6 +1667,7 @@ async function* withHead(message: AsyncIterable<Uint8Array>, got: (head: Buffer)
   if (head) got(head);
 }
 
+/** A batch of saves, flag changes and expunges committed as one log transaction. */
 export class MailboxTransaction {
   private readonly saves: PreparedSave[] = [];
   private readonly records: LogRecord[] = [];

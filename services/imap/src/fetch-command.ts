@@ -180,18 +180,16 @@ async function fetchIndexOnly(
     // FETCH 1:* (FLAGS), a client's resync of a large mailbox: one call per line.
     const texts = sel.flagTextsOfSeqs(seqs);
     let lastText: string | undefined;
-    let line: Buffer = LINE_END;
+    let rest: Buffer = LINE_END;
     for (let i = 0; i < seqs.length; i++) {
       if (ctx.closed) break;
       const text = texts[i]!;
       if (text !== lastText) {
-        line = flagsLine(text);
+        rest = flagsBytes(FLAGS_LINES, text);
         lastText = text;
       }
-      batch.line(seqs[i]!, line);
-      if (batch.length < FETCH_BATCH_BYTES) continue;
-      const sent = ctx.writer.send(batch.take());
-      if (!sent && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
+      batch.line(seqs[i]!, rest);
+      if (batch.length >= FETCH_BATCH_BYTES) await sendBatch(ctx, batch);
     }
     if (batch.length > 0) ctx.writer.send(batch.take());
     return;
@@ -202,22 +200,17 @@ async function fetchIndexOnly(
     const seq = seqs[i]!;
     const uid = m.uidOfSeq(seq);
     if (o.changedSince !== undefined && m.modseq(uid) <= o.changedSince) continue;
-    batch.star(seq);
-    batch.bytes(open);
+    batch.line(seq, open);
     let first = true;
     if (uidFirst) {
       batch.number(uid);
       first = false;
     }
-    let ended = false;
-    for (let k = 0; k < names.length; k++) {
-      const name = names[k]!;
+    for (const name of names) {
       if (!first) batch.byte(SPACE);
       first = false;
       if (name === 'FLAGS') {
-        // The usual last item carries the line's end with it: one copy per line.
-        ended = k === names.length - 1 && !modseqLast;
-        batch.bytes(flagsItem(sel.flagTextOfSeq(seq), ended));
+        batch.bytes(flagsBytes(FLAGS_ITEMS, sel.flagTextOfSeq(seq)));
       } else if (name === 'UID') {
         batch.bytes(UID_ITEM);
         batch.number(uid);
@@ -226,14 +219,18 @@ async function fetchIndexOnly(
       }
     }
     if (modseqLast) batch.text(`${first ? '' : ' '}MODSEQ (${m.modseq(uid)})`);
-    if (!ended) batch.bytes(LINE_END);
-    if (batch.length < FETCH_BATCH_BYTES) continue;
-    const sent = ctx.writer.send(batch.take());
-    // Short lines: go on while the client has a little to read, so a FETCH 1:* (FLAGS) is
-    // not one wait for the socket per batch.
-    if (!sent && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
+    batch.bytes(LINE_END);
+    if (batch.length >= FETCH_BATCH_BYTES) await sendBatch(ctx, batch);
   }
   if (batch.length > 0) ctx.writer.send(batch.take());
+}
+
+/**
+ * Hands a full batch to the writer. Short lines: go on while the client has a little to
+ * read, so a FETCH 1:* (FLAGS) is not one wait for the socket per batch.
+ */
+async function sendBatch(ctx: SessionContext, batch: LineBatch): Promise<void> {
+  if (!ctx.writer.send(batch.take()) && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
 }
 
 const FETCH_OPEN = Buffer.from(' FETCH (');
@@ -242,31 +239,25 @@ const UID_ITEM = Buffer.from('UID ');
 const SPACE = 0x20;
 const LINE_END = Buffer.from(')\r\n');
 
-/** `FLAGS (...)`, or `FLAGS (...))\r\n` ending the line, as bytes by flag text: a mailbox has few distinct flag sets. */
-const flagsItems = new Map<string, Buffer>();
-const flagsItemsEnding = new Map<string, Buffer>();
-const FLAGS_ITEMS_MAX = 1024;
-
-/** ` FETCH (FLAGS (...))\r\n`: a whole line after `* <seq>`. */
-const flagsLines = new Map<string, Buffer>();
-
-function flagsLine(flagText: string): Buffer {
-  let line = flagsLines.get(flagText);
-  if (line === undefined) {
-    line = Buffer.from(` FETCH (FLAGS (${flagText}))\r\n`, 'utf8');
-    if (flagsLines.size < FLAGS_ITEMS_MAX) flagsLines.set(flagText, line);
-  }
-  return line;
+/**
+ * Flag lists as bytes, by flag text (a mailbox has few distinct flag sets), in two forms:
+ * the FLAGS item, and the whole rest of a FETCH (FLAGS) line after `* <seq>`.
+ */
+interface FlagsForm {
+  readonly cache: Map<string, Buffer>;
+  readonly make: (flagText: string) => string;
 }
+const FLAGS_ITEMS: FlagsForm = { cache: new Map(), make: (text) => `FLAGS (${text})` };
+const FLAGS_LINES: FlagsForm = { cache: new Map(), make: (text) => ` FETCH (FLAGS (${text}))\r\n` };
+const FLAGS_FORMS_MAX = 1024;
 
-function flagsItem(flagText: string, endsLine: boolean): Buffer {
-  const items = endsLine ? flagsItemsEnding : flagsItems;
-  let item = items.get(flagText);
-  if (item === undefined) {
-    item = Buffer.from(`FLAGS (${flagText})${endsLine ? ')\r\n' : ''}`, 'utf8');
-    if (items.size < FLAGS_ITEMS_MAX) items.set(flagText, item);
+function flagsBytes(form: FlagsForm, flagText: string): Buffer {
+  let bytes = form.cache.get(flagText);
+  if (bytes === undefined) {
+    bytes = Buffer.from(form.make(flagText), 'utf8');
+    if (form.cache.size < FLAGS_FORMS_MAX) form.cache.set(flagText, bytes);
   }
-  return item;
+  return bytes;
 }
 
 /**
@@ -298,9 +289,9 @@ class LineBatch {
     this.length += this.buf.write(text, this.length, 'utf8');
   }
 
-  /** `* <seq>` and the rest of the line, written in one call (see fetchIndexOnly). */
+  /** `* <seq>` and then `rest`, in one call: an untagged FETCH line, or its start. */
   line(seq: number, rest: Buffer): void {
-    if (this.length + 2 + MAX_DIGITS + rest.length > this.buf.length) this.room(2 + MAX_DIGITS + rest.length);
+    this.room(2 + MAX_DIGITS + rest.length);
     const buf = this.buf;
     let at = this.length;
     buf[at++] = 0x2a;
@@ -308,14 +299,6 @@ class LineBatch {
     at = writeDecimal(buf, at, seq);
     buf.set(rest, at);
     this.length = at + rest.length;
-  }
-
-  /** `* ` and a sequence number: the start of an untagged FETCH line. */
-  star(seq: number): void {
-    this.room(2);
-    this.buf[this.length++] = 0x2a;
-    this.buf[this.length++] = SPACE;
-    this.number(seq);
   }
 
   /** A non-negative integer in decimal. */

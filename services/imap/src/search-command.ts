@@ -292,7 +292,10 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   let highest: bigint | undefined;
   if (modseq) {
     highest = 0n;
-    for (const uid of set.uids) if (m.modseq(uid) > highest) highest = m.modseq(uid);
+    for (const uid of set.uids) {
+      const modseq = m.modseq(uid);
+      if (modseq > highest) highest = modseq;
+    }
   }
   const options = parsed.returnOptions;
   if (options === undefined) {
