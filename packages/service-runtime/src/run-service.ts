@@ -11,6 +11,7 @@ import { createLogger, isLogLevel, type Logger } from '@loft/log';
 import type { DestinationStream } from 'pino';
 import { dropPrivileges } from './privileges.js';
 import { answerMasterRequest, isMasterMessage, sendToMaster } from './master-channel.js';
+import { startIdleCollector } from './idle-collector.js';
 
 const SETTINGS_FETCH_TIMEOUT_MS = 10_000;
 
@@ -132,6 +133,7 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   for (const [message, handle] of early) runtime.onMasterMessage(message, handle);
   sendToMaster({ type: 'ready' });
   runtime.reportStatus();
+  startIdleCollector();
   return runtime.context;
 }
 
