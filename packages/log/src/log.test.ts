@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createLogger, levelName } from './index.js';
+import { LazyChildLogger, createLogger, levelName } from './index.js';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -29,4 +29,25 @@ test('level filtering and level names', () => {
   const lines = out.lines();
   assert.equal(lines.length, 1);
   assert.equal(levelName(lines[0].level), 'error');
+});
+
+test('a lazy child writes the same lines as a child, and makes one only for lines other than once()', () => {
+  const out = capture();
+  const parent = createLogger({ service: 'imap', destination: out.stream });
+  let children = 0;
+  const child = parent.child.bind(parent);
+  parent.child = ((bindings: Record<string, unknown>) => {
+    children++;
+    return child(bindings);
+  }) as typeof parent.child;
+  const lazy = new LazyChildLogger(parent, { user: 'alice', session: 's1' });
+  lazy.once('info', { remote: '127.0.0.1', password: 'x' }, 'logged in');
+  assert.equal(children, 0, 'once() writes through the parent');
+  lazy.warn({ mailbox: 'INBOX' }, 'could not refresh');
+  lazy.once('info', { in: 10 }, 'logged out');
+  assert.equal(children, 1, 'the first other line makes the child, which later lines reuse');
+  const [login, warn, logout] = out.lines();
+  assert.deepEqual([login.user, login.session, login.remote, login.password, login.msg], ['alice', 's1', '127.0.0.1', '[hidden]', 'logged in']);
+  assert.deepEqual([warn.user, warn.session, warn.mailbox, warn.msg], ['alice', 's1', 'INBOX', 'could not refresh']);
+  assert.deepEqual([logout.user, logout.session, logout.in], ['alice', 's1', 10]);
 });

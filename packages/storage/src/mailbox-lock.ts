@@ -46,6 +46,8 @@ function processExists(pid: number): boolean {
 
 /** This process's holder files, by lock directory; removed at exit. */
 const holders = new Map<string, string>();
+/** The file system given to proper-lockfile, by lock directory: the sessions of a mailbox share one. */
+const lockFileSystems = new Map<string, typeof nodeFs>();
 process.once('exit', () => {
   for (const path of holders.values()) {
     try {
@@ -83,9 +85,10 @@ function holderFile(dir: string): string {
  * an old-format lock directory).
  */
 function linkLockFs(dir: string): typeof nodeFs {
+  let fs = lockFileSystems.get(dir);
+  if (fs) return fs;
   // Inherits the rest of node:fs (stat, utimes) rather than copying it per lock.
-  const fs = Object.create(nodeFs) as typeof nodeFs;
-  return Object.assign(fs, {
+  fs = Object.assign(Object.create(nodeFs) as typeof nodeFs, {
     mkdirSync: (path: string) => linkSync(holderFile(dir), path),
     rmdirSync: (path: string) => {
       try {
@@ -96,6 +99,8 @@ function linkLockFs(dir: string): typeof nodeFs {
       }
     },
   });
+  lockFileSystems.set(dir, fs);
+  return fs;
 }
 
 export class MailboxLock {

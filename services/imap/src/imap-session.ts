@@ -11,7 +11,7 @@
 import type net from 'node:net';
 import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapArg, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
 import type { SessionHandoff } from '@loft/master-protocol';
-import type { Logger } from '@loft/log';
+import { LazyChildLogger, type Logger } from '@loft/log';
 import { MailUser, STORAGE_SETTINGS_DEFAULTS, type StorageSettings } from '@loft/storage';
 import { ENABLEABLE, capabilities, enabledName } from './capabilities.js';
 import { bad, failureAnswer, no } from './command-failure.js';
@@ -96,7 +96,12 @@ export class ImapSession implements SessionContext {
   private idleTickQueued = false;
   /** The selected mailbox watched for NOTIFY (selected …), and how to stop watching it. */
   private watchedSelected: { sel: SelectedMailbox; stop: () => void } | undefined;
-  readonly logger: Logger;
+  /** The session's log: its pino child is made at the first line other than login and logout. */
+  private readonly log: LazyChildLogger;
+
+  get logger(): Logger {
+    return this.log.logger;
+  }
 
   constructor(
     private readonly socket: net.Socket,
@@ -104,7 +109,7 @@ export class ImapSession implements SessionContext {
     logger: Logger,
     private readonly allSettings: Readonly<Record<string, unknown>>,
   ) {
-    this.logger = logger.child({ user: session.user, session: session.id });
+    this.log = new LazyChildLogger(logger, { user: session.user, session: session.id });
     this.settings = imapSettingsFrom(allSettings);
     const outputTimeout = this.settings.imap_client_output_timeout;
     this.writer = new ImapWriter(socket, this.settings.imap_output_buffer_limit, {
@@ -158,7 +163,7 @@ export class ImapSession implements SessionContext {
       return;
     }
     try {
-      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.logger, shareSnapshots: true });
+      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.log, shareSnapshots: true });
     } catch (err) {
       this.logger.error({ err, home: session.home }, `cannot open the mail storage of ${session.user}`);
       this.writer.send(tagged(session.tag, 'NO', 'Mail storage is temporarily unavailable.', 'UNAVAILABLE'));
@@ -167,7 +172,7 @@ export class ImapSession implements SessionContext {
     }
     if (this.closedValue) return void this.userValue.close();
     this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit)}`));
-    this.logger.info({ remote: session.client.remoteIp }, `logged in: ${session.user} from ${session.client.remoteIp}`);
+    this.log.once('info', { remote: session.client.remoteIp }, `logged in: ${session.user} from ${session.client.remoteIp}`);
     const pending = Buffer.from(session.pending, 'base64');
     if (pending.length > 0) this.receive(pending);
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -197,7 +202,7 @@ export class ImapSession implements SessionContext {
     this.stopNotify();
     const out = this.socket.bytesWritten;
     const format = this.settings.imap_logout_format.replace('%i', String(this.bytesIn)).replace('%o', String(out));
-    this.logger.info({ in: this.bytesIn, out }, `logged out: ${this.session.user} ${format}`);
+    this.log.once('info', { in: this.bytesIn, out }, `logged out: ${this.session.user} ${format}`);
     // Commands still running finish against the storage first; then it is closed.
     await this.pumping;
     try {
