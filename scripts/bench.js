@@ -299,13 +299,14 @@ function raiseInotifyInstances(needed) {
   }
 }
 
-async function benchIdle(usersCount, perUser, rounds) {
+/** `steadyMaxMs`: how long each side may take to reach a steady PSS (0: only the figures a second after opening). */
+async function benchIdle(usersCount, perUser, rounds, steadyMaxMs) {
   const uid = ensureVmail();
   const connections = usersCount * perUser;
   const users = Array.from({ length: usersCount }, (_, i) => ({ user: `vuser${i}`, password: `vpw${i}`, uid }));
   const parallel = Math.min(5, usersCount);
   const prepare = (port) => () => prepareUsers({ port, users, messages: 20 });
-  const opts = { users, perUser, rounds, parallel };
+  const opts = { users, perUser, rounds, parallel, steadyMaxMs };
   const file = passwdFile(users, 'loft-bench-idle-');
   let loftResult;
   try {
@@ -342,11 +343,20 @@ service imap-login {
   const d = (key) => field(dovecotResult, key);
   const n = `${connections} idle`;
   const shape = `${usersCount} users x ${perUser}, one uid`;
-  record('idle', `PSS per idle connection, (with ${n} − before) / ${connections} (${shape})`, 'KiB', loftResult.perConnectionKiB, d('perConnectionKiB'), false);
-  record('idle', '  PSS of all server processes before connecting', 'MiB', loftResult.baseKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.baseKiB / 1024 : dovecotResult, false);
-  record('idle', `  PSS of all server processes with ${n} connections`, 'MiB', loftResult.idleKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.idleKiB / 1024 : dovecotResult, false);
+  const ds = (key) => field(d('steady'), key);
+  if (loftResult.steady) {
+    const waited = (r) => (typeof r === 'object' ? (r.steady.waitedMs[0] + r.steady.waitedMs[1]) / 1000 : r);
+    const unsteady = [loftResult, dovecotResult].some((r) => typeof r === 'object' && !r.steady.steady);
+    record('idle', `PSS per idle connection, steady (with ${n} − before) / ${connections} (${shape})`, 'KiB', loftResult.steady.perConnectionKiB, ds('perConnectionKiB'), false);
+    record('idle', `  PSS of all server processes with ${n} connections, steady`, 'MiB', loftResult.steady.idleKiB / 1024, typeof ds('idleKiB') === 'number' ? ds('idleKiB') / 1024 : ds('idleKiB'), false);
+    record('idle', `  time until the PSS was steady, before + with${unsteady ? ' (NOT steady within the limit)' : ''}`, 's', waited(loftResult), waited(dovecotResult), null);
+  }
+  const steadyBase = loftResult.steady ? ', steady' : ', a second after start';
+  record('idle', `${loftResult.steady ? '  ' : ''}PSS per idle connection, a second after opening (with ${n} − before) / ${connections}${loftResult.steady ? '' : ` (${shape})`}`, 'KiB', loftResult.perConnectionKiB, d('perConnectionKiB'), false);
+  record('idle', `  PSS of all server processes before connecting${steadyBase}`, 'MiB', loftResult.baseKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.baseKiB / 1024 : dovecotResult, false);
+  record('idle', `  PSS of all server processes with ${n} connections, a second after opening`, 'MiB', loftResult.idleKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.idleKiB / 1024 : dovecotResult, false);
   record('idle', `  server processes with ${n} connections`, 'count', loftResult.processes, d('processes'), null);
-  record('idle', `  server CPU while the ${n} sessions idle (10 s, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
+  record('idle', `  server CPU while the ${n} sessions idle (10 s${loftResult.steady ? ', once steady' : ''}, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
   record('idle', `  idle sessions opened per second (LOGIN, SELECT, IDLE; 32 at a time)`, '/s', loftResult.openPerSecond, d('openPerSecond'), true, cpuCell(loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open));
   const ll = loftResult.latency;
   const dl = d('latency');
@@ -539,7 +549,7 @@ try {
   await part('logins', () => benchLogins(quick ? 2500 : 10_000, 8));
   await part('lmtp', () => benchLmtp(quick ? 2000 : 10_000, 8));
   await part('imap', () => benchImap(quick ? 2500 : 15_000, quick ? 100 : 300));
-  await part('idle', () => (quick ? benchIdle(15, 20, 3) : benchIdle(50, 20, 10)));
+  await part('idle', () => (quick ? benchIdle(15, 20, 3, 0) : benchIdle(50, 20, 10, 60_000)));
   await part('mailbox', () => (quick ? benchMailbox(10_000, 3, 100) : benchMailbox(100_000, 3, 500)));
   if (!quick) await part('storage', benchStorageLibrary);
 } finally {

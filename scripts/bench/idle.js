@@ -1,7 +1,10 @@
 // Idle sessions: N connections that LOGIN, SELECT INBOX and IDLE (users × perUser, all
 // users sharing one uid, as virtual hosting runs), then
 //  - memory: PSS summed over the server's whole process tree (/proc/<pid>/smaps_rollup of
-//    the master and every descendant) before the first connection and with all N idling;
+//    the master and every descendant) before the first connection, once the figure stops
+//    changing, and with all N idling, twice: a second after the last opened, and once steady
+//    (a garbage-collected server gives a burst's garbage back over the next seconds; what
+//    is left then is what idle connections hold). --quick takes both a second after;
 //  - IDLE latency: APPEND on another connection of a user, to the untagged EXISTS on each
 //    of that user's idling sessions (several users' deliveries at once, in rounds).
 // Opening and closing are bounded; every session is closed before returning.
@@ -12,11 +15,25 @@ import { benchMessage } from './imap.js';
 
 const OPEN_CONCURRENCY = 32;
 const SETTLE_MS = 700;
+/** Steady PSS: read every STEADY_STEP_MS; steady once STEADY_READINGS readings in a row lie within STEADY_SPREAD. */
+const STEADY_STEP_MS = 2000;
+const STEADY_READINGS = 6;
+const STEADY_SPREAD = 0.01;
 const EXISTS_TIMEOUT_MS = 10_000;
 /** How long the server's CPU is summed while every session idles. */
 const IDLE_CPU_MS = 10_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** PSS in MiB by process name, for LOFT_BENCH_VERBOSE. */
+function byName(pss) {
+  const names = new Map();
+  for (const [name, kib] of pss.byProcess) {
+    const [sum, count] = names.get(name) ?? [0, 0];
+    names.set(name, [sum + kib, count + 1]);
+  }
+  return [...names].map(([name, [kib, count]]) => `${name}${count > 1 ? ` x${count}` : ''} ${(kib / 1024).toFixed(1)}`).join(', ');
+}
 
 /** PSS of the server's tree now, taken twice a moment apart (the later figure: after lazy work settles). */
 async function settledPss(pid, what) {
@@ -24,15 +41,32 @@ async function settledPss(pid, what) {
   treePssKiB(pid);
   await sleep(300);
   const pss = treePssKiB(pid);
-  if (process.env.LOFT_BENCH_VERBOSE) {
-    const byName = new Map();
-    for (const [name, kib] of pss.byProcess) {
-      const [sum, count] = byName.get(name) ?? [0, 0];
-      byName.set(name, [sum + kib, count + 1]);
-    }
-    console.error(`idle: PSS ${what} (MiB): ${[...byName].map(([name, [kib, count]]) => `${name}${count > 1 ? ` x${count}` : ''} ${(kib / 1024).toFixed(1)}`).join(', ')}`);
-  }
+  if (process.env.LOFT_BENCH_VERBOSE) console.error(`idle: PSS ${what} (MiB): ${byName(pss)}`);
   return pss;
+}
+
+/**
+ * PSS of the server's tree once it stops changing: the last STEADY_READINGS readings, 2 s
+ * apart, differ by less than 1% of the total (and 512 KiB). `maxMs` bounds the wait; the
+ * result says whether the figure steadied and how long that took.
+ */
+async function steadyPss(pid, what, maxMs) {
+  const started = performance.now();
+  const readings = [];
+  for (;;) {
+    const pss = treePssKiB(pid);
+    readings.push(pss);
+    if (readings.length > STEADY_READINGS) readings.shift();
+    const kibs = readings.map((r) => r.kib);
+    const spread = Math.max(...kibs) - Math.min(...kibs);
+    const steady = readings.length === STEADY_READINGS && spread <= Math.max(512, STEADY_SPREAD * pss.kib);
+    const waitedMs = performance.now() - started;
+    if (steady || waitedMs >= maxMs) {
+      if (process.env.LOFT_BENCH_VERBOSE) console.error(`idle: PSS ${what} ${steady ? 'steady' : 'NOT steady'} after ${(waitedMs / 1000).toFixed(0)} s (MiB): ${byName(pss)}`);
+      return { ...pss, steady, waitedMs };
+    }
+    await sleep(STEADY_STEP_MS);
+  }
 }
 
 async function openIdler(port, { user, password }, index) {
@@ -63,11 +97,15 @@ async function openIdler(port, { user, password }, index) {
 
 /**
  * `pid`: the server's master. `users`: [{ user, password }] with INBOXes ready.
- * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, openPerSecond, idleCpuPercent,
- * latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }.
+ * `steadyMaxMs`: how long to wait for a steady PSS, before and with the sessions (0: take
+ * both a second after).
+ * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, steady, openPerSecond,
+ * idleCpuPercent, latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }: `idleKiB`
+ * a second after the last session opened, `steady` { idleKiB, perConnectionKiB, waitedMs:
+ * [before, with], steady } once that figure stopped changing (undefined without steadyMaxMs).
  */
-export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare }) {
-  const before = await settledPss(pid, 'before');
+export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare, steadyMaxMs = 0 }) {
+  const before = steadyMaxMs > 0 ? await steadyPss(pid, 'before', steadyMaxMs) : await settledPss(pid, 'before');
   await prepare?.();
   const sessions = [];
   const byUser = users.map(() => []);
@@ -94,7 +132,9 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
     const openSeconds = (performance.now() - openStarted) / 1000;
     const openCpu = cpuOpen();
     const during = await settledPss(pid, `with ${jobs.length} idle`);
-    // CPU of the whole server while nothing happens but IDLE: timers, mailbox checks.
+    const steadyDuring = steadyMaxMs > 0 ? await steadyPss(pid, `with ${jobs.length} idle`, steadyMaxMs) : undefined;
+    // CPU of the whole server while nothing happens but IDLE: timers, mailbox checks (after
+    // the steady figure, the collector's clean-up of the logins is over by then).
     const cpuBefore = treeCpuMs(pid);
     await sleep(IDLE_CPU_MS);
     const idleCpuPercent = ((treeCpuMs(pid) - cpuBefore) / IDLE_CPU_MS) * 100;
@@ -144,6 +184,12 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
       idleKiB: during.kib,
       processes: during.processes,
       perConnectionKiB: (during.kib - before.kib) / sessions.length,
+      steady: steadyDuring && {
+        idleKiB: steadyDuring.kib,
+        perConnectionKiB: (steadyDuring.kib - before.kib) / sessions.length,
+        waitedMs: [before.waitedMs, steadyDuring.waitedMs],
+        steady: before.steady && steadyDuring.steady,
+      },
       openPerSecond: sessions.length / openSeconds,
       idleCpuPercent,
       latency: { medianMs: percentile(samples, 0.5), p99Ms: percentile(samples, 0.99), samples: samples.length, missed },
