@@ -26,7 +26,7 @@ import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
 import { bounded, cleanupAll, clientCpu, ensureVmail, freePort, inBackground, installSignalHandlers, passwdFile, until } from './lib/bench-util.js';
 import { loftReady, loftStatus, startLoft, startLoftImap } from './lib/loft.js';
 import { measureLogins, medianMs } from './bench/logins.js';
-import { measureDeliveries } from './bench/lmtp.js';
+import { deliverToEach, measureDeliveries } from './bench/lmtp.js';
 import { COMMANDS_PER_SESSION, measureImapMix, measureImapSessions, prepareUsers } from './bench/imap.js';
 import { measureIdle } from './bench/idle.js';
 import { cacheEntry, inboxCount, measureMailbox, populate, restoreHome, saveHome } from './bench/mailbox.js';
@@ -166,6 +166,13 @@ async function benchLogins(durationMs, concurrency) {
 
 const LMTP_USERS = Array.from({ length: 50 }, (_, i) => ({ user: `lmtpuser${i}`, password: 'x', uid: 6000 + i }));
 
+/** Unmeasured: a delivery to every user (fork privsep starts a process per uid), then half a second of load. */
+async function warmLmtp(target, names, connections, what) {
+  const failed = await bounded(deliverToEach({ target, users: names, connections }), 120_000, `lmtp warm-up (${what})`);
+  if (failed > 0) console.error(`lmtp ${what}: ${failed} warm-up deliveries failed`);
+  await measureDeliveries({ target, users: names, connections, durationMs: 500 });
+}
+
 async function benchLmtp(durationMs, connections) {
   const names = LMTP_USERS.map((u) => u.user);
   const results = {};
@@ -179,7 +186,7 @@ async function benchLmtp(durationMs, connections) {
     await Promise.all(instances.map(({ loft }) => loftReady(loft, ['lmtp', 'auth'])));
     for (const { mode, loft } of instances) {
       const target = path.join(loft.baseDir, 'run', 'lmtp.sock');
-      await measureDeliveries({ target, users: names, connections, durationMs: 500 });
+      await warmLmtp(target, names, connections, `loft ${mode}`);
       const cpu = clientCpu();
       results[mode] = await measureDeliveries({ target, users: names, connections, durationMs });
       results[mode].cpu = cpu();
@@ -193,7 +200,7 @@ async function benchLmtp(durationMs, connections) {
     dovecot = await dovecotSide(async () => {
       const instance = await startDovecot({ users: LMTP_USERS, lmtp: true, extraConf: 'mail_fsync = optimized\n' });
       try {
-        await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs: 500 });
+        await warmLmtp(instance.lmtpSocket, names, connections, 'dovecot');
         const cpu = clientCpu();
         const result = await measureDeliveries({ target: instance.lmtpSocket, users: names, connections, durationMs });
         result.cpu = cpu();

@@ -119,3 +119,31 @@ export async function measureDeliveries({ target, users, connections, durationMs
   }
   return { deliveriesPerSecond: delivered / ((performance.now() - started) / 1000), delivered, failed, firstError: firstError?.message };
 }
+
+/**
+ * Unmeasured warm-up: one delivery to every user, `connections` at a time, so that each
+ * user's first delivery (in fork privsep, the start of a process for its uid) is not timed.
+ * Returns how many failed.
+ */
+export async function deliverToEach({ target, users, connections }) {
+  let failed = 0;
+  await Promise.all(Array.from({ length: connections }, async (_, w) => {
+    const conn = await LmtpConnection.open(target);
+    try {
+      await conn.reply(); // greeting
+      await conn.command('LHLO bench.example.org', 2);
+      for (let i = w; i < users.length; i += connections) {
+        try {
+          await conn.deliverOne(users[i], message(`warm-${w}-${i}`));
+        } catch {
+          failed++;
+          if (conn.socket.destroyed) break;
+        }
+      }
+      conn.socket.end('QUIT\r\n');
+    } finally {
+      if (!conn.socket.writableEnded) conn.socket.destroy();
+    }
+  }));
+  return failed;
+}
