@@ -193,6 +193,27 @@ test('process_limit and client_limit: busy processes make more, up to the limit,
   for (const c of clients) c.socket.destroy();
 });
 
+test('two listeners on one port are a config error at start, and a reload that would make them keeps the old generation', async (t) => {
+  const port = await freePort();
+  const second = `  inet_listener echo2 {\n    address = *\n    port = ${port}\n  }\n`;
+  const clash = await startLoftd(t, echoService(port, second), { noWait: true });
+  const { code } = await clash.exited;
+  assert.notEqual(code, 0);
+  assert.match(clash.stderr, new RegExp(`service echo inet_listener echo2 \\(\\*:${port}\\) and service echo inet_listener echo \\(127\\.0\\.0\\.1:${port}\\) use the same port`));
+
+  const loftd = await startLoftd(t, echoService(port), { ready: ['echo'] });
+  const [before] = await loftd.waitForReady('echo');
+  loftd.writeConf(echoService(port, second));
+  const failed = await loftd.adm('reload');
+  assert.notEqual(failed.code, 0);
+  await loftd.waitForLog('the reload failure', (l) => /reload failed: .*use the same port/.test(String(l.msg)));
+  const still = await loftd.processes('echo');
+  assert.deepEqual(still.map((p) => [p.pid, p.generation]), [[before.pid, 1]], 'the old generation keeps running');
+  const { socket, greeting } = await connectAndGreet(port);
+  socket.destroy();
+  assert.ok(greeting.length > 0, 'the old listener still answers');
+});
+
 test('a port another process listens on is a clear start-up error, not a silent dead listener', async (t) => {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));

@@ -71,6 +71,26 @@ function probePort(host: string, port: number, where: string): Promise<void> {
   });
 }
 
+/**
+ * Two inet listeners on one port, on the same address or one of them on every address: the
+ * master's probe cannot see it (neither listens yet), and whichever child listens first
+ * would take the other's connections, so an imaps client would be answered in plain text.
+ * Throws LOFT_E_MASTER_CONFIG naming both.
+ */
+export function checkInetListeners(services: Readonly<Record<string, { inet_listener: Readonly<Record<string, { address: string; port: number }>> }>>): void {
+  const seen: Array<{ host: string; port: number; where: string }> = [];
+  const wildcard = (host: string): boolean => host === '*' || host === '0.0.0.0' || host === '::';
+  for (const [service, settings] of Object.entries(services)) {
+    for (const [name, { address, port }] of Object.entries(settings.inet_listener)) {
+      if (port === 0) continue;
+      const where = `service ${service} inet_listener ${name} (${address}:${port})`;
+      const other = seen.find((l) => l.port === port && (l.host === address || wildcard(l.host) || wildcard(address)));
+      if (other) throw new LoftError('LOFT_E_MASTER_CONFIG', `${where} and ${other.where} use the same port`);
+      seen.push({ host: address, port, where });
+    }
+  }
+}
+
 export async function createInetHandle(service: string, name: string, address: string, port: number, ssl: boolean): Promise<ListenerHandle> {
   const host = address === '*' ? '0.0.0.0' : address;
   const family = net.isIP(host);

@@ -16,7 +16,7 @@ import {
   type MasterSettings, type ProcessInfo, type ServiceInfo, type ServiceSettings,
 } from '@loft/master-protocol';
 import { CORE_SERVICES, SERVICE_DEFAULTS } from './settings.js';
-import { closeListener, createInetHandle, createUnixHandle, inetListenerKey, unixListenerKey, type ListenerHandle } from './listeners.js';
+import { checkInetListeners, closeListener, createInetHandle, createUnixHandle, inetListenerKey, unixListenerKey, type ListenerHandle } from './listeners.js';
 import { LogRelay } from './log-relay.js';
 import { acquirePidFile, type PidFile } from './pid-file.js';
 import { ServicePool, type PoolHost, type ProcessEntry } from './service-pool.js';
@@ -207,6 +207,7 @@ export class Master implements PoolHost, HandoffHost {
     process.title = 'loft/master';
     const configPool = this.bootstrapConfig();
     const initial = await this.fetchConfig(configPool);
+    checkInetListeners(initial.settings.service);
     this.settings = initial.settings;
     this.generation = initial.generation;
     this.logger.level = this.settings.log_level as LogLevel;
@@ -390,7 +391,12 @@ export class Master implements PoolHost, HandoffHost {
       throw new LoftError('LOFT_E_CONF_INVALID', result.errors.join('\n'));
     }
     const next = await config.channel.request<ConfigForMaster>('config-master');
-    await this.applyGeneration(next);
+    try {
+      await this.applyGeneration(next);
+    } catch (err) {
+      this.logger.error({ err }, `reload failed: ${describeError(err)}; generation ${this.generation} keeps running`);
+      throw err;
+    }
     return this.generation;
   }
 
@@ -401,6 +407,7 @@ export class Master implements PoolHost, HandoffHost {
       settings.base_dir = this.settings.base_dir;
     }
     // Resolve everything that can fail before touching the running generation.
+    checkInetListeners(settings.service);
     const prepared: Array<[string, ServiceSettings, Awaited<ReturnType<typeof resolveIdentity>>, string]> = [];
     for (const [name, service] of Object.entries(settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
