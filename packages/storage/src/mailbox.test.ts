@@ -51,6 +51,19 @@ describe('Mailbox', () => {
     await box.close();
   });
 
+  it('firstUnseenSeq: the first message without \\Seen, 0 when all are read', async () => {
+    const box = await fresh('unseen');
+    for (const name of ['a', 'b', 'c', 'd']) await box.save(testMessage(name), { flags: name === 'c' ? [] : ['\\Seen'] });
+    assert.equal(box.firstUnseenSeq(), 0, 'nothing announced yet');
+    await box.refresh();
+    assert.equal(box.firstUnseenSeq(), 3);
+    await box.updateFlags([3], { op: 'add', flags: ['\\Seen', '$label'] });
+    assert.equal(box.firstUnseenSeq(), 0, 'all read');
+    await box.updateFlags([1], { op: 'remove', flags: ['\\Seen'] });
+    assert.equal(box.firstUnseenSeq(), 1);
+    await box.close();
+  });
+
   it('saves from an async iterable', async () => {
     const box = await fresh('stream');
     const message = testMessage('streamed', 100_000);

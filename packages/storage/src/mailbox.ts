@@ -163,6 +163,7 @@ interface ParsedFlags {
 }
 
 const DELETED_BIT = SYSTEM_FLAGS.find(([name]) => name === '\\Deleted')![1];
+const SEEN_BIT = SYSTEM_FLAGS.find(([name]) => name === '\\Seen')![1];
 const SYSTEM_BY_NAME = new Map(SYSTEM_FLAGS.map(([name, bit]) => [name.toLowerCase(), bit]));
 
 /** Splits IMAP flag names into system-flag bits and keywords; refuses what IMAP refuses. */
@@ -308,6 +309,18 @@ export class Mailbox {
     if (uid >= this.recentFrom && this.claimsRecent) out.add('\\Recent');
     for (const id of t.keywordIndexes(slot)) out.add(this.state.header.keywords[id]!);
     return out;
+  }
+
+  /**
+   * Sequence number of the view's first message without \\Seen that is not expunged, 0 if
+   * none (SELECT's [UNSEEN]): one pass over the flag words, which in a mailbox where all is
+   * read is the whole table.
+   */
+  firstUnseenSeq(): number {
+    const flags = this.state.table.flags;
+    const mask = SEEN_BIT | FLAG_EXPUNGE_PENDING;
+    for (let slot = 0; slot < this.announced; slot++) if ((flags[slot]! & mask) === 0) return slot + 1;
+    return 0;
   }
 
   /** Messages of the view that are \\Recent to it and not expunged (the RECENT count). */

@@ -54,13 +54,8 @@ export class SelectedMailbox {
     out += `* ${m.messageCount} EXISTS\r\n`;
     if (this.hideRecent) return `${out}${this.uidResponses()}`;
     out += `* ${this.recentCount} RECENT\r\n`;
-    const uids = m.uids();
-    for (let i = 0; i < uids.length; i++) {
-      if (!m.isExpunged(uids[i]!) && !m.hasFlag(uids[i]!, '\\Seen')) {
-        out += `* OK [UNSEEN ${i + 1}] First unseen.\r\n`;
-        break;
-      }
-    }
+    const unseen = m.firstUnseenSeq();
+    if (unseen > 0) out += `* OK [UNSEEN ${unseen}] First unseen.\r\n`;
     return `${out}${this.uidResponses()}`;
   }
 
