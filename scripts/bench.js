@@ -351,17 +351,19 @@ service imap-login {
   const n = `${connections} idle`;
   const shape = `${usersCount} users x ${perUser}, one uid`;
   const ds = (key) => field(d('steady'), key);
+  /** KiB as MiB; Dovecot's cell may be the reason it is missing instead. */
+  const mib = (kib) => (typeof kib === 'number' ? kib / 1024 : kib);
   if (loftResult.steady) {
     const waited = (r) => (typeof r === 'object' ? (r.steady.waitedMs[0] + r.steady.waitedMs[1]) / 1000 : r);
     const unsteady = [loftResult, dovecotResult].some((r) => typeof r === 'object' && !r.steady.steady);
     record('idle', `PSS per idle connection, steady (with ${n} − before) / ${connections} (${shape})`, 'KiB', loftResult.steady.perConnectionKiB, ds('perConnectionKiB'), false);
-    record('idle', `  PSS of all server processes with ${n} connections, steady`, 'MiB', loftResult.steady.idleKiB / 1024, typeof ds('idleKiB') === 'number' ? ds('idleKiB') / 1024 : ds('idleKiB'), false);
+    record('idle', `  PSS of all server processes with ${n} connections, steady`, 'MiB', mib(loftResult.steady.idleKiB), mib(ds('idleKiB')), false);
     record('idle', `  time until the PSS was steady, before + with${unsteady ? ' (NOT steady within the limit)' : ''}`, 's', waited(loftResult), waited(dovecotResult), null);
   }
   const steadyBase = loftResult.steady ? ', steady' : ', a second after start';
   record('idle', `${loftResult.steady ? '  ' : ''}PSS per idle connection, a second after opening (with ${n} − before) / ${connections}${loftResult.steady ? '' : ` (${shape})`}`, 'KiB', loftResult.perConnectionKiB, d('perConnectionKiB'), false);
-  record('idle', `  PSS of all server processes before connecting${steadyBase}`, 'MiB', loftResult.baseKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.baseKiB / 1024 : dovecotResult, false);
-  record('idle', `  PSS of all server processes with ${n} connections, a second after opening`, 'MiB', loftResult.idleKiB / 1024, typeof dovecotResult === 'object' ? dovecotResult.idleKiB / 1024 : dovecotResult, false);
+  record('idle', `  PSS of all server processes before connecting${steadyBase}`, 'MiB', mib(loftResult.baseKiB), mib(d('baseKiB')), false);
+  record('idle', `  PSS of all server processes with ${n} connections, a second after opening`, 'MiB', mib(loftResult.idleKiB), mib(d('idleKiB')), false);
   record('idle', `  server processes with ${n} connections`, 'count', loftResult.processes, d('processes'), null);
   record('idle', `  server CPU while the ${n} sessions idle (10 s${loftResult.steady ? ', once steady' : ''}, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
   record('idle', `  idle sessions opened per second (LOGIN, SELECT, IDLE; 32 at a time)`, '/s', loftResult.openPerSecond, d('openPerSecond'), true, cpuCell(loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open));
