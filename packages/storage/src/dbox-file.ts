@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { crc32 } from './binary.js';
 import { O_NOFOLLOW, ioError, openNoFollow } from './safe-fs.js';
-import { fsyncFile, openCreating } from './io-mode.js';
+import { blockingIo, fsyncFile, openCreating } from './io-mode.js';
 
 export const DBOX_MAGIC = 0x42444c46;
 export const DBOX_VERSION = 1;
@@ -103,7 +103,7 @@ export async function writeDboxFile(
   meta: DboxMeta,
   fsync: boolean,
 ): Promise<DboxHeader> {
-  if (Buffer.isBuffer(message) && message.length <= SYNC_WRITE_MAX_BYTES) return writeSmallDboxFile(path, message, meta, fsync);
+  if (blockingIo() || (Buffer.isBuffer(message) && message.length <= SYNC_WRITE_MAX_BYTES)) return writeDboxFileDirect(path, message, meta, fsync);
   const handle = await openNoFollow(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     let size = 0;
@@ -131,23 +131,35 @@ export async function writeDboxFile(
 }
 
 /**
- * Small messages (most mail): creating the file goes through the thread pool, since creating
- * an inode on a journaling file system can take a millisecond under load and an imap process
- * serves many sessions; the write (to the page cache) and close are direct calls, and the
- * fsync waits in the pool.
+ * Small messages (most mail), and every message in a process with blocking I/O (a seteuid
+ * delivery child, which streams each message from the lmtp spool): creating the file goes
+ * through io-mode (the thread pool by default, since creating an inode on a journaling file
+ * system can take a millisecond under load and an imap process serves many sessions); the
+ * writes (to the page cache) and close are direct calls, and the fsync goes through io-mode.
+ * A streamed message is written after its header's place, and the header, which holds the
+ * size, last.
  */
-async function writeSmallDboxFile(path: string, message: Buffer, meta: DboxMeta, fsync: boolean): Promise<DboxHeader> {
-  const header = { ...meta, size: message.length };
-  const data = Buffer.concat([encodeDboxHeader(header), message]);
+async function writeDboxFileDirect(path: string, message: Buffer | AsyncIterable<Uint8Array>, meta: DboxMeta, fsync: boolean): Promise<DboxHeader> {
   let fd: number;
   try {
     fd = await openCreating(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
   } catch (err) {
     throw ioError('open', path, err);
   }
+  let header: DboxHeader;
   try {
-    let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
+    if (Buffer.isBuffer(message)) {
+      header = { ...meta, size: message.length };
+      writeAllSync(fd, Buffer.concat([encodeDboxHeader(header), message]), 0);
+    } else {
+      let position = DBOX_HEADER_BYTES;
+      for await (const chunk of message) {
+        writeAllSync(fd, chunk, position);
+        position += chunk.length;
+      }
+      header = { ...meta, size: position - DBOX_HEADER_BYTES };
+      writeAllSync(fd, encodeDboxHeader(header), 0);
+    }
     if (fsync) await fsyncFile(fd);
   } catch (err) {
     closeSync(fd);
@@ -156,6 +168,11 @@ async function writeSmallDboxFile(path: string, message: Buffer, meta: DboxMeta,
   }
   closeSync(fd);
   return header;
+}
+
+function writeAllSync(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 async function writeAll(handle: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {
