@@ -32,9 +32,17 @@ if (mode !== 'fork' && mode !== 'seteuid') {
 /** fork: the identity this child dropped to; undefined while it is a spare. */
 let identity: { uid: number; gid: number } | undefined;
 const euid = mode === 'seteuid' ? new EuidSwitch(logger) : undefined;
-// One delivery at a time: its file creation and fsyncs block nothing else, and made
-// directly they save the thread-pool round trips (see @loft/storage setBlockingIo).
-if (mode === 'seteuid') setBlockingIo(true);
+/** Deliveries running now (seteuid: queued on the switch, one runs at a time). */
+let inFlight = 0;
+/**
+ * With one delivery at a time (seteuid always; fork while it has one), its file creation and
+ * fsyncs block nothing else, and made directly they save the thread-pool round trips (see
+ * @loft/storage setBlockingIo). A second delivery of a fork child brings the pool back.
+ */
+function deliveriesChanged(): void {
+  setBlockingIo(mode === 'seteuid' || inFlight <= 1);
+}
+deliveriesChanged();
 /** Users kept open between deliveries; a later close runs as the user (seteuid: takes the switch). */
 const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger);
 /** How long a child told to `stop` may take to close the users it keeps open. */
@@ -134,8 +142,14 @@ process.on('message', (message: unknown) => {
       void openUsers.closeAll().finally(() => process.exit(0));
       return;
     case 'deliver':
+      inFlight++;
+      deliveriesChanged();
       void deliver(message.request, bodyOf(message.id, message.body, message.complete))
-        .then((outcome) => send({ type: 'result', id: message.id, outcome }));
+        .then((outcome) => send({ type: 'result', id: message.id, outcome }))
+        .finally(() => {
+          inFlight--;
+          deliveriesChanged();
+        });
       return;
   }
 });
