@@ -159,7 +159,6 @@ export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0
     windows.push((sum() - before) / ((performance.now() - t0) / 1000));
     if (performance.now() - warmStarted >= warmup.ms) measuring = true;
   }
-  const warmupSeconds = (performance.now() - warmStarted) / 1000;
   for (const name of MIX_NAMES) counts[name] = 0;
   const errorsBefore = errors;
   const cpu = clientCpu();
@@ -172,7 +171,9 @@ export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0
   await loops;
   stopWatchdog();
   for (const client of clients) client.close();
-  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, warmupSeconds, firstWindow: windows[0], coldMean: windows.length > 0 ? windows.slice(0, COLD_WINDOWS).reduce((a, b) => a + b, 0) / Math.min(windows.length, COLD_WINDOWS) : undefined, windows });
+  const cold = windows.slice(0, COLD_WINDOWS);
+  const coldMean = cold.length > 0 ? cold.reduce((a, b) => a + b, 0) / cold.length : undefined;
+  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, firstWindow: windows[0], coldMean, windows });
 }
 
 /**
