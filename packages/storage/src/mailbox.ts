@@ -13,7 +13,7 @@
  */
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
-import { closeSync, constants, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -453,10 +453,15 @@ export class Mailbox {
   private async load(): Promise<void> {
     await ensureRealDir(this.paths.dir);
     if (!this.readOnly) await ensureRealDir(this.paths.tmp);
-    const meta = await readMeta(this.paths);
-    if (!meta) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.meta} is missing or damaged`);
-    this.guidValue = meta.guid;
-    const kept = await this.takeSnapshot();
+    // A snapshot's log is still the file at the log's path (checked by inode), so the
+    // mailbox is the one whose loft.mailbox the snapshot's view read.
+    const kept = this.takeSnapshot();
+    if (kept) this.guidValue = kept.guid;
+    else {
+      const meta = await readMeta(this.paths);
+      if (!meta) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `${this.paths.meta} is missing or damaged`);
+      this.guidValue = meta.guid;
+    }
     this.install(kept ?? (await this.readTrusted()));
     // From a snapshot, what other processes logged since it was taken is applied now.
     if (kept) {
@@ -1500,8 +1505,10 @@ export class Mailbox {
         await this.maybeCheckpoint();
       }
       this.closeAppendFd();
-      if (!this.keepSnapshot()) this.cache.close();
-      await this.log.close().catch(() => undefined);
+      if (!this.keepSnapshot()) {
+        this.cache.close();
+        await this.log.close().catch(() => undefined);
+      }
     });
     await this.onClose?.(this);
   }
@@ -1517,36 +1524,43 @@ export class Mailbox {
     const t = this.state.table;
     if (!this.snapshots || t.count > SNAPSHOT_MAX_MESSAGES) return false;
     this.state.dropExpunged();
-    this.snapshots.keep(this.paths.dir, { state: this.state, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes, cache: this.cache });
+    this.snapshots.keep(this.paths.dir, { guid: this.guidValue, state: this.state, log: this.log, logHeader: this.logHeader, logIno: this.logIno, offset: this.readOffset, indexOffset: this.indexOffset, indexBytes: this.indexBytes, cache: this.cache });
     return true;
   }
 
-  /** The snapshot of this mailbox, taken over (one view owns a state), if its log is still the same file. */
-  private async takeSnapshot(): Promise<(Extract<DiskState, { kind: 'ok' }> & { cache: MailCache }) | undefined> {
+  /**
+   * The snapshot of this mailbox, taken over (one view owns a state), if its log is still
+   * the file at the log's path: same inode (so the open descriptor the snapshot kept reads
+   * it), at least as long as what the snapshot read.
+   */
+  private takeSnapshot(): (Extract<DiskState, { kind: 'ok' }> & Snapshot) | undefined {
     const kept = this.snapshots?.take(this.paths.dir);
     if (!kept) return undefined;
-    let log: SyncFile;
+    let stat: Stats | undefined;
     try {
-      log = SyncFile.openNoFollow(this.paths.log, constants.O_RDONLY);
+      stat = lstatSync(this.paths.log);
     } catch {
-      kept.cache.close();
+      stat = undefined;
+    }
+    if (!stat?.isFile() || stat.ino !== kept.logIno || stat.size < kept.offset) {
+      discardSnapshot(kept);
       return undefined;
     }
-    const stat = fstatSync(log.fd);
-    if (!stat.isFile() || stat.ino !== kept.logIno || stat.size < kept.offset) {
-      await log.close().catch(() => undefined);
-      kept.cache.close();
-      return undefined;
-    }
-    return { kind: 'ok', log, ...kept };
+    return { kind: 'ok', ...kept };
   }
 }
 
 /**
- * What a disk read gives, but the open log descriptor (the next view opens its own), and the
- * view's cache of parsed fields, still open.
+ * What a disk read gives, the log's descriptor and the view's cache of parsed fields still
+ * open, and the mailbox's GUID (from loft.mailbox, read when the state was).
  */
-type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind' | 'log'> & { cache: MailCache };
+type Snapshot = Omit<Extract<DiskState, { kind: 'ok' }>, 'kind'> & { cache: MailCache; guid: string };
+
+/** Closes what a snapshot holds open. */
+function discardSnapshot(snapshot: Snapshot): void {
+  snapshot.cache.close();
+  snapshot.log.close().catch(() => undefined);
+}
 
 /**
  * The system flags (and \\Recent) of a flags word as IMAP writes them: one string per
@@ -1584,6 +1598,7 @@ export class SnapshotStore {
   keep(dir: string, snapshot: Snapshot): void {
     const older = this.kept.get(dir);
     if (older && older.cache !== snapshot.cache) older.cache.close();
+    if (older && older.log !== snapshot.log) older.log.close().catch(() => undefined);
     this.kept.delete(dir);
     this.kept.set(dir, snapshot);
     let total = 0;
@@ -1591,7 +1606,7 @@ export class SnapshotStore {
     for (const [key, s] of this.kept) {
       if (this.kept.size <= this.maxMailboxes && total <= this.maxMessages) break;
       this.kept.delete(key);
-      s.cache.close();
+      discardSnapshot(s);
       total -= s.state.table.count;
     }
   }
@@ -1604,7 +1619,7 @@ export class SnapshotStore {
   }
 
   clear(): void {
-    for (const s of this.kept.values()) s.cache.close();
+    for (const s of this.kept.values()) discardSnapshot(s);
     this.kept.clear();
   }
 }
@@ -1612,9 +1627,9 @@ export class SnapshotStore {
 /**
  * The store MailUsers opened with `shareSnapshots` share, for the whole process. Keyed by
  * mailbox directory: a user's session can only take a state of a directory it reached
- * itself (load() checks the directory and reads loft.mailbox with the process's own
- * credentials first), and the state is brought up to date from the log, whose inode and
- * length are checked, before anything is answered from it.
+ * itself (load() checks the directory and looks the log up by its path with the process's
+ * own credentials first), and the state is brought up to date from the log, whose inode
+ * and length are checked, before anything is answered from it.
  */
 export const processSnapshots = new SnapshotStore(64, 500_000);
 

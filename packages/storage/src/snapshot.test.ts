@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, renameSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
@@ -67,6 +67,30 @@ describe('reopening a mailbox from the state its last view left', () => {
     assert.deepEqual(Array.from(again.uids()), [1, 2, 3, 4]);
     assert.deepEqual(await again.openMessage(4), testMessage('r4'));
     await again.close();
+  });
+
+  // A kept state holds its log's descriptor open (the next view reads on from it); states
+  // dropped from the store, and those of a closed MailUser, must give theirs back.
+  it('closes the descriptors of the states it drops', async () => {
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const names = Array.from({ length: 40 }, (_, i) => `Many${i}`);
+    for (const name of names) await user.createMailbox(name);
+    const before = openFds();
+    for (let round = 0; round < 3; round++) {
+      for (const name of names) {
+        const box = await user.openMailbox(name);
+        if (round === 0) await box.save(testMessage(name));
+        await box.close();
+      }
+    }
+    // At most the store's bound of states (16) keep a log and a cache descriptor each.
+    assert.ok(openFds() - before <= 32, `${openFds() - before} descriptors more after reopening 40 mailboxes 3 times`);
+    const other = await openUser(home);
+    const base = openFds();
+    for (const name of names.slice(0, 5)) await (await other.openMailbox(name)).close();
+    assert.ok(openFds() > base, 'closed views keep their states open');
+    await other.close();
+    assert.equal(openFds(), base);
   });
 
   // The closed view's cache of parsed fields goes with its state, descriptor open. It must
