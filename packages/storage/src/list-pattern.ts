@@ -39,14 +39,30 @@ export function validateName(name: string): void {
 
 /** Names of all levels above `name` ("a/b/c" -> ["a", "a/b"]). */
 export function ancestors(name: string): string[] {
+  if (!name.includes(SEPARATOR)) return [];
   const parts = name.split(SEPARATOR);
   const out: string[] = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join(SEPARATOR));
   return out;
 }
 
+/** Matchers made, by reference + pattern: a client asks the same LIST again and again. */
+const matchers = new Map<string, (name: string) => boolean>();
+const MATCHERS_MAX = 64;
+
 /** A matcher for LIST reference + pattern. */
 export function listMatcher(reference: string, pattern: string): (name: string) => boolean {
+  const key = `${reference}\0${pattern}`;
+  let matcher = matchers.get(key);
+  if (matcher === undefined) {
+    if (matchers.size >= MATCHERS_MAX) matchers.clear();
+    matcher = makeListMatcher(reference, pattern);
+    matchers.set(key, matcher);
+  }
+  return matcher;
+}
+
+function makeListMatcher(reference: string, pattern: string): (name: string) => boolean {
   const full = normalizeName(reference + pattern);
   let source = '';
   for (const ch of full) {

@@ -85,6 +85,27 @@ describe('MailUser and the mailbox list index', () => {
     assert.deepEqual((await user.listMailboxes('', '*', { subscribedOnly: true })).map((m) => m.name), ['INBOX']);
   });
 
+  // Each MailUser keeps the subscriptions it parsed until the file changes: what another
+  // one (another process) subscribes must show at the next LIST.
+  it('sees subscriptions another MailUser changed', async () => {
+    const subscribedNames = async (u: MailUser): Promise<string[]> => (await u.listMailboxes('', 'Sub*', { subscribedOnly: true })).map((m) => m.name);
+    assert.deepEqual(await subscribedNames(user), []);
+    const other = await openUser(home);
+    try {
+      await other.subscribe('SubA', true);
+      assert.deepEqual(await subscribedNames(user), ['SubA']);
+      await other.subscribe('SubB', true);
+      assert.deepEqual(await subscribedNames(user), ['SubA', 'SubB']);
+      await other.subscribe('SubA', false);
+      assert.deepEqual(await subscribedNames(user), ['SubB']);
+      await user.subscribe('SubB', false);
+      assert.deepEqual(await subscribedNames(other), []);
+      assert.deepEqual(await subscribedNames(user), []);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('answers STATUS from the list index until the mailbox changes', async () => {
     await user.createMailbox('Stats');
     const box = await user.openMailbox('Stats');

@@ -110,6 +110,7 @@ export class MailUser {
   /** STATUS counters of closed mailboxes, written to the list index in one go. */
   private readonly pendingStatus = new Map<string, CachedStatus>();
   private listCache: { stamp: string; data: ListData } | undefined;
+  private subscriptionsCache: { stamp: string; names: readonly string[] } | undefined;
   /** mdbox: the shared storage files and map; undefined for sdbox. */
   private store: MdboxStore | undefined;
   /** mail_attachment_dir: single-instance attachment storage; undefined when not set. */
@@ -267,7 +268,7 @@ export class MailUser {
   /** IMAP LIST / LSUB from the list index; opens no mailbox. */
   async listMailboxes(reference: string, pattern: string, options: { subscribedOnly?: boolean } = {}): Promise<MailboxInfo[]> {
     const data = await this.readListShared();
-    const subscribed = new Set(await this.readSubscriptions());
+    const subscribed = new Set(await this.readSubscriptionsShared());
     const byName = new Map(data.mailboxes.map((m) => [m.name, m]));
     const candidates = new Set<string>(options.subscribedOnly ? subscribed : byName.keys());
     for (const name of [...candidates]) for (const parent of ancestors(name)) candidates.add(parent);
@@ -428,6 +429,21 @@ export class MailUser {
     }
   }
 
+  /**
+   * The subscriptions for reading only, parsed again only when the file changed, as
+   * readListShared(). Most users never subscribe: no file, and no failed open() (whose
+   * exception cost LIST a quarter of its time).
+   */
+  private async readSubscriptionsShared(): Promise<readonly string[]> {
+    const stat = lstatOrUndefined(join(this.root, 'loft.subscriptions'));
+    if (!stat) return [];
+    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    if (this.subscriptionsCache?.stamp === stamp) return this.subscriptionsCache.names;
+    const names = await this.readSubscriptions();
+    this.subscriptionsCache = { stamp, names };
+    return names;
+  }
+
   private async readSubscriptions(): Promise<string[]> {
     const path = join(this.root, 'loft.subscriptions');
     const read = await readFramedJson(path, SUBS_MAGIC, LIST_VERSION);
@@ -445,6 +461,7 @@ export class MailUser {
       const names = new Set(await this.readSubscriptions());
       if (on) names.add(normal);
       else names.delete(normal);
+      this.subscriptionsCache = undefined;
       await writeFramedJson(join(this.root, 'loft.subscriptions'), SUBS_MAGIC, LIST_VERSION, { names: [...names].sort() }, this.fsync);
     } finally {
       await release?.();
