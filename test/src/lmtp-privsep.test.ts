@@ -28,9 +28,14 @@ test('seteuid privsep: concurrent deliveries to two users never overlap within a
     for (const [file, uid] of ownersUnder(env.home(u.user))) assert.equal(uid, u.uid, `${file} is owned by ${u.user}`);
   }
   // The switch logs each enter and leave; per delivery process (`child`, the log files
-  // them under the lmtp process's pid) they must strictly alternate.
-  const switches = env.loftd.logLines().filter((l) => /^seteuid (enter|leave) uid \d+$/.test(String(l.msg)));
-  assert.ok(switches.length >= 4 * perUser, `every delivery switched (${switches.length} lines)`);
+  // them under the lmtp process's pid) they must strictly alternate. A leave is logged after
+  // the delivery's reply, and its line travels through the lmtp process and the master's
+  // log relay: wait for the lines rather than read the log at the last reply.
+  const switchLines = (): ReturnType<LmtpLoftd['loftd']['logLines']> => env.loftd.logLines().filter((l) => /^seteuid (enter|leave) uid \d+$/.test(String(l.msg)));
+  const switches = await waitFor(`the log to hold ${4 * perUser} seteuid switch lines`, () => {
+    const lines = switchLines();
+    return lines.length >= 4 * perUser ? lines : undefined;
+  });
   const byPid = new Map<unknown, string[]>();
   for (const l of switches) {
     assert.ok(typeof l.child === 'number', 'a switch line names its delivery process');
