@@ -17,7 +17,7 @@
  * LIST reads only the list index. STATUS uses the counters cached there while the mailbox's
  * log is unchanged (one lstat), and opens the mailbox only when it has changed.
  */
-import { lstatSync, promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -29,7 +29,7 @@ import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
 import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
-import { assertInside, assertRealDir, ensureRealDir, isErrno } from './safe-fs.js';
+import { assertInside, assertRealDir, ensureRealDir, isErrno, lstatOrUndefined } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 
@@ -178,7 +178,7 @@ export class MailUser {
    */
   private async readListShared(): Promise<ListData> {
     const stat = lstatOrUndefined(join(this.root, 'loft.mailboxlist'));
-    const stamp = stat ? `${stat.ino}:${stat.size}:${stat.mtimeMs}` : '';
+    const stamp = stat ? fileStamp(stat) : '';
     if (stat && this.listCache?.stamp === stamp) return this.listCache.data;
     const data = await this.readList();
     if (stat) this.listCache = { stamp, data };
@@ -437,7 +437,7 @@ export class MailUser {
   private async readSubscriptionsShared(): Promise<readonly string[]> {
     const stat = lstatOrUndefined(join(this.root, 'loft.subscriptions'));
     if (!stat) return [];
-    const stamp = `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const stamp = fileStamp(stat);
     if (this.subscriptionsCache?.stamp === stamp) return this.subscriptionsCache.names;
     const names = await this.readSubscriptions();
     this.subscriptionsCache = { stamp, names };
@@ -562,15 +562,7 @@ function fromCached(c: CachedStatus): MailboxStatus {
   return { messages: c.messages, unseen: c.unseen, recent: c.recent, uidNext: c.uidNext, uidValidity: c.uidValidity, highestModseq: BigInt(c.highestModseq), size: c.size, deleted: c.deleted };
 }
 
-/**
- * lstat, or undefined if it fails. Synchronous: these are the per-command checks (has the
- * list or a log changed?) on files the page cache holds, cheaper as one direct system call
- * than as a round trip through libuv's thread pool.
- */
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
+/** What tells that a file read before changed since: a rewrite is a rename over it (new inode). */
+function fileStamp(stat: Stats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }

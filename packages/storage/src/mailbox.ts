@@ -13,7 +13,7 @@
  */
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,7 +31,7 @@ import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 import { THREAD_FIELDS, companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
 import { fdatasyncFile, unlinkFile } from './io-mode.js';
-import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, SyncFile, tempName } from './safe-fs.js';
+import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, lstatOrUndefined, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
 import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransaction, newTxid, scanLog, type LogHeader, type LogRecord } from './transaction-log.js';
@@ -1536,12 +1536,7 @@ export class Mailbox {
   private takeSnapshot(): (Extract<DiskState, { kind: 'ok' }> & Snapshot) | undefined {
     const kept = this.snapshots?.take(this.paths.dir);
     if (!kept) return undefined;
-    let stat: Stats | undefined;
-    try {
-      stat = lstatSync(this.paths.log);
-    } catch {
-      stat = undefined;
-    }
+    const stat = lstatOrUndefined(this.paths.log);
     if (!stat?.isFile() || stat.ino !== kept.logIno || stat.size < kept.offset) {
       discardSnapshot(kept);
       return undefined;

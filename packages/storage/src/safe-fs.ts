@@ -7,7 +7,7 @@
  * the user may plant symlinks. Node has no openat(), so a directory swapped between the
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
 import { fsyncFile } from './io-mode.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
@@ -45,6 +45,19 @@ export class SyncFile {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
+  }
+}
+
+/**
+ * lstat, or undefined if it fails. Synchronous: these are the per-command checks (has the
+ * list or a log changed?) on files the page cache holds, cheaper as one direct system call
+ * than as a round trip through libuv's thread pool.
+ */
+export function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
   }
 }
 
