@@ -32,6 +32,7 @@ test('IMAP protocol exchanges against a real loftd', async (t) => {
   await t.test('STORE UNCHANGEDSINCE answers MODIFIED; ESEARCH and SEARCHRES', (st) => condstoreSearch(st, port));
   await t.test('EXPUNGE order, and no EXPUNGE during FETCH for another session\'s expunge', (st) => expungeOrdering(st, port));
   await t.test('QRESYNC SELECT reports VANISHED (EARLIER) and changed flags', (st) => qresync(st, port));
+  await t.test('FETCH 1:* (FLAGS) answers every message, lines longer than usual and over 32 KiB in all', (st) => fetchAllFlags(st, port));
   await t.test('LIST, LIST-STATUS, LSUB, NAMESPACE, modified UTF-7 names, RENAME, DELETE', (st) => mailboxes(st, port));
   await t.test('SORT and THREAD', (st) => sortThread(st, port));
   await t.test('limits: TOOBIG APPEND, a line over the limit ends the session, others are served', (st) => limits(st, port));
@@ -177,6 +178,41 @@ async function qresync(t: TestContext, port: number): Promise<void> {
   const changed = await raw.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`);
   assert.match(changed, /^\* VANISHED \(EARLIER\) 3\r\n/m);
   assert.match(changed, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)/m);
+}
+
+/**
+ * The index-only FETCH writes its lines into Buffers sized by a guess of ~40 bytes a line:
+ * here lines carry two 100-byte keywords, and 300 of them are more than one 32 KiB send.
+ */
+async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
+  const raw = await RawImap.login(t, port);
+  await raw.command('CREATE LongFlags');
+  const count = 300;
+  const keywords = ['a', 'b', 'c'].map((c) => `$${c.repeat(100)}`);
+  const tag = raw.nextTag();
+  const parts: Buffer[] = [Buffer.from(`${tag} APPEND LongFlags`)];
+  for (let i = 1; i <= count; i++) {
+    const data = message({ Subject: `f${i}` }, `f${i}\r\n`);
+    parts.push(Buffer.from(` (${keywords[i % 3]} ${keywords[(i + 1) % 3]}${i % 2 ? ' \\Seen' : ''}) {${data.length}+}\r\n`), data);
+  }
+  parts.push(Buffer.from('\r\n'));
+  raw.write(Buffer.concat(parts));
+  await raw.until(new RegExp(`${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`));
+  assert.match(raw.take(), new RegExp(`${tag} OK \\[APPENDUID \\d+ 1:${count}\\]`));
+  await raw.command('SELECT LongFlags');
+  for (const command of ['FETCH 1:* (FLAGS)', 'UID FETCH 1:* (FLAGS)']) {
+    const answer = await raw.command(command);
+    assert.ok(answer.length > 32 * 1024, `${command}: ${answer.length} bytes`);
+    const lines = [...answer.matchAll(/^\* (\d+) FETCH \((?:UID (\d+) )?FLAGS \(([^)]*)\)\)\r\n/gm)];
+    assert.equal(lines.length, count, `${command}: one line per message`);
+    lines.forEach((m, i) => {
+      assert.equal(Number(m[1]), i + 1);
+      if (command.startsWith('UID')) assert.equal(Number(m[2]), i + 1);
+      const want = [keywords[(i + 1) % 3], keywords[(i + 2) % 3], ...((i + 1) % 2 ? ['\\Seen'] : [])].sort();
+      // \Recent: this SELECT was the first to see them.
+      assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
+    });
+  }
 }
 
 async function mailboxes(t: TestContext, port: number): Promise<void> {
