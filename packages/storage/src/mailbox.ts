@@ -215,6 +215,8 @@ export class Mailbox {
   private readonly pendingFlags = new Set<number>();
   private cache!: MailCache;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Operations queued on `tail` that have not finished. */
+  private inFlight = 0;
   /** Stop functions of active watch() calls. */
   private readonly watchers = new Set<() => void>();
   /** watch()'s listeners, and the one directory watch they share (see watchDir()). */
@@ -395,6 +397,11 @@ export class Mailbox {
     return [...this.state.header.keywords];
   }
 
+  /** keywords().length, without the copy (checked after every command). */
+  get keywordCount(): number {
+    return this.state.header.keywords.length;
+  }
+
   messageSize(uid: number): number {
     return this.state.table.sizes[this.slotOf(uid)]!;
   }
@@ -440,10 +447,15 @@ export class Mailbox {
   // ---- loading and syncing -------------------------------------------------------------
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
     const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
+    this.tail = run.then(this.settled, this.settled);
     return run;
   }
+
+  private readonly settled = (): void => {
+    this.inFlight--;
+  };
 
   private fsyncFor(kind: 'save' | 'change'): boolean {
     const mode = this.settings.mail_fsync;
@@ -597,6 +609,9 @@ export class Mailbox {
 
   /** Brings the view up to date and says what changed since the last refresh. */
   refresh(): Promise<MailboxChanges> {
+    if (this.unchangedSinceRefresh()) {
+      return Promise.resolve({ expunged: [], expungedSeqs: [], appended: [], flagsChanged: [], highestModseq: this.highestModseq });
+    }
     return this.exclusive(async () => {
       this.assertOpen();
       await this.syncLog(false);
@@ -625,6 +640,18 @@ export class Mailbox {
       if (appended.length > 0 && this.claimsRecent && this.state.header.firstRecentUid <= appended[0]!) await this.claimRecent();
       return { expunged, expungedSeqs: expungedSeqs.reverse(), appended, flagsChanged, highestModseq: this.highestModseq };
     });
+  }
+
+  /**
+   * Whether a refresh now would find nothing: no operation of this view under way, nothing
+   * left to report from the last sync, and the log, still ours (linked), no longer than what
+   * was read. Most commands end with a refresh that finds nothing; this answers it with one
+   * fstat, as syncLog would begin, without queueing, scanning or building the changes.
+   */
+  private unchangedSinceRefresh(): boolean {
+    if (this.inFlight > 0 || this.closed || this.pendingFlags.size > 0 || this.state.expungesMarked || this.announced !== this.state.table.count) return false;
+    const stat = fstatSync(this.log.fd);
+    return stat.nlink > 0 && stat.size === this.readOffset;
   }
 
   /** This session takes \Recent for the messages no session has seen yet. */

@@ -34,7 +34,7 @@ export class SelectedMailbox {
     /** The storage name (UTF-8). */
     readonly name: string,
   ) {
-    this.keywordCount = mailbox.keywords().length;
+    this.keywordCount = mailbox.keywordCount;
     this.recentCount = this.mailbox.recentCount();
   }
 
@@ -148,7 +148,7 @@ export class SelectedMailbox {
       if (ctx.enabled.has('QRESYNC')) out += `* VANISHED ${formatSequenceSet(changes.expunged)}\r\n`;
       else for (const seq of changes.expungedSeqs) out += `* ${seq} EXPUNGE\r\n`;
     }
-    const keywords = m.keywords().length;
+    const keywords = m.keywordCount;
     if (keywords !== this.keywordCount) {
       this.keywordCount = keywords;
       out += this.flagsResponse();
