@@ -65,13 +65,16 @@ export interface PoolHost {
 const ACQUIRE_TIMEOUT_MS = 30_000;
 
 /**
- * V8's tier-up budget for mail processes (its default is 66 KiB of bytecode run per tick,
- * several ticks per function). A mail process serves one uid, so with many users each sees
- * a small share of the commands, and at the default its command paths reached optimised
- * code only after about a minute of load. Measured with 20 users on 20 uids running the
- * IMAP mix, server CPU per command 60-80 s after login: 0.341 / 0.305 ms at the default,
- * 0.260 / 0.275 at 16 KiB (8 KiB: 0.268). The price is more compiling in a process's first
- * seconds: the first 10 s of that mix ran ~30% fewer commands.
+ * V8's tier-up budget for mail processes and lmtp (whose delivery children inherit it); its
+ * default is 66 KiB of bytecode run per tick, several ticks per function. A mail process
+ * serves one uid, so with many users each sees a small share of the commands, and at the
+ * default its command paths reached optimised code only after about a minute of load.
+ * Measured with 20 users on 20 uids running the IMAP mix, server CPU per command 60-80 s
+ * after login: 0.341 / 0.305 ms at the default, 0.260 / 0.275 at 16 KiB (8 KiB: 0.268);
+ * LMTP to 50 users, server CPU per delivery 25-33 s into the load, seteuid: 1.78 / 1.94 ms
+ * -> 1.61 / 1.56; fork, 60-68 s in: 2.12 -> 1.78. The price is more compiling in a
+ * process's first seconds: the first 10 s of the IMAP mix ran ~30% fewer commands, and
+ * fork-mode LMTP 25-33 s in was slower (842 -> 642 deliveries/s, 50 processes compiling).
  */
 const MAIL_INTERRUPT_BUDGET = 16 * 1024;
 
@@ -279,7 +282,7 @@ export class ServicePool {
     // --expose-gc: for the idle collector (service-runtime), which otherwise needs a context
     // of its own (~145 KiB) to reach gc().
     const execArgv = [`--max-semi-space-size=${settings.type === 'mail' ? 2 : 1}`, '--expose-gc'];
-    if (settings.type === 'mail') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`);
+    if (settings.type === 'mail' || this.name === 'lmtp') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`);
     if (settings.vsz_limit > 0) execArgv.push(`--max-old-space-size=${Math.max(16, Math.floor(settings.vsz_limit / BYTES_PER_MIB))}`);
     let child: ChildProcess;
     try {
