@@ -331,9 +331,9 @@ class LineBatch {
 
   private room(bytes: number): void {
     if (this.length + bytes <= this.buf.length) return;
-    const size = this.buf.length === 0
-      ? Math.max(Math.min(this.expected, FETCH_BATCH_BYTES + LINE_SLACK_BYTES), bytes)
-      : Math.max(this.buf.length * 2, this.length + bytes);
+    // A new Buffer: the lines still expected, or a whole batch once they are more than guessed.
+    const fresh = this.expected > 0 ? Math.min(this.expected, FETCH_BATCH_BYTES + LINE_SLACK_BYTES) : FETCH_BATCH_BYTES + LINE_SLACK_BYTES;
+    const size = this.buf.length === 0 ? Math.max(fresh, bytes) : Math.max(this.buf.length * 2, this.length + bytes);
     const bigger = Buffer.allocUnsafe(size);
     bigger.set(this.buf.subarray(0, this.length));
     this.buf = bigger;
