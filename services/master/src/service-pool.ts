@@ -65,18 +65,25 @@ export interface PoolHost {
 const ACQUIRE_TIMEOUT_MS = 30_000;
 
 /**
- * V8's tier-up budget for mail processes and lmtp (whose delivery children inherit it); its
- * default is 66 KiB of bytecode run per tick, several ticks per function. A mail process
- * serves one uid, so with many users each sees a small share of the commands, and at the
- * default its command paths reached optimised code only after about a minute of load.
- * Measured with 20 users on 20 uids running the IMAP mix, server CPU per command 60-80 s
- * after login: 0.341 / 0.305 ms at the default, 0.260 / 0.275 at 16 KiB (8 KiB: 0.268);
- * LMTP to 50 users, server CPU per delivery 25-33 s into the load, seteuid: 1.78 / 1.94 ms
- * -> 1.61 / 1.56; fork, 60-68 s in: 2.12 -> 1.78. The price is more compiling in a
- * process's first seconds: the first 10 s of the IMAP mix ran ~30% fewer commands, and
- * fork-mode LMTP 25-33 s in was slower (842 -> 642 deliveries/s, 50 processes compiling).
+ * V8's tier-up budgets, in bytes of bytecode run per tick (V8's default: 66 KiB, several
+ * ticks per function). A mail process serves one uid, so with many users each sees a small
+ * share of the commands, and at the default its command paths reached optimised code only
+ * after about a minute of load. The price of a lower budget is compiling more, and sooner.
+ *
+ * IMAP (mail processes), 20 users on 20 uids running the bench's mix, server CPU per command
+ * 60-80 s after login: 0.341 / 0.305 ms at the default, 0.287 at 32 KiB, 0.260 / 0.275 at
+ * 16 KiB (8 KiB: 0.268). But an imap process serving 1,000 idle sessions keeps the code it
+ * optimised for their logins: idle PSS per connection 46.5 KiB at the default, 47.8 at
+ * 32 KiB, 49.1 / 51.0 at 16 KiB, against a target of a tenth of Dovecot's 502. And the
+ * first 10 s of the mix ran ~30% fewer commands at 16 KiB.
+ *
+ * lmtp (its delivery children inherit it), 50 users, server CPU per delivery, seteuid, 25-33 s
+ * into the load: 1.78 / 1.94 ms at the default, 1.61 / 1.56 at 16 KiB; fork, 60-68 s in:
+ * 2.12 -> 1.78 (but 25-33 s in, 842 -> 642 deliveries/s: 50 processes, one per uid, still
+ * compiling).
  */
-const MAIL_INTERRUPT_BUDGET = 16 * 1024;
+const MAIL_INTERRUPT_BUDGET = 32 * 1024;
+const LMTP_INTERRUPT_BUDGET = 16 * 1024;
 
 export class ServicePool {
   readonly processes = new Set<ProcessEntry>();
@@ -282,7 +289,8 @@ export class ServicePool {
     // --expose-gc: for the idle collector (service-runtime), which otherwise needs a context
     // of its own (~145 KiB) to reach gc().
     const execArgv = [`--max-semi-space-size=${settings.type === 'mail' ? 2 : 1}`, '--expose-gc'];
-    if (settings.type === 'mail' || this.name === 'lmtp') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`);
+    if (settings.type === 'mail') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`);
+    else if (this.name === 'lmtp') execArgv.push(`--interrupt-budget=${LMTP_INTERRUPT_BUDGET}`);
     if (settings.vsz_limit > 0) execArgv.push(`--max-old-space-size=${Math.max(16, Math.floor(settings.vsz_limit / BYTES_PER_MIB))}`);
     let child: ChildProcess;
     try {
