@@ -171,7 +171,7 @@ const LMTP_USERS = Array.from({ length: 50 }, (_, i) => ({ user: `lmtpuser${i}`,
  * speed up as V8 compiles their code (seteuid: 425/s in the first 5 s, ~850 from 25 s on;
  * Dovecot 880, then ~1,150, in one run of 5 s windows), and in fork mode 50 processes, one
  * per uid, each with a fiftieth of the load, compile for longer: at 25-33 s 642/s, at
- * 60-68 s 962/s in one run each (see MAIL_INTERRUPT_BUDGET in service-pool.ts). A figure
+ * 60-68 s 962/s in one run each (see LMTP_INTERRUPT_BUDGET in service-pool.ts). A figure
  * taken sooner measures the compiler; the cold rows show the first seconds.
  */
 const LMTP_WARMUP_MS = quick ? 1000 : 60_000;

@@ -4,9 +4,8 @@
  * an outcome (never throws), and `ok` only after storage's save returned, i.e. the message
  * is on disk per mail_fsync and in the mailbox log.
  */
-import { lstatSync } from 'node:fs';
 import { isLoftError } from '@loft/errors';
-import { MailUser, parseMailLocation, type Mailbox, type StorageLogger, type StorageSettings } from '@loft/storage';
+import { MailUser, lstatOrUndefined, parseMailLocation, type Mailbox, type StorageLogger, type StorageSettings } from '@loft/storage';
 import type { MailboxOpener, OpenMailUsers } from './open-mail-users.js';
 
 /** Everything a delivery needs; plain data, so it crosses the child_process channel. */
@@ -97,12 +96,8 @@ async function* withPrepend(prepend: string, body: BodySource): AsyncIterable<Ui
 async function checkMailRootOwner(request: DeliveryRequest): Promise<void> {
   const { root } = parseMailLocation(request.storage.mail_location, request.home);
   // Direct: an lstat of a directory is a few microseconds, a thread-pool round trip more.
-  let stat;
-  try {
-    stat = lstatSync(root);
-  } catch {
-    stat = undefined; // not there yet (made on first delivery), or not ours to see: the kernel decides
-  }
+  // None: not there yet (made on first delivery), or not ours to see: the kernel decides.
+  const stat = lstatOrUndefined(root);
   if (stat && (stat.isSymbolicLink() || stat.uid !== request.uid)) {
     throw new Error(`mail directory ${root} is ${stat.isSymbolicLink() ? 'a symlink' : `owned by uid ${stat.uid}`}, not a directory of uid ${request.uid}; refusing to deliver`);
   }
