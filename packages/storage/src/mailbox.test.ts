@@ -434,6 +434,45 @@ describe('Mailbox across frequent checkpoints and log rotations', () => {
     assert.deepEqual(await reopened.openMessage(12), testMessage('rot11'));
     await reopened.close();
   });
+
+  it('calls a watch() listener for changes written to each new log after rotations', async () => {
+    await user.createMailbox('rotwatch');
+    const writer = await user.openMailbox('rotwatch');
+    await writer.save(testMessage('rw'));
+    const watcher = await user.openMailbox('rotwatch');
+    const logPath = join(user.root, 'mailboxes', writer.guid, 'loft.index.log');
+    // The listener does what IDLE does: refresh, then look. A call left over from the
+    // writes that rotated the log finds nothing new and keeps waiting.
+    let check: (() => Promise<void>) | undefined;
+    const stop = watcher.watch(() => void check?.());
+    const seen = (keyword: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`no watch() call showed ${keyword} within 2 s`)), 2000);
+        check = async () => {
+          await watcher.refresh();
+          if (!watcher.flags(1).has(keyword)) return;
+          clearTimeout(deadline);
+          check = undefined;
+          resolve();
+        };
+      });
+    try {
+      for (let rotation = 0; rotation < 3; rotation++) {
+        const { ino } = await stat(logPath);
+        for (let i = 0; (await stat(logPath)).ino === ino; i++) {
+          assert.ok(i < 500, 'the log was not rotated after 500 flag changes');
+          await writer.updateFlags([1], { op: i % 2 ? 'remove' : 'add', flags: ['\\Seen'] });
+        }
+        const shown = seen(`after${rotation}`);
+        await writer.updateFlags([1], { op: 'add', flags: [`after${rotation}`] });
+        await shown;
+      }
+    } finally {
+      stop();
+      await watcher.close();
+      await writer.close();
+    }
+  });
 });
 
 // setBlockingIo(true): a one-session process makes file creation and fsyncs directly.

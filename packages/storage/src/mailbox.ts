@@ -51,7 +51,7 @@ const SYNC_READ_MAX_BYTES = 1024 * 1024;
  * the log, so this only gathers bursts; it is most of what IDLE adds to a delivery.
  */
 const WATCH_DEBOUNCE_MS = 5;
-/** How long the directory watch outlives its last listener (see watchDir()). */
+/** How long the watch of the log outlives its last listener (see watchLog()). */
 const WATCH_LINGER_MS = 10_000;
 const KEYWORD_MAX_BYTES = 128;
 const MAX_UID = 0xffffffff;
@@ -219,9 +219,11 @@ export class Mailbox {
   private inFlight = 0;
   /** Stop functions of active watch() calls. */
   private readonly watchers = new Set<() => void>();
-  /** watch()'s listeners, and the one directory watch they share (see watchDir()). */
+  /** watch()'s listeners, and the one watch of the log they share (see watchLog()). */
   private readonly watchListeners = new Set<() => void>();
-  private dirWatcher: FSWatcher | undefined;
+  private logWatcher: FSWatcher | undefined;
+  /** The inode of the log when logWatcher was made. */
+  private watchedLogIno = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly knownDirs = new Set<string>();
   private closed = false;
@@ -524,6 +526,10 @@ export class Mailbox {
     this.readOffset = disk.offset;
     this.indexOffset = disk.indexOffset;
     this.indexBytes = disk.indexBytes;
+    if (this.logWatcher && this.watchedLogIno !== this.logIno) {
+      this.unwatchLog();
+      this.watchLog();
+    }
   }
 
   /** Re-reads everything after the log was replaced (a rebuild); keeps the view's promises. */
@@ -1438,7 +1444,7 @@ export class Mailbox {
         listener();
       }, WATCH_DEBOUNCE_MS);
     };
-    this.watchDir();
+    this.watchLog();
     const stop = (): void => {
       if (timer) clearTimeout(timer);
       timer = undefined;
@@ -1452,33 +1458,49 @@ export class Mailbox {
   }
 
   /**
-   * One inotify watch of the mailbox directory for all of the view's listeners. It stays a
-   * little after the last listener stops: a client that ends IDLE for a command and starts
-   * it again does not make a watch each time.
+   * One inotify watch of the log file for all of the view's listeners. Not of the mailbox
+   * directory: adding a watch to a directory makes the kernel walk every name the directory
+   * has had (deleted ones stay cached), which in a mailbox that has received and expunged
+   * mail for years is a long walk at every IDLE; and the directory reports every message
+   * file that comes and goes, where only the log matters. A log replaced by a rotation or a
+   * rebuild loses a link, which the watch reports too; install() then moves the watch to the
+   * new log. The watch stays a little after the last listener stops: a client that ends IDLE
+   * for a command and starts it again does not make a watch each time.
    */
-  private watchDir(): void {
+  private watchLog(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    if (this.dirWatcher) return;
-    const watcher = fsWatch(this.paths.dir, { persistent: false }, (_event, filename) => {
-      if (filename !== null && filename !== 'loft.index.log') return;
-      for (const notify of this.watchListeners) notify();
-    });
-    watcher.on('error', (err) => this.logger.warn({ err, dir: this.paths.dir }, 'watching the mailbox log failed; IDLE falls back to polling'));
-    this.dirWatcher = watcher;
+    if (this.logWatcher) return;
+    let watcher: FSWatcher;
+    try {
+      watcher = fsWatch(this.paths.log, { persistent: false }, () => this.notifyWatchers());
+    } catch (err) {
+      this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling');
+      return;
+    }
+    watcher.on('error', (err) => this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling'));
+    this.logWatcher = watcher;
+    this.watchedLogIno = this.logIno;
+    // The watch follows the name: if a rotation renamed a new log over ours before the
+    // watch was made, nothing will report to the file we read, so report now.
+    if (lstatOrUndefined(this.paths.log)?.ino !== this.logIno) this.notifyWatchers();
+  }
+
+  private notifyWatchers(): void {
+    for (const notify of this.watchListeners) notify();
   }
 
   private lingerWatch(): void {
-    if (this.lingerTimer || !this.dirWatcher) return;
-    this.lingerTimer = setTimeout(() => this.unwatchDir(), WATCH_LINGER_MS);
+    if (this.lingerTimer || !this.logWatcher) return;
+    this.lingerTimer = setTimeout(() => this.unwatchLog(), WATCH_LINGER_MS);
     this.lingerTimer.unref();
   }
 
-  private unwatchDir(): void {
+  private unwatchLog(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    this.dirWatcher?.close();
-    this.dirWatcher = undefined;
+    this.logWatcher?.close();
+    this.logWatcher = undefined;
   }
 
   /**
@@ -1526,7 +1548,7 @@ export class Mailbox {
       if (this.closed) return;
       this.closed = true;
       for (const stop of [...this.watchers]) stop();
-      this.unwatchDir();
+      this.unwatchLog();
       if (!this.readOnly) {
         await this.syncLog(false).catch(() => undefined);
         await this.maybeCheckpoint();
