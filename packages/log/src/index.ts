@@ -19,12 +19,46 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   service: string;
   level?: LogLevel | 'silent';
-  /** Where lines go; default stderr, written synchronously so a fatal line before exit is not lost. */
+  /** Where lines go; default stderr (see StderrLines). */
   destination?: DestinationStream;
 }
 
+/**
+ * stderr, written once per turn of the event loop: the lines logged in one turn go out in
+ * one write(2), and the master, which reads every child's stderr, wakes once for them. A
+ * write costs more than the line (a wake-up of the reader); a process delivering mail logs
+ * a line per message. Lines are written synchronously when the process exits, so a fatal
+ * line before exit is not lost; SIGKILL loses at most the lines of the turn it cut short.
+ */
+class StderrLines implements DestinationStream {
+  private readonly out = pino.destination({ dest: 2, sync: true });
+  private pending: string[] = [];
+  private scheduled = false;
+
+  constructor() {
+    process.once('exit', this.flush);
+  }
+
+  write(line: string): void {
+    this.pending.push(line);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.out.write(text);
+  };
+}
+
+let stderrLines: StderrLines | undefined;
+
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 2, sync: true });
+  const destination = options.destination ?? (stderrLines ??= new StderrLines());
   return pino(
     {
       level: (options.level ?? 'info') as LevelWithSilent,

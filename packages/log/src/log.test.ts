@@ -51,3 +51,31 @@ test('a lazy child writes the same lines as a child, and makes one only for line
   assert.deepEqual([warn.user, warn.session, warn.mailbox, warn.msg], ['alice', 's1', 'INBOX', 'could not refresh']);
   assert.deepEqual([logout.user, logout.session, logout.in], ['alice', 's1', 10]);
 });
+
+test('stderr gets every line in order, those of one turn together and the last ones at exit', async () => {
+  const { spawn } = await import('node:child_process');
+  const moduleUrl = new URL('./index.js', import.meta.url).href;
+  // 2,000 lines in one turn (about 200 KiB, more than a pipe holds), lines in later turns,
+  // then a fatal line and process.exit() in the same turn: nothing may be lost or reordered.
+  const script = `
+    import { createLogger } from ${JSON.stringify(moduleUrl)};
+    const log = createLogger({ service: 'logtest' });
+    for (let i = 0; i < 2000; i++) log.info({ i }, 'burst');
+    setImmediate(() => {
+      log.info({ i: 2000 }, 'next turn');
+      setTimeout(() => {
+        log.fatal({ i: 2001 }, 'last words');
+        process.exit(7);
+      }, 5);
+    });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  assert.equal(code, 7, stderr.slice(-2000));
+  const lines = stderr.trim().split('\n').map((l) => JSON.parse(l) as { i: number; msg: string; service: string });
+  assert.equal(lines.length, 2002);
+  assert.deepEqual(lines.map((l) => l.i), Array.from({ length: 2002 }, (_, i) => i));
+  assert.deepEqual([lines[1999]!.msg, lines[2000]!.msg, lines[2001]!.msg, lines[2001]!.service], ['burst', 'next turn', 'last words', 'logtest']);
+});
