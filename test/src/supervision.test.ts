@@ -120,6 +120,30 @@ test('a log line cannot claim another service or pid', async (t) => {
   assert.equal(line.pid, echo.pid);
 });
 
+test('a child\'s lines reach the log file before, while and after the log service restarts', async (t) => {
+  const port = await freePort();
+  const loftd = await startLoftd(t, echoService(port), { ready: ['echo'] });
+  const [echo] = await loftd.waitForReady('echo');
+  const [log] = await loftd.waitForReady('log');
+  const { socket } = await connectAndGreet(port);
+  t.after(() => socket.destroy());
+  const say = async (text: string): Promise<void> => {
+    assert.equal(await ask(socket, `log ${text}`), 'logged');
+    const line = await loftd.waitForLog(`"${text}" from echo`, (l) => l.msg === text);
+    assert.deepEqual([line.service, line.pid], ['echo', echo.pid]);
+  };
+  // The log service reads echo's pipe itself (the master handed it over).
+  await say('before');
+  process.kill(log.pid, 'SIGKILL');
+  // Written while no log service reads the pipe: the master takes it back, keeps the
+  // line, and hands it to the next log service.
+  await say('while');
+  await waitFor('a new log process', async () => (await loftd.waitForReady('log')).find((p) => p.pid !== log.pid));
+  await say('after');
+  await say('and again');
+  assert.equal(loftd.logLines().filter((l) => l.pid === echo.pid && ['before', 'while', 'after', 'and again'].includes(String(l.msg))).length, 4, 'each line once');
+});
+
 const nobodyCanRunLoft = IS_ROOT && spawnSync(process.execPath, ['-e', `import(${JSON.stringify(LOFTD.replace('bin/loftd.js', 'dist/settings.js'))})`], { uid: 65534, gid: 65534 }).status === 0;
 
 test('rootless: loftd started by a normal user runs every service as that user and warns once', { skip: nobodyCanRunLoft ? false : 'needs root and a checkout that nobody can read' }, async (t) => {
@@ -129,6 +153,7 @@ test('rootless: loftd started by a normal user runs every service as that user a
   const { socket, greeting } = await connectAndGreet(port);
   socket.destroy();
   assert.match(greeting, / 65534$/);
+  await loftd.waitForLog('the rootless warning', (l) => String(l.msg).includes('rootless mode'));
   const warnings = loftd.logLines().filter((l) => String(l.msg).includes('rootless mode'));
   assert.equal(warnings.length, 1);
 });

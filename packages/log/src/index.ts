@@ -124,3 +124,48 @@ export class LazyChildLogger {
     this.logger.error(obj, msg);
   }
 }
+
+/** A log line longer than this is cut (see LineSplitter). */
+export const LOG_LINE_MAX_BYTES = 16 * 1024;
+
+/**
+ * Splits the output of a child's pipe into lines. A line longer than LOG_LINE_MAX_BYTES is
+ * cut once and the rest of it, up to its newline, dropped: one endless line costs one log
+ * line, not thousands. The state (a line begun and not ended) can be handed to another
+ * reader of the same pipe, as the master hands a child's pipes to the log service.
+ */
+export class LineSplitter {
+  constructor(
+    private readonly onLine: (line: string) => void,
+    /** A line begun before this reader took over. */
+    public partial = '',
+    /** Within a cut line, dropping up to its newline. */
+    public discarding = false,
+  ) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+      if (!this.discarding) {
+        const line = this.partial + chunk.slice(start, nl);
+        if (line) this.onLine(line.length > LOG_LINE_MAX_BYTES ? `${line.slice(0, LOG_LINE_MAX_BYTES)} [truncated]` : line);
+      }
+      this.partial = '';
+      this.discarding = false;
+      start = nl + 1;
+    }
+    if (this.discarding) return;
+    this.partial += chunk.slice(start);
+    if (this.partial.length > LOG_LINE_MAX_BYTES) {
+      this.onLine(`${this.partial.slice(0, LOG_LINE_MAX_BYTES)} [truncated]`);
+      this.partial = '';
+      this.discarding = true;
+    }
+  }
+
+  /** The pipe ended: a last line without a newline still counts. */
+  end(): void {
+    if (this.partial && !this.discarding) this.onLine(this.partial);
+    this.partial = '';
+  }
+}

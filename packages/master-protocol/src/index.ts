@@ -126,6 +126,11 @@ export type MasterToChild =
   | { type: 'shutdown'; graceMs: number }
   /** Log service only: a batch of lines from other processes. */
   | { type: 'log-lines'; lines: LogLine[] }
+  /**
+   * Log service only: a child's output pipe comes with this message; read its lines as the
+   * given service and pid, the first beginning with `partial` (the master read that much).
+   */
+  | { type: 'log-pipe'; service: string; pid: number; partial: string; discarding: boolean }
   /** Log service only: reopen the log file (logrotate). */
   | { type: 'log-reopen' }
   /** A request that expects a `reply` with the same id. */

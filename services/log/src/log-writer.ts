@@ -11,9 +11,13 @@ import type { LogSettings } from './settings.js';
 export class LogWriter {
   private fd: number;
   private readonly errors: LogErrorEntry[] = [];
+  /** Lines of this turn of the event loop, written together at its end (one write(2)). */
+  private pending = '';
+  private flushQueued = false;
 
   constructor(private settings: LogSettings) {
     this.fd = this.open();
+    process.once('exit', this.flush);
   }
 
   /** Re-read settings (reload) and reopen the file. */
@@ -24,6 +28,7 @@ export class LogWriter {
 
   /** logrotate moved the file away: start a new one at log_path. */
   reopen(): void {
+    this.flush();
     const previous = this.fd;
     this.fd = this.open();
     if (previous !== 2 && previous !== this.fd) fs.closeSync(previous);
@@ -65,13 +70,24 @@ export class LogWriter {
   }
 
   private writeRaw(text: string): void {
+    this.pending += text;
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    const text = this.pending;
+    if (!text) return;
+    this.pending = '';
     try {
       fs.writeSync(this.fd, text);
     } catch {
-      // A full disk must not kill the log service; the line is lost, stderr may still work.
+      // A full disk must not kill the log service; the lines are lost, stderr may still work.
       if (this.fd !== 2) fs.writeSync(2, text);
     }
-  }
+  };
 }
 
 /** A relayed line as a record; a line that is not pino JSON (a crash trace) becomes one. */

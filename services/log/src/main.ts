@@ -1,8 +1,9 @@
 /** loft/log: writes every process's log lines to log_path and keeps recent errors. */
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { requestSettings, runService } from '@loft/service-runtime';
-import type { LogLine } from '@loft/master-protocol';
-import type { Logger } from '@loft/log';
+import type { LogLine, MasterToChild as LogMessage } from '@loft/master-protocol';
+import { LineSplitter, type Logger } from '@loft/log';
 import { LogWriter } from './log-writer.js';
 import type { LogSettings } from './settings.js';
 
@@ -33,8 +34,9 @@ const ctx = await runService({
     writer = new LogWriter(context.settings as unknown as LogSettings);
     for (const line of ownLines.splice(0)) writer.write({ service: 'log', pid: process.pid, line });
   },
-  onMessage(message, context) {
+  onMessage(message, context, handle) {
     if (message.type === 'log-lines') for (const line of message.lines) writer?.write(line);
+    else if (message.type === 'log-pipe') readPipe(message, handle);
     else if (message.type === 'log-reopen') reopen(context.logger, 'loftd asked');
   },
   async onRequest(method, params, context) {
@@ -46,6 +48,16 @@ const ctx = await runService({
     throw new Error(`unknown request ${method}`);
   },
 });
+
+/** A child's output pipe, handed over by the master: its lines, as the service and pid the master named. */
+function readPipe({ service, pid, partial, discarding }: Extract<LogMessage, { type: 'log-pipe' }>, handle: unknown): void {
+  if (!(handle instanceof net.Socket)) return;
+  const splitter = new LineSplitter((line) => writer?.write({ service, pid, line }), partial, discarding);
+  handle.setEncoding('utf8');
+  handle.on('data', (chunk: string) => splitter.push(chunk));
+  handle.on('end', () => splitter.end());
+  handle.on('error', () => undefined);
+}
 
 function reopen(logger: Logger, why: string): void {
   writer?.reopen();
