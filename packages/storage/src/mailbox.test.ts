@@ -441,32 +441,42 @@ describe('Mailbox across frequent checkpoints and log rotations', () => {
     await writer.save(testMessage('rw'));
     const watcher = await user.openMailbox('rotwatch');
     const logPath = join(user.root, 'mailboxes', writer.guid, 'loft.index.log');
-    // The listener does what IDLE does: refresh, then look. A call left over from the
-    // writes that rotated the log finds nothing new and keeps waiting.
-    let check: (() => Promise<void>) | undefined;
-    const stop = watcher.watch(() => void check?.());
-    const seen = (keyword: string): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const deadline = setTimeout(() => reject(new Error(`no watch() call showed ${keyword} within 2 s`)), 2000);
-        check = async () => {
-          await watcher.refresh();
-          if (!watcher.flags(1).has(keyword)) return;
-          clearTimeout(deadline);
-          check = undefined;
-          resolve();
-        };
+    const rotate = async (): Promise<void> => {
+      const { ino } = await stat(logPath);
+      for (let i = 0; (await stat(logPath)).ino === ino; i++) {
+        assert.ok(i < 500, 'the log was not rotated after 500 flag changes');
+        await writer.updateFlags([1], { op: i % 2 ? 'remove' : 'add', flags: ['\\Seen'] });
+      }
+    };
+    // The listener does what IDLE does: refresh at every call, then look.
+    let waiting: { keyword: string; resolve: () => void } | undefined;
+    const listen = (): (() => void) =>
+      watcher.watch(() => {
+        void watcher.refresh().then(() => {
+          if (waiting && watcher.flags(1).has(waiting.keyword)) waiting.resolve();
+        });
       });
+    const shows = async (keyword: string): Promise<void> => {
+      let deadline: NodeJS.Timeout | undefined;
+      const seen = new Promise<void>((resolve, reject) => {
+        deadline = setTimeout(() => reject(new Error(`no watch() call showed ${keyword} within 2 s`)), 2000);
+        waiting = { keyword, resolve };
+      });
+      await writer.updateFlags([1], { op: 'add', flags: [keyword] });
+      await seen.finally(() => clearTimeout(deadline));
+    };
+    let stop = listen();
     try {
       for (let rotation = 0; rotation < 3; rotation++) {
-        const { ino } = await stat(logPath);
-        for (let i = 0; (await stat(logPath)).ino === ino; i++) {
-          assert.ok(i < 500, 'the log was not rotated after 500 flag changes');
-          await writer.updateFlags([1], { op: i % 2 ? 'remove' : 'add', flags: ['\\Seen'] });
-        }
-        const shown = seen(`after${rotation}`);
-        await writer.updateFlags([1], { op: 'add', flags: [`after${rotation}`] });
-        await shown;
+        await rotate();
+        await shows(`after${rotation}`);
       }
+      // Rotated while no listener was there (the watch lingers after IDLE ends): the next
+      // listener hears of the new log too.
+      stop();
+      await rotate();
+      stop = listen();
+      await shows('afterlinger');
     } finally {
       stop();
       await watcher.close();

@@ -1444,7 +1444,6 @@ export class Mailbox {
         listener();
       }, WATCH_DEBOUNCE_MS);
     };
-    this.watchLog();
     const stop = (): void => {
       if (timer) clearTimeout(timer);
       timer = undefined;
@@ -1454,6 +1453,7 @@ export class Mailbox {
     };
     this.watchers.add(stop);
     this.watchListeners.add(notify);
+    this.watchLog();
     return stop;
   }
 
@@ -1470,19 +1470,21 @@ export class Mailbox {
   private watchLog(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
-    if (this.logWatcher) return;
-    let watcher: FSWatcher;
-    try {
-      watcher = fsWatch(this.paths.log, { persistent: false }, () => this.notifyWatchers());
-    } catch (err) {
-      this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling');
-      return;
+    if (!this.logWatcher) {
+      let watcher: FSWatcher;
+      try {
+        watcher = fsWatch(this.paths.log, { persistent: false }, () => this.notifyWatchers());
+      } catch (err) {
+        this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling');
+        return;
+      }
+      watcher.on('error', (err) => this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling'));
+      this.logWatcher = watcher;
+      this.watchedLogIno = this.logIno;
     }
-    watcher.on('error', (err) => this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling'));
-    this.logWatcher = watcher;
-    this.watchedLogIno = this.logIno;
-    // The watch follows the name: if a rotation renamed a new log over ours before the
-    // watch was made, nothing will report to the file we read, so report now.
+    // A rotation may have renamed a new log over ours since the view last read it (and
+    // while a lingering watch had no listener to tell): the listeners' refresh reloads the
+    // view, and install() moves the watch.
     if (lstatOrUndefined(this.paths.log)?.ino !== this.logIno) this.notifyWatchers();
   }
 
