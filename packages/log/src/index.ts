@@ -1,7 +1,8 @@
 /**
  * pino set-up shared by every Loft process. A service process writes JSON lines to its
- * stderr; the master reads them and relays them to the log service, which attributes each
- * line to the service and pid it really came from and writes it to `log_path`.
+ * stderr; the log service reads them from the pipe the master handed it (or the master
+ * relays them while there is no log service), attributes each line to the service and pid
+ * it really came from and writes it to `log_path`.
  */
 import pino from 'pino';
 import type { Logger, DestinationStream, LevelWithSilent } from 'pino';
@@ -25,7 +26,7 @@ export interface LoggerOptions {
 
 /**
  * stderr, written once per turn of the event loop: the lines logged in one turn go out in
- * one write(2), and the master, which reads every child's stderr, wakes once for them. A
+ * one write(2), and the process reading the pipe (the log service) wakes once for them. A
  * write costs more than the line (a wake-up of the reader); a process delivering mail logs
  * a line per message. Lines are written synchronously when the process exits, so a fatal
  * line before exit is not lost; SIGKILL loses at most the lines of the turn it cut short.

@@ -1,7 +1,8 @@
 /**
- * The one writer of all log output. Lines come from the master, which knows which service
- * and pid really wrote them, so a child cannot log in another's name: those two fields are
- * always overwritten with the master's attribution.
+ * The one writer of all log output. Lines come with the service and pid the master names
+ * (with each child's pipe it hands over, or with each line it relays itself), so a child
+ * cannot log in another's name: those two fields are always overwritten with the master's
+ * attribution.
  */
 import fs from 'node:fs';
 import { levelName, LEVEL_NUMBERS, type LogLevel } from '@loft/log';
