@@ -25,35 +25,50 @@ export interface LoggerOptions {
 }
 
 /**
- * stderr, written once per turn of the event loop: the lines logged in one turn go out in
- * one write(2), and the process reading the pipe (the log service) wakes once for them. A
- * write costs more than the line (a wake-up of the reader); a process delivering mail logs
- * a line per message. Lines are written synchronously when the process exits, so a fatal
- * line before exit is not lost; SIGKILL loses at most the lines of the turn it cut short.
+ * Text gathered during one turn of the event loop and handed to `write` once, at its end
+ * (setImmediate); flush() hands it over at once (at exit, before a log file is reopened).
+ * One write(2) per turn instead of one per line: a write costs more than the line (a
+ * wake-up of the reader), and a process delivering mail logs a line per message.
  */
-class StderrLines implements DestinationStream {
-  private readonly out = pino.destination({ dest: 2, sync: true });
+export class TurnBuffer {
   private pending: string[] = [];
   private scheduled = false;
 
-  constructor() {
-    process.once('exit', this.flush);
-  }
+  constructor(private readonly write: (text: string) => void) {}
 
-  write(line: string): void {
-    this.pending.push(line);
+  add(text: string): void {
+    this.pending.push(text);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flush);
   }
 
-  private readonly flush = (): void => {
+  readonly flush = (): void => {
     this.scheduled = false;
     if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
     this.pending = [];
-    this.out.write(text);
+    this.write(text);
   };
+}
+
+/**
+ * stderr, through a TurnBuffer: the process reading the pipe (the log service) wakes once
+ * for the lines of a turn. They are written synchronously when the process exits, so a
+ * fatal line before exit is not lost; SIGKILL loses at most the lines of the turn it cut
+ * short.
+ */
+class StderrLines implements DestinationStream {
+  private readonly out = pino.destination({ dest: 2, sync: true });
+  private readonly buffer = new TurnBuffer((text) => this.out.write(text));
+
+  constructor() {
+    process.once('exit', this.buffer.flush);
+  }
+
+  write(line: string): void {
+    this.buffer.add(line);
+  }
 }
 
 let stderrLines: StderrLines | undefined;

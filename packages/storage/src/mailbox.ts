@@ -222,8 +222,6 @@ export class Mailbox {
   /** watch()'s listeners, and the one watch of the log they share (see watchLog()). */
   private readonly watchListeners = new Set<() => void>();
   private logWatcher: FSWatcher | undefined;
-  /** The inode of the log when logWatcher was made. */
-  private watchedLogIno = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
   private readonly knownDirs = new Set<string>();
   private closed = false;
@@ -522,13 +520,15 @@ export class Mailbox {
     this.state = disk.state;
     this.log = disk.log;
     this.logHeader = disk.logHeader;
+    const logMoved = disk.logIno !== this.logIno;
     this.logIno = disk.logIno;
     this.readOffset = disk.offset;
     this.indexOffset = disk.indexOffset;
     this.indexBytes = disk.indexBytes;
-    if (this.logWatcher && this.watchedLogIno !== this.logIno) {
+    // The watch follows the log to its new file; a lingering one (no listener) just ends.
+    if (this.logWatcher && logMoved) {
       this.unwatchLog();
-      this.watchLog();
+      if (this.watchListeners.size > 0) this.watchLog();
     }
   }
 
@@ -1480,7 +1480,6 @@ export class Mailbox {
       }
       watcher.on('error', (err) => this.logger.warn({ err, path: this.paths.log }, 'watching the mailbox log failed; IDLE falls back to polling'));
       this.logWatcher = watcher;
-      this.watchedLogIno = this.logIno;
     }
     // A rotation may have renamed a new log over ours since the view last read it (and
     // while a lingering watch had no listener to tell): the listeners' refresh reloads the

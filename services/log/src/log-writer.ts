@@ -5,7 +5,7 @@
  * attribution.
  */
 import fs from 'node:fs';
-import { levelName, LEVEL_NUMBERS, type LogLevel } from '@loft/log';
+import { levelName, LEVEL_NUMBERS, TurnBuffer, type LogLevel } from '@loft/log';
 import type { LogErrorEntry, LogLine } from '@loft/master-protocol';
 import type { LogSettings } from './settings.js';
 
@@ -13,12 +13,11 @@ export class LogWriter {
   private fd: number;
   private readonly errors: LogErrorEntry[] = [];
   /** Lines of this turn of the event loop, written together at its end (one write(2)). */
-  private pending = '';
-  private flushQueued = false;
+  private readonly buffer = new TurnBuffer((text) => this.writeNow(text));
 
   constructor(private settings: LogSettings) {
     this.fd = this.open();
-    process.once('exit', this.flush);
+    process.once('exit', this.buffer.flush);
   }
 
   /** Re-read settings (reload) and reopen the file. */
@@ -29,7 +28,7 @@ export class LogWriter {
 
   /** logrotate moved the file away: start a new one at log_path. */
   reopen(): void {
-    this.flush();
+    this.buffer.flush();
     const previous = this.fd;
     this.fd = this.open();
     if (previous !== 2 && previous !== this.fd) fs.closeSync(previous);
@@ -41,7 +40,7 @@ export class LogWriter {
     if (level < LEVEL_NUMBERS[this.settings.log_level as LogLevel]) return;
     if (level >= LEVEL_NUMBERS.error) this.remember(record, level);
     const text = this.settings.log_format === 'text' ? formatText(record, level) : JSON.stringify(record);
-    this.writeRaw(text + '\n');
+    this.buffer.add(text + '\n');
   }
 
   recentErrors(since = 0): LogErrorEntry[] {
@@ -70,25 +69,14 @@ export class LogWriter {
     }
   }
 
-  private writeRaw(text: string): void {
-    this.pending += text;
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    setImmediate(this.flush);
-  }
-
-  private readonly flush = (): void => {
-    this.flushQueued = false;
-    const text = this.pending;
-    if (!text) return;
-    this.pending = '';
+  private writeNow(text: string): void {
     try {
       fs.writeSync(this.fd, text);
     } catch {
       // A full disk must not kill the log service; the lines are lost, stderr may still work.
       if (this.fd !== 2) fs.writeSync(2, text);
     }
-  };
+  }
 }
 
 /** A relayed line as a record; a line that is not pino JSON (a crash trace) becomes one. */

@@ -80,13 +80,8 @@ export class LogRelay {
     this.sink = sink;
     this.inFlight = 0;
     for (const source of this.sources) {
-      if (source.reader && source.reader !== sink) {
-        // Its reader is gone: read it here again (what the old reader held of a line is lost).
-        source.reader = undefined;
-        source.splitter.partial = '';
-        source.splitter.discarding = false;
-        source.stream.resume();
-      }
+      // Its reader is gone: read it here again (what the old reader held of a line is lost).
+      if (source.reader && source.reader !== sink) this.readHere(source);
       if (sink && !source.reader) this.handOff(source, sink);
     }
     if (sink) this.scheduleFlush();
@@ -148,17 +143,21 @@ export class LogRelay {
     source.reader = sink;
     source.splitter.partial = '';
     source.splitter.discarding = false;
-    const readHere = (): void => {
-      if (source.reader !== sink) return;
-      source.reader = undefined;
-      source.stream.resume();
+    const failed = (): void => {
+      if (source.reader === sink) this.readHere(source);
     };
     try {
       sink.send(message, source.stream as never, { keepOpen: true }, (err) => {
-        if (err) readHere();
+        if (err) failed();
       });
     } catch {
-      readHere();
+      failed();
     }
+  }
+
+  /** Read a pipe in the master again (its splitter was emptied when it was handed off). */
+  private readHere(source: Source): void {
+    source.reader = undefined;
+    source.stream.resume();
   }
 }

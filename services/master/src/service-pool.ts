@@ -96,7 +96,7 @@ const LMTP_INTERRUPT_BUDGET = 16 * 1024;
  * per second 6,219 / 6,785 / 6,720 against 7,034 / 7,346 / 7,250. lmtp showed no
  * difference (1,183 / 1,056 against 1,157 / 1,067 deliveries/s) and keeps the default.
  */
-const MAIL_GC_FLAGS = ['--single-threaded-gc'];
+const MAIL_GC_FLAG = '--single-threaded-gc';
 /** Each of the young generation's two halves, for every service (see spawn()). */
 const YOUNG_SEMI_SPACE_MIB = 1;
 
@@ -300,13 +300,13 @@ export class ServicePool {
     // A small young generation: V8 lets it grow to 16 MiB per semi-space, which in a dozen
     // mostly idle processes is memory that serves nothing (measured: idle PSS per IMAP
     // connection 153 -> 73 KiB, no change in IMAP throughput). Mail processes had 2 MiB
-    // until they collected on one thread (MAIL_GC_FLAGS); since then 1 MiB runs the mix as
+    // until they collected on one thread (MAIL_GC_FLAG); since then 1 MiB runs the mix as
     // fast (three rounds: 6,814 / 5,821 / 6,766 commands/s against 6,617 / 5,804 / 6,769)
     // and idle PSS per connection is ~1 KiB lower (49.65 / 47.84 against 50.41 / 49.26).
     // --expose-gc: for the idle collector (service-runtime), which otherwise needs a context
     // of its own (~145 KiB) to reach gc().
     const execArgv = [`--max-semi-space-size=${YOUNG_SEMI_SPACE_MIB}`, '--expose-gc'];
-    if (settings.type === 'mail') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`, ...MAIL_GC_FLAGS);
+    if (settings.type === 'mail') execArgv.push(`--interrupt-budget=${MAIL_INTERRUPT_BUDGET}`, MAIL_GC_FLAG);
     else if (this.name === 'lmtp') execArgv.push(`--interrupt-budget=${LMTP_INTERRUPT_BUDGET}`);
     if (settings.vsz_limit > 0) execArgv.push(`--max-old-space-size=${Math.max(16, Math.floor(settings.vsz_limit / BYTES_PER_MIB))}`);
     let child: ChildProcess;
