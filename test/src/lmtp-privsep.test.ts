@@ -27,11 +27,12 @@ test('seteuid privsep: concurrent deliveries to two users never overlap within a
   for (const u of [ALICE, BOB]) {
     for (const [file, uid] of ownersUnder(env.home(u.user))) assert.equal(uid, u.uid, `${file} is owned by ${u.user}`);
   }
-  // The switch logs each enter and leave; per delivery process (`child`, the log files
-  // them under the lmtp process's pid) they must strictly alternate. A leave is logged after
-  // the delivery's reply, and its line travels through the lmtp process and the master's
-  // log relay: wait for the lines rather than read the log at the last reply.
-  const switchLines = (): ReturnType<LmtpLoftd['loftd']['logLines']> => env.loftd.logLines().filter((l) => /^seteuid (enter|leave) uid \d+$/.test(String(l.msg)));
+  // The switch logs when each holder takes it and releases it; per delivery process
+  // (`child`, the log files them under the lmtp process's pid) they must strictly alternate.
+  // A release is logged after the delivery's reply, and its line travels through the lmtp
+  // process and the master's log relay: wait for the lines rather than read the log at the
+  // last reply.
+  const switchLines = (): ReturnType<LmtpLoftd['loftd']['logLines']> => env.loftd.logLines().filter((l) => /^seteuid (hold|release) uid \d+$/.test(String(l.msg)));
   const switches = await waitFor(`the log to hold ${4 * perUser} seteuid switch lines`, () => {
     const lines = switchLines();
     return lines.length >= 4 * perUser ? lines : undefined;
@@ -44,9 +45,9 @@ test('seteuid privsep: concurrent deliveries to two users never overlap within a
   let deliveries = 0;
   for (const [pid, lines] of byPid) {
     for (let i = 0; i < lines.length; i += 2) {
-      const enter = /^seteuid enter uid (\d+)$/.exec(lines[i]!);
-      assert.ok(enter, `pid ${pid} line ${i}: ${lines[i]} (an enter while another delivery held the switch?)`);
-      assert.equal(lines[i + 1], `seteuid leave uid ${enter[1]}`, `pid ${pid}: the delivery as uid ${enter[1]} ends before the next begins`);
+      const hold = /^seteuid hold uid (\d+)$/.exec(lines[i]!);
+      assert.ok(hold, `pid ${pid} line ${i}: ${lines[i]} (a hold while another delivery held the switch?)`);
+      assert.equal(lines[i + 1], `seteuid release uid ${hold[1]}`, `pid ${pid}: the delivery as uid ${hold[1]} ends before the next begins`);
       deliveries++;
     }
   }

@@ -46,19 +46,20 @@ test('deliveries and root operations never overlap, whatever they await', async 
   assert.deepEqual(results, [5001, 5002, 0, 5001]);
   assert.equal(maxInside, 1);
   for (const [expected, actual] of seen) assert.equal(actual, expected, 'every await ran under the identity of its holder');
-  assert.equal(calls.euid, 0);
+  assert.equal(calls.euid, 5001, 'the last user\'s euid stays in effect until another identity holds the switch');
 });
 
-test('a failing delivery still returns to root, and uid 0 is refused', async () => {
+test('after a failing delivery the next holder still gets its own identity, and uid 0 is refused', async () => {
   const calls = fakeCalls();
   const euid = new EuidSwitch(logger, calls, (reason) => assert.fail(reason));
   await assert.rejects(euid.asUser({ uid: 5001, gid: 5001 }, () => Promise.reject(new Error('disk full'))), /disk full/);
-  assert.equal(calls.euid, 0);
+  assert.equal(await euid.asRoot(() => Promise.resolve(calls.euid)), 0, 'a root operation runs as root');
   await assert.rejects(euid.asUser({ uid: 0, gid: 5001 }, () => Promise.resolve(1)), /LOFT_E_LMTP_PRIVSEP|root must not deliver/);
-  assert.deepEqual(await euid.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve('ok')), 'ok', 'the switch is usable after a failure');
+  await assert.rejects(euid.asUser({ uid: 5001, gid: 5001 }, () => Promise.reject(new Error('disk full'))), /disk full/);
+  assert.equal(await euid.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve(calls.euid)), 5002, 'the switch is usable after a failure');
 });
 
-test('groups are emptied once, egid changes only with the gid, and root gets egid 0 back before a root operation', async () => {
+test('groups are emptied once, a repeated identity switches nothing, egid changes only with the gid, and root gets egid 0 back before a root operation', async () => {
   const trace: string[] = [];
   let euid = 0;
   const calls: EuidCalls = {
@@ -74,13 +75,15 @@ test('groups are emptied once, egid changes only with the gid, and root gets egi
   await sw.asUser({ uid: 5001, gid: 5001 }, () => Promise.resolve());
   await sw.asUser({ uid: 5001, gid: 5001 }, () => Promise.resolve());
   await sw.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve());
+  await sw.asUser({ uid: 5003, gid: 5002 }, () => Promise.resolve());
   await sw.asRoot(() => Promise.resolve());
   await sw.asUser({ uid: 5002, gid: 5002 }, () => Promise.resolve());
   assert.deepEqual(trace, [
-    'groups ', 'egid 5001', 'euid 5001', 'euid 0',
-    'euid 5001', 'euid 0',
-    'egid 5002', 'euid 5002', 'euid 0',
-    'egid 0',
-    'egid 5002', 'euid 5002', 'euid 0',
+    'groups ', 'egid 5001', 'euid 5001',
+    // the same uid and gid again: no call
+    'euid 0', 'egid 5002', 'euid 5002',
+    'euid 0', 'euid 5003',
+    'euid 0', 'egid 0',
+    'egid 5002', 'euid 5002',
   ]);
 });

