@@ -62,6 +62,8 @@ const COMMIT_ATTEMPTS = 5;
 
 export interface MailboxContext {
   dir: string;
+  /** mailboxPaths(dir), when the caller has them already. */
+  paths?: MailboxPaths;
   name: string;
   settings: StorageSettings;
   logger: StorageLogger;
@@ -231,7 +233,7 @@ export class Mailbox {
     this.name = ctx.name;
     this.readOnly = ctx.readOnly;
     this.claimsRecent = (ctx.claimRecent ?? false) && !ctx.readOnly;
-    this.paths = mailboxPaths(ctx.dir);
+    this.paths = ctx.paths ?? mailboxPaths(ctx.dir);
     this.logger = ctx.logger;
     this.settings = ctx.settings;
     this.parser = ctx.parser ?? mimeFieldParser;
