@@ -98,6 +98,9 @@ interface ListData {
 export class MailUser {
   readonly user: string;
   readonly root: string;
+  /** The list index and the subscriptions file (looked at by every LIST, STATUS and SELECT). */
+  private readonly listPath: string;
+  private readonly subscriptionsPath: string;
   readonly separator = SEPARATOR;
   private readonly settings: StorageSettings;
   private readonly logger: StorageLogger;
@@ -121,6 +124,8 @@ export class MailUser {
   private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
     this.user = options.user;
     this.root = root;
+    this.listPath = join(root, 'loft.mailboxlist');
+    this.subscriptionsPath = join(root, 'loft.subscriptions');
     this.settings = settings;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.parser = options.parser;
@@ -192,7 +197,7 @@ export class MailUser {
    * mailboxes then costs 1,000 lstat calls, not 1,000 parses). Callers must not modify it.
    */
   private async readListShared(): Promise<ListData> {
-    const stat = lstatOrUndefined(join(this.root, 'loft.mailboxlist'));
+    const stat = lstatOrUndefined(this.listPath);
     const stamp = stat ? fileStamp(stat) : '';
     if (stat && this.listCache?.stamp === stamp) return this.listCache.data;
     const data = await this.readList();
@@ -201,7 +206,7 @@ export class MailUser {
   }
 
   private async readList(): Promise<ListData> {
-    const path = join(this.root, 'loft.mailboxlist');
+    const path = this.listPath;
     const read = await readFramedJson(path, LIST_MAGIC, LIST_VERSION);
     if (read.state === 'ok') {
       const value = read.value as Partial<ListData>;
@@ -238,7 +243,7 @@ export class MailUser {
   }
 
   private async writeList(data: ListData): Promise<void> {
-    await writeFramedJson(join(this.root, 'loft.mailboxlist'), LIST_MAGIC, LIST_VERSION, data, this.fsync);
+    await writeFramedJson(this.listPath, LIST_MAGIC, LIST_VERSION, data, this.fsync);
   }
 
   /** Runs `change` on the current list under the list lock and writes the result. */
@@ -450,7 +455,7 @@ export class MailUser {
    * exception cost LIST a quarter of its time).
    */
   private async readSubscriptionsShared(): Promise<readonly string[]> {
-    const stat = lstatOrUndefined(join(this.root, 'loft.subscriptions'));
+    const stat = lstatOrUndefined(this.subscriptionsPath);
     if (!stat) return [];
     const stamp = fileStamp(stat);
     if (this.subscriptionsCache?.stamp === stamp) return this.subscriptionsCache.names;
@@ -460,7 +465,7 @@ export class MailUser {
   }
 
   private async readSubscriptions(): Promise<string[]> {
-    const path = join(this.root, 'loft.subscriptions');
+    const path = this.subscriptionsPath;
     const read = await readFramedJson(path, SUBS_MAGIC, LIST_VERSION);
     if (read.state === 'corrupt') this.logger.error({ path, reason: read.reason }, 'subscriptions file is damaged; treating it as empty');
     if (read.state !== 'ok') return [];
@@ -477,7 +482,7 @@ export class MailUser {
       if (on) names.add(normal);
       else names.delete(normal);
       this.subscriptionsCache = undefined;
-      await writeFramedJson(join(this.root, 'loft.subscriptions'), SUBS_MAGIC, LIST_VERSION, { names: [...names].sort() }, this.fsync);
+      await writeFramedJson(this.subscriptionsPath, SUBS_MAGIC, LIST_VERSION, { names: [...names].sort() }, this.fsync);
     } finally {
       await release?.();
     }
