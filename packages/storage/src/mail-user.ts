@@ -170,10 +170,6 @@ export class MailUser {
     return this.settings.mail_fsync !== 'never';
   }
 
-  private mailboxDir(guid: string): string {
-    return this.pathsOf(guid).dir;
-  }
-
   /**
    * A mailbox's directory and files, by GUID. A GUID's directory never moves (a rename
    * changes only the list), so they are worked out once: a SELECT asked for them twice and a
@@ -338,7 +334,7 @@ export class MailUser {
       return entry;
     });
     // Gone from the list first, so nobody opens it; then the files.
-    const dir = this.mailboxDir(removed.guid);
+    const dir = this.pathsOf(removed.guid).dir;
     const aside = join(this.root, 'mailboxes', `.deleted.${removed.guid}`);
     await fsp.rename(dir, aside).catch(() => undefined);
     await fsp.rm(aside, { recursive: true, force: true });
@@ -351,16 +347,16 @@ export class MailUser {
     return dirs
       .filter((d) => /^[0-9a-f]{32}$/.test(d))
       .map((guid) => {
-        const dir = this.mailboxDir(guid);
+        const paths = this.pathsOf(guid);
         return {
           mailboxGuid: guid,
           lock: async () => {
-            const release = await new MailboxLock(dir, this.logger).acquire();
-            if (!release) throw new LoftError('LOFT_E_STORAGE_LOCKED', `${dir}/loft.lock`);
+            const release = await new MailboxLock(paths.dir, this.logger).acquire();
+            if (!release) throw new LoftError('LOFT_E_STORAGE_LOCKED', `${paths.dir}/loft.lock`);
             return release;
           },
           read: async () => {
-            const disk = await readDiskState(mailboxPaths(dir), false).catch(() => undefined);
+            const disk = await readDiskState(paths, false).catch(() => undefined);
             if (disk?.kind !== 'ok') return undefined;
             await disk.log.close().catch(() => undefined);
             const t = disk.state.table;
@@ -397,8 +393,7 @@ export class MailUser {
     for (const member of await this.mailboxMembers()) {
       const release = await member.lock();
       try {
-        const dir = this.mailboxDir(member.mailboxGuid);
-        for (const name of await fsp.readdir(mailboxPaths(dir).tmp).catch(() => [] as string[])) {
+        for (const name of await fsp.readdir(this.pathsOf(member.mailboxGuid).tmp).catch(() => [] as string[])) {
           const guid = /^([0-9a-f]{32})\./.exec(name)?.[1];
           if (guid) live.add(guid);
         }
@@ -519,10 +514,8 @@ export class MailUser {
   }
 
   private async openEntry(entry: ListEntry, readOnly: boolean, claimRecent = false): Promise<Mailbox> {
-    const paths = this.pathsOf(entry.guid);
     const mailbox = await Mailbox.open({
-      dir: paths.dir,
-      paths,
+      paths: this.pathsOf(entry.guid),
       name: entry.name,
       settings: this.settings,
       logger: this.logger,

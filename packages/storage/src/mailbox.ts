@@ -24,7 +24,7 @@ import { MailCache } from './mail-cache.js';
 import type { MdboxStore } from './mdbox-store.js';
 import type { AttachmentStore } from './attachment-store.js';
 import { FLAG_EXPUNGE_PENDING, MessageTable, SYSTEM_FLAGS, SYSTEM_FLAG_MASK, encodeIndex, INDEX_HEADER_BYTES } from './mail-index.js';
-import { newLogId, readDiskState, readTailSync, mailboxPaths, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
+import { newLogId, readDiskState, readTailSync, readMeta, type DiskState, type MailboxPaths } from './mailbox-disk.js';
 import { MailboxLock, type ReleaseLock } from './mailbox-lock.js';
 import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailbox-rebuild.js';
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
@@ -61,9 +61,8 @@ const CACHE_COMPACT_MIN_BYTES = 64 * 1024;
 const COMMIT_ATTEMPTS = 5;
 
 export interface MailboxContext {
-  dir: string;
-  /** mailboxPaths(dir), when the caller has them already. */
-  paths?: MailboxPaths;
+  /** The mailbox's directory and files (mailboxPaths). */
+  paths: MailboxPaths;
   name: string;
   settings: StorageSettings;
   logger: StorageLogger;
@@ -233,7 +232,7 @@ export class Mailbox {
     this.name = ctx.name;
     this.readOnly = ctx.readOnly;
     this.claimsRecent = (ctx.claimRecent ?? false) && !ctx.readOnly;
-    this.paths = ctx.paths ?? mailboxPaths(ctx.dir);
+    this.paths = ctx.paths;
     this.logger = ctx.logger;
     this.settings = ctx.settings;
     this.parser = ctx.parser ?? mimeFieldParser;
@@ -241,7 +240,7 @@ export class Mailbox {
     this.checkpointMinLogBytes = ctx.tuning?.checkpointMinLogBytes ?? CHECKPOINT_MIN_LOG_BYTES;
     this.logRotateBytes = ctx.tuning?.logRotateBytes ?? LOG_ROTATE_BYTES;
     this.cacheCompactMinBytes = ctx.tuning?.cacheCompactMinBytes ?? CACHE_COMPACT_MIN_BYTES;
-    this.lock = new MailboxLock(ctx.dir, ctx.logger);
+    this.lock = new MailboxLock(ctx.paths.dir, ctx.logger);
     this.store = ctx.store;
     this.attachments = ctx.attachments;
     this.snapshots = ctx.snapshots;
