@@ -67,6 +67,15 @@ for (const privsep of ['fork', 'seteuid'] as const) {
     const bobInbox = path.join(bobMail, 'mailboxes', bobGuid!);
     const hash = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
     const snapshot = (): string => JSON.stringify([hash('/etc/passwd'), [...ownersUnder(bobMail)].map(([f]) => (fs.lstatSync(f).isFile() ? `${f}:${hash(f)}` : f))]);
+    // Bob's own delivery still writes after its 250: the parsed-header cache a moment later,
+    // the STATUS cache and maybe an index checkpoint when his user is closed. Restarting lmtp
+    // closes every user it kept open and ends its delivery processes; only then are bob's
+    // files his last word.
+    const stopped = await env.loftd.adm('service', 'stop', 'lmtp');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    await env.loftd.waitForReady('lmtp');
+    // Alice's user is open again, as a busy server keeps it between her deliveries.
+    assert.deepEqual(await pythonLmtpSend(env.socketPath, 's@x', ['alice@example.org'], 'Subject: second alice\r\n\r\nx\r\n'), {});
     const before = snapshot();
 
     // Each attack: alice (as herself) replaces one thing with a symlink; then mail arrives for her.
