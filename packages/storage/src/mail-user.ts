@@ -29,7 +29,7 @@ import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
 import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
-import { assertInside, assertRealDir, ensureRealDir, isErrno, lstatOrUndefined } from './safe-fs.js';
+import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 
@@ -139,18 +139,12 @@ export class MailUser {
     const problems = checkStorageSettings(settings);
     if (problems.length > 0) throw new LoftError('LOFT_E_STORAGE_INVALID', problems.join('; '));
     const { root, driver } = parseMailLocation(settings.mail_location, options.home);
-    await fsp.mkdir(root, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-      if (!isErrno(err, 'EEXIST')) throw err;
-    });
-    await assertRealDir(root);
+    await ensureRealDirs(root);
     const user = new MailUser(options, root, settings);
     await ensureRealDir(join(root, 'mailboxes'));
     if (settings.mail_attachment_dir !== '') {
       const dir = expandHome(settings.mail_attachment_dir, options.home);
-      await fsp.mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-        if (!isErrno(err, 'EEXIST')) throw err;
-      });
-      await assertRealDir(dir);
+      await ensureRealDirs(dir);
       user.attachments = new AttachmentStore(dir, settings.mail_attachment_min_size, options.user, settings.mail_fsync !== 'never', user.logger);
     }
     if (driver === 'mdbox') {

@@ -122,6 +122,19 @@ export async function ensureRealDir(path: string): Promise<void> {
   if (!realDirStat(path)) throw ioError('lstat', path, Object.assign(new Error('vanished'), { code: 'ENOENT' }));
 }
 
+/**
+ * `path` and any missing parents (mode 0700), ending in a real directory. A mail root is
+ * opened at every login and nearly always exists: one direct lstat then, where mkdir -p
+ * through the thread pool cost two round trips (the mkdir, then a stat for its EEXIST).
+ */
+export async function ensureRealDirs(path: string): Promise<void> {
+  if (realDirStat(path)) return;
+  await fsp.mkdir(path, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    if (!isErrno(err, 'EEXIST')) throw err;
+  });
+  await assertRealDir(path);
+}
+
 export async function assertRealDir(path: string): Promise<void> {
   if (!realDirStat(path)) throw ioError('lstat', path, Object.assign(new Error('no such directory'), { code: 'ENOENT' }));
 }
