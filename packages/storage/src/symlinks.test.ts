@@ -27,6 +27,17 @@ describe('symlinks planted in the mail directory', () => {
     assert.deepEqual(await readdir(outside), ['secret']);
   };
 
+  it('makes a missing mail root with its parents, and refuses one that is a symlink or a file', async () => {
+    const deep = await openUser(home, { mail_location: 'sdbox:~/a/b/mail' });
+    await deep.close();
+    assert.ok((await readdir(join(home, 'a', 'b', 'mail'))).includes('mailboxes'));
+    await symlink(outside, join(home, 'linked'));
+    await assert.rejects(openUser(home, { mail_location: 'sdbox:~/linked' }), (err) => isLoftError(err, 'LOFT_E_STORAGE_UNSAFE_PATH'));
+    await writeFile(join(home, 'plain'), 'a file');
+    await assert.rejects(openUser(home, { mail_location: 'sdbox:~/plain' }), /not a directory/);
+    await untouched();
+  });
+
   it('refuses a symlinked transaction log', async () => {
     await user.createMailbox('log-link');
     const guid = (await user.listMailboxes('', 'log-link'))[0]!.guid;
