@@ -23,14 +23,20 @@ function current(): AuthEngine {
   return engine;
 }
 
-/** Penalties live in anvil; when it is away, logins go on without them (and the log says so once). */
+/**
+ * Penalties live in anvil; when it is away, logins go on without them (the log says so once
+ * per outage). While anvil's process starts, a call waits for it (ReconnectingClient).
+ */
 function anvilPenalties(socketPath: string, logger: Logger): PenaltySource {
   const anvil = new ReconnectingClient<AnvilProtocol>(socketPath, { timeoutMs: ANVIL_TIMEOUT_MS });
   let warned = false;
   const call = async <K extends keyof AnvilProtocol & string>(method: K, ip: string): Promise<AnvilProtocol[K]['result'] | undefined> => {
     const connection = anvil.get();
     try {
-      return await (await connection).request(method, { ip } as never);
+      const result = await (await connection).request(method, { ip } as never);
+      if (warned) logger.info(`anvil reachable again at ${socketPath}: auth-failure penalties are back`);
+      warned = false;
+      return result;
     } catch (err) {
       anvil.drop(connection);
       if (!warned) logger.warn({ err }, `anvil unreachable at ${socketPath}: auth-failure penalties are off until it is back`);
