@@ -7,6 +7,7 @@ import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
 import type { Mailbox } from './mailbox.js';
 import { blockingIo, openCreating, setBlockingIo } from './io-mode.js';
+import { mailboxPaths, readDiskState } from './mailbox-disk.js';
 import { TINY_TUNING, makeHome, openUser, removeHome, testMessage, useTestUser } from './storage-test-support.js';
 
 describe('Mailbox', () => {
@@ -508,5 +509,28 @@ describe('Mailbox with blocking I/O', () => {
     } finally {
       setBlockingIo(false);
     }
+  });
+});
+
+describe('Mailbox checkpoints of a large index', () => {
+  let user: MailUser;
+  // From ~150 messages a quarter of the index is more than the cap: the cap decides.
+  useTestUser((_home, u) => { user = u; }, {}, { checkpointMinLogBytes: 512, checkpointMaxLogBytes: 2048 });
+
+  it('leaves at most the cap of log past the checkpoint for an open to replay', async () => {
+    const box = await user.openMailbox('INBOX');
+    const paths = mailboxPaths(join(user.root, 'mailboxes', box.guid));
+    let worst = 0;
+    for (let i = 0; i < 600; i++) {
+      await box.save(testMessage(`big${i}`));
+      if (i < 300 || i % 10 !== 0) continue;
+      const disk = await readDiskState(paths, true);
+      assert.equal(disk.kind, 'ok');
+      if (disk.kind !== 'ok') continue;
+      await disk.log.close();
+      worst = Math.max(worst, disk.offset - disk.indexOffset);
+    }
+    await box.close();
+    assert.ok(worst > 0 && worst <= 2048 + 512, `at most the cap and one save of log past the checkpoint: ${worst} bytes`);
   });
 });
