@@ -8,4 +8,4 @@ export type { Protocol, ProtocolShape, IpcLogger, RequestContext, Handler, Handl
 export { IpcServer, IPC_SOCKET_MODE_DEFAULT, type IpcServerOptions } from './server.js';
 export { IpcClient, IPC_REQUEST_TIMEOUT_MS_DEFAULT, type IpcClientOptions, type CallOptions } from './client.js';
 export { IpcRemoteError } from './client-calls.js';
-export { ReconnectingClient, RECONNECT_START_WAIT_MS, type ReconnectingClientOptions } from './reconnecting-client.js';
+export { ReconnectingClient, type ReconnectingClientOptions } from './reconnecting-client.js';

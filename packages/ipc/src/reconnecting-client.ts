@@ -16,7 +16,7 @@ import { IpcClient, type IpcClientOptions } from './client.js';
 import type { ProtocolShape } from './protocol.js';
 
 /** How long a refused connect is retried (a service's process starting), by default. */
-export const RECONNECT_START_WAIT_MS = 2_000;
+const RECONNECT_START_WAIT_MS = 2_000;
 const RETRY_FIRST_MS = 10;
 const RETRY_MAX_MS = 200;
 
