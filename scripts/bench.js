@@ -6,7 +6,8 @@
 // per session), idle sessions (memory per connection and IDLE latency, virtual users on
 // one uid), a large mailbox over IMAP (100,000 messages; 10,000 with --quick) and, in
 // full mode, the storage library beside doveadm. Dovecot's side needs root and Debian's
-// dovecot-imapd/-lmtpd; without them that column says why it is empty. Every workload is
+// dovecot-imapd/-lmtpd, which it installs with apt-get when they are missing; without them
+// that column says why it is empty. Every workload is
 // bounded in time; a part that fails prints its cause in its rows and the run goes on.
 // Both servers are stopped (and temp dirs removed) at the end, on failure and on SIGINT/SIGTERM.
 // Dovecot's large mailbox, once filled, is kept in /var/tmp/loft-bench-cache (keyed by message
@@ -22,7 +23,7 @@ import { runIpcBench } from '@loft/ipc/bench';
 import { MailUser } from '@loft/storage';
 import { benchMessage as storageBenchMessage, runStorageComparison } from '@loft/storage/bench';
 import { IpcClient } from '@loft/ipc';
-import { dovecotAvailable, startDovecot } from './lib/dovecot.js';
+import { dovecotAvailable, installDovecot, startDovecot } from './lib/dovecot.js';
 import { bounded, cleanupAll, clientCpu, ensureVmail, freePort, inBackground, installSignalHandlers, passwdFile, until } from './lib/bench-util.js';
 import { loftReady, loftStatus, startLoft, startLoftImap } from './lib/loft.js';
 import { measureLogins, medianMs } from './bench/logins.js';
@@ -51,8 +52,10 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 const runStarted = performance.now();
 const rows = [];
 const clientCpuNotes = [];
-const NO_DOVECOT = 'needs root + dovecot-imapd';
+const installProblem = installDovecot();
+if (installProblem) console.error(`bench: Dovecot's column stays empty: ${installProblem}`);
 const haveDovecot = dovecotAvailable();
+const NO_DOVECOT = installProblem ?? 'needs root + dovecot-imapd';
 
 /** higherIsBetter: ratio = loft / dovecot; false: dovecot / loft, so > 1 always means Loft wins; null: no ratio. */
 const record = (part, metric, unit, loft, dovecot, higherIsBetter = true, cpu = '') => {

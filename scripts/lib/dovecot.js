@@ -14,6 +14,37 @@ import { freePort, onCleanup, quiesce, reportLogProblems, terminate } from './be
 const START_TIMEOUT_MS = 20_000;
 const NOFILE = 65536;
 
+/** Debian's packages the benchmarks compare against, and a file each one installs. */
+const PACKAGES = [['dovecot-imapd', '/usr/lib/dovecot/imap'], ['dovecot-lmtpd', '/usr/lib/dovecot/lmtp']];
+
+/**
+ * As root on Debian, install dovecot-imapd and dovecot-lmtpd when they are missing, without
+ * letting the packages start the system's Dovecot (it would take ports 143 and 993 and run
+ * beside the private instance). Returns why nothing could be installed, or undefined when
+ * both are there. Progress and apt-get's own errors go to stderr.
+ */
+export function installDovecot() {
+  const missing = PACKAGES.filter(([, file]) => !fs.existsSync(file)).map(([pkg]) => pkg);
+  if (missing.length === 0) return undefined;
+  if (process.getuid?.() !== 0) return `${missing.join(' and ')} missing, and installing needs root`;
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return `${missing.join(' and ')} missing, and there is no apt-get`;
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !fs.existsSync(policy);
+  if (ownPolicy) fs.writeFileSync(policy, '#!/bin/sh\n# loft bench: no service starts while it installs packages\nexit 101\n', { mode: 0o755 });
+  try {
+    console.error(`bench: installing ${missing.join(' ')} (apt-get)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    if (update.status !== 0) return `apt-get update failed (exit ${update.status ?? update.signal})`;
+    const install = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+    if (install.status !== 0) return `apt-get install ${missing.join(' ')} failed (exit ${install.status ?? install.signal})`;
+  } finally {
+    if (ownPolicy) fs.rmSync(policy, { force: true });
+  }
+  const still = PACKAGES.filter(([, file]) => !fs.existsSync(file)).map(([pkg]) => pkg);
+  return still.length > 0 ? `${still.join(' and ')} still missing after apt-get install` : undefined;
+}
+
 /** Whether a private Dovecot can run here: the binaries exist and we are root. */
 export function dovecotAvailable() {
   return process.getuid?.() === 0 && spawnSync('dovecot', ['--version'], { stdio: 'ignore' }).status === 0;
