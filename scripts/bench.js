@@ -334,6 +334,51 @@ function raiseInotifyInstances(needed) {
   }
 }
 
+/** The mix on virtual users: less warm-up, as one process for the uid sees every session's commands. */
+const VMAIL_MIX_WARMUP_MS = quick ? 10_000 : 30_000;
+
+/**
+ * The persistent-session mix again, with the same 20 clients as virtual users on one uid
+ * (vmail, as the idle part's): how most passwd-file and SQL setups run. Dovecot still gives
+ * each session a process of its own (its default); Loft serves a uid's sessions in one
+ * process (up to client_limit), so this row shows the other side of the 20-uid row above.
+ */
+async function benchImapVmail(durationMs, messages) {
+  const uid = ensureVmail();
+  const users = IMAP_USERS.map(({ user, password }) => ({ user: `v${user}`, password, uid }));
+  const file = passwdFile(users, 'loft-bench-vmail-');
+  const servers = [];
+  const warmup = { ms: VMAIL_MIX_WARMUP_MS, windowMs: 1000 };
+  let loftResult;
+  let dovecotResult;
+  try {
+    const loft = await startLoftImap({ port: await freePort(), usersFile: file.file, extraConf: 'mail_fsync = optimized\n' });
+    servers.push(loft);
+    await prepareUsers({ port: loft.port, users, messages });
+    const running = measureImapMix({ port: loft.port, users, durationMs, warmup });
+    // How many imap processes hold the sessions, read while they are all logged in.
+    const processes = new Promise((resolve) => setTimeout(resolve, warmup.ms)).then(() => loftStatus(loft.baseDir, 'imap'));
+    loftResult = await running;
+    loftResult.processes = (await processes).filter((p) => p.clients > 0).length;
+    dovecotResult = await dovecotSide(async () => {
+      const instance = await startDovecot({ users, extraConf: 'mail_fsync = optimized\n' });
+      servers.push(instance);
+      await prepareUsers({ port: instance.port, users, messages });
+      return measureImapMix({ port: instance.port, users, durationMs, warmup });
+    });
+  } finally {
+    inBackground(...servers.map((server) => server.stop), file.cleanup);
+  }
+  const title = `mixed commands per second (the same ${users.length} persistent sessions, virtual users on one uid, after ${VMAIL_MIX_WARMUP_MS / 1000} s of warm-up)`;
+  record('imap-vmail', title, '/s', loftResult.total, field(dovecotResult, 'total'), true, cpuCell(loftResult.clientCpuPercent, field(dovecotResult, 'clientCpuPercent')));
+  record('imap-vmail', '  first 10 s after login', '/s', loftResult.coldMean, field(dovecotResult, 'coldMean'));
+  record('imap-vmail', '  Loft imap processes serving the sessions', 'count', loftResult.processes, undefined, null);
+  noteCpu('imap mix, virtual users', loftResult.clientCpuPercent, field(dovecotResult, 'clientCpuPercent'));
+  if (loftResult.errors > 0 || dovecotResult?.errors > 0) {
+    record('imap-vmail', `  commands that failed (first: ${loftResult.firstError ?? dovecotResult?.firstError})`, 'count', loftResult.errors, field(dovecotResult, 'errors'), null);
+  }
+}
+
 /** `steadyMaxMs`: how long each side may take to reach a steady PSS (0: only the figures a second after opening). */
 async function benchIdle(usersCount, perUser, rounds, steadyMaxMs) {
   const uid = ensureVmail();
@@ -590,6 +635,7 @@ try {
   await part('logins', () => benchLogins(quick ? 2500 : 10_000, 8));
   await part('lmtp', () => benchLmtp(quick ? 2000 : 10_000, 8));
   await part('imap', () => benchImap(quick ? 2500 : 15_000, quick ? 100 : 300));
+  await part('imap-vmail', () => benchImapVmail(quick ? 2500 : 15_000, quick ? 100 : 300));
   await part('idle', () => (quick ? benchIdle(15, 20, 3, 0) : benchIdle(50, 20, 10, 60_000)));
   await part('mailbox', () => (quick ? benchMailbox(10_000, 3, 100) : benchMailbox(100_000, 3, 500)));
   if (!quick) await part('storage', benchStorageLibrary);
