@@ -4,7 +4,7 @@
 // JSON to bench-results/. Parts: IPC, supervision, logins (connect, LOGIN, SELECT INBOX,
 // LOGOUT), LMTP, the IMAP mix in persistent sessions and in short sessions (login/logout
 // per session), idle sessions (memory per connection and IDLE latency, virtual users on
-// one uid), a large mailbox over IMAP (100,000 messages; 10,000 with --quick) and, in
+// one uid), a large mailbox over IMAP (100,000 messages; 5,000 with --quick) and, in
 // full mode, the storage library beside doveadm. Dovecot's side needs root and Debian's
 // dovecot-imapd/-lmtpd, which it installs with apt-get when they are missing; without them
 // that column says why it is empty. Every workload is
@@ -167,7 +167,7 @@ async function benchLogins(durationMs, concurrency) {
   if (loftResult.errors > 0) console.error(`logins: ${loftResult.errors} Loft login cycles failed (${loftResult.firstError})`);
 }
 
-const LMTP_USERS = Array.from({ length: 50 }, (_, i) => ({ user: `lmtpuser${i}`, password: 'x', uid: 6000 + i }));
+const LMTP_USERS = Array.from({ length: quick ? 10 : 50 }, (_, i) => ({ user: `lmtpuser${i}`, password: 'x', uid: 6000 + i }));
 
 /**
  * The LMTP load's unmeasured warm-up, as long as the IMAP mix's. Loft's delivery processes
@@ -235,8 +235,8 @@ async function benchLmtp(durationMs, connections) {
   }
   const rate = field(dovecot, 'deliveriesPerSecond');
   const warm = `after ${LMTP_WARMUP_MS / 1000} s of load`;
-  record('lmtp', `deliveries per second, lmtp_privsep = fork (${connections} connections, 50 users, ${warm})`, '/s', results.fork.deliveriesPerSecond, rate, true, cpuCell(results.fork.cpu, field(dovecot, 'cpu')));
-  record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, 50 users, ${warm})`, '/s', results.seteuid.deliveriesPerSecond, rate, true, cpuCell(results.seteuid.cpu, field(dovecot, 'cpu')));
+  record('lmtp', `deliveries per second, lmtp_privsep = fork (${connections} connections, ${LMTP_USERS.length} users, ${warm})`, '/s', results.fork.deliveriesPerSecond, rate, true, cpuCell(results.fork.cpu, field(dovecot, 'cpu')));
+  record('lmtp', `deliveries per second, lmtp_privsep = seteuid (${connections} connections, ${LMTP_USERS.length} users, ${warm})`, '/s', results.seteuid.deliveriesPerSecond, rate, true, cpuCell(results.seteuid.cpu, field(dovecot, 'cpu')));
   for (const mode of ['fork', 'seteuid']) {
     record('lmtp', `  ${mode}: the first ${LMTP_COLD_MS / 1000} s of load (processes cold)`, '/s', results[mode].cold, field(dovecot, 'cold'));
   }
@@ -248,8 +248,8 @@ async function benchLmtp(durationMs, connections) {
 }
 
 /** The IMAP mix's unmeasured warm-up: Loft's processes are steady after about a minute (see measureImapMix). */
-const IMAP_WARMUP_MS = quick ? 10_000 : 60_000;
-const IMAP_USERS = Array.from({ length: 20 }, (_, i) => ({ user: `imapuser${i}`, password: `pw${i}`, uid: 7000 + i }));
+const IMAP_WARMUP_MS = quick ? 4000 : 60_000;
+const IMAP_USERS = Array.from({ length: quick ? 10 : 20 }, (_, i) => ({ user: `imapuser${i}`, password: `pw${i}`, uid: 7000 + i }));
 
 /**
  * Both servers up at once (the one not measured is idle), both mixes on each, in the order
@@ -304,7 +304,7 @@ async function benchImap(durationMs, messages) {
     record(part, title, '/s', l.total, field(d, 'total'), true, cpuCell(l.clientCpuPercent, field(d, 'clientCpuPercent')));
     if (shape === 'persistent') {
       record(part, '  first second after login (processes cold)', '/s', l.firstWindow, field(d, 'firstWindow'));
-      record(part, '  first 10 s after login', '/s', l.coldMean, field(d, 'coldMean'));
+      record(part, `  first ${l.coldWindows} s after login`, '/s', l.coldMean, field(d, 'coldMean'));
     }
     if (shape === 'sessions') record(part, '  logins per second', '/s', l.loginsPerSecond, field(d, 'loginsPerSecond'));
     for (const name of Object.keys(l.perSecond)) {
@@ -335,13 +335,14 @@ function raiseInotifyInstances(needed) {
 }
 
 /** The mix on virtual users: less warm-up, as one process for the uid sees every session's commands. */
-const VMAIL_MIX_WARMUP_MS = quick ? 10_000 : 30_000;
+const VMAIL_MIX_WARMUP_MS = quick ? 2000 : 30_000;
 
 /**
- * The persistent-session mix again, with the same 20 clients as virtual users on one uid
- * (vmail, as the idle part's): how most passwd-file and SQL setups run. Dovecot still gives
- * each session a process of its own (its default); Loft serves a uid's sessions in one
- * process (up to client_limit), so this row shows the other side of the 20-uid row above.
+ * The persistent-session mix again, with the same clients (20; 10 with --quick) as virtual
+ * users on one uid (vmail, as the idle part's): how most passwd-file and SQL setups run.
+ * Dovecot still gives each session a process of its own (its default); Loft serves a uid's
+ * sessions in one process (up to client_limit), so this row shows the other side of the
+ * one-uid-per-user row above.
  */
 async function benchImapVmail(durationMs, messages) {
   const uid = ensureVmail();
@@ -371,7 +372,7 @@ async function benchImapVmail(durationMs, messages) {
   }
   const title = `mixed commands per second (the same ${users.length} persistent sessions, virtual users on one uid, after ${VMAIL_MIX_WARMUP_MS / 1000} s of warm-up)`;
   record('imap-vmail', title, '/s', loftResult.total, field(dovecotResult, 'total'), true, cpuCell(loftResult.clientCpuPercent, field(dovecotResult, 'clientCpuPercent')));
-  record('imap-vmail', '  first 10 s after login', '/s', loftResult.coldMean, field(dovecotResult, 'coldMean'));
+  record('imap-vmail', `  first ${loftResult.coldWindows} s after login`, '/s', loftResult.coldMean, field(dovecotResult, 'coldMean'));
   record('imap-vmail', '  Loft imap processes serving the sessions', 'count', loftResult.processes, undefined, null);
   noteCpu('imap mix, virtual users', loftResult.clientCpuPercent, field(dovecotResult, 'clientCpuPercent'));
   if (loftResult.errors > 0 || dovecotResult?.errors > 0) {
@@ -386,7 +387,7 @@ async function benchIdle(usersCount, perUser, rounds, steadyMaxMs) {
   const users = Array.from({ length: usersCount }, (_, i) => ({ user: `vuser${i}`, password: `vpw${i}`, uid }));
   const parallel = Math.min(5, usersCount);
   const prepare = (port) => () => prepareUsers({ port, users, messages: 20 });
-  const opts = { users, perUser, rounds, parallel, steadyMaxMs };
+  const opts = { users, perUser, rounds, parallel, steadyMaxMs, idleCpuMs: quick ? 2000 : undefined };
   const file = passwdFile(users, 'loft-bench-idle-');
   let loftResult;
   try {
@@ -631,13 +632,13 @@ try {
     record('ipc', 'pipelined round trips (64 in flight)', '/s', ipc.pipelinedRoundTripsPerSecond);
     record('ipc', 'streamed 64 KiB chunks', 'MB/s', ipc.streamMegabytesPerSecond);
   });
-  await part('supervision', () => benchSupervision(quick ? 3 : 7));
-  await part('logins', () => benchLogins(quick ? 2500 : 10_000, 8));
+  await part('supervision', () => benchSupervision(quick ? 1 : 7));
+  await part('logins', () => benchLogins(quick ? 2000 : 10_000, 8));
   await part('lmtp', () => benchLmtp(quick ? 2000 : 10_000, 8));
-  await part('imap', () => benchImap(quick ? 2500 : 15_000, quick ? 100 : 300));
-  await part('imap-vmail', () => benchImapVmail(quick ? 2500 : 15_000, quick ? 100 : 300));
-  await part('idle', () => (quick ? benchIdle(15, 20, 3, 0) : benchIdle(50, 20, 10, 60_000)));
-  await part('mailbox', () => (quick ? benchMailbox(10_000, 3, 100) : benchMailbox(100_000, 3, 500)));
+  await part('imap', () => benchImap(quick ? 2000 : 15_000, quick ? 50 : 300));
+  await part('imap-vmail', () => benchImapVmail(quick ? 2000 : 15_000, quick ? 50 : 300));
+  await part('idle', () => (quick ? benchIdle(5, 20, 2, 0) : benchIdle(50, 20, 10, 60_000)));
+  await part('mailbox', () => (quick ? benchMailbox(5000, 3, 100) : benchMailbox(100_000, 3, 500)));
   if (!quick) await part('storage', benchStorageLibrary);
 } finally {
   await cleanupAll();

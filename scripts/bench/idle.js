@@ -104,7 +104,7 @@ async function openIdler(port, { user, password }, index) {
  * a second after the last session opened, `steady` { idleKiB, perConnectionKiB, waitedMs:
  * [before, with], steady } once that figure stopped changing (undefined without steadyMaxMs).
  */
-export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare, steadyMaxMs = 0 }) {
+export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare, steadyMaxMs = 0, idleCpuMs = IDLE_CPU_MS }) {
   const before = steadyMaxMs > 0 ? await steadyPss(pid, 'before', steadyMaxMs) : await settledPss(pid, 'before');
   await prepare?.();
   const sessions = [];
@@ -136,8 +136,8 @@ export async function measureIdle({ port, pid, users, perUser, rounds, parallel,
     // CPU of the whole server while nothing happens but IDLE: timers, mailbox checks (after
     // the steady figure, the collector's clean-up of the logins is over by then).
     const cpuBefore = treeCpuMs(pid);
-    await sleep(IDLE_CPU_MS);
-    const idleCpuPercent = ((treeCpuMs(pid) - cpuBefore) / IDLE_CPU_MS) * 100;
+    await sleep(idleCpuMs);
+    const idleCpuPercent = ((treeCpuMs(pid) - cpuBefore) / idleCpuMs) * 100;
 
     // Latency: `parallel` users get a message at once; each of their sessions times its EXISTS.
     const samples = [];

@@ -173,7 +173,7 @@ export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0
   for (const client of clients) client.close();
   const cold = windows.slice(0, COLD_WINDOWS);
   const coldMean = cold.length > 0 ? cold.reduce((a, b) => a + b, 0) / cold.length : undefined;
-  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, firstWindow: windows[0], coldMean, windows });
+  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, firstWindow: windows[0], coldMean, coldWindows: cold.length, windows });
 }
 
 /**
