@@ -268,6 +268,8 @@ async function sortThread(t: TestContext, port: number): Promise<void> {
   await other.command('SELECT Threads');
   assert.match(await other.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(3\)\(1 2\)\r\n/m);
   assert.match(await other.command('UID SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 1 2\r\n/m);
+  assert.match(await other.command('SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 1 2\r\n/m);
+  assert.match(await other.command('SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 1 2\r\n/m);
   await append(raw, 'Threads', '()', message({ 'Message-ID': '<d@x>', Subject: 'Re: Apple', References: '<c@x>', Date: 'Fri, 3 Jan 2020 10:00:00 +0000', From: 'd@x' }, 'x\r\n'));
   assert.match(await raw.command('SORT (SUBJECT) UTF-8 ALL'), /^\* SORT 3 4 1 2\r\n/m);
   assert.match(await raw.command('THREAD REFERENCES UTF-8 ALL'), /^\* THREAD \(3 4\)\(1 2\)\r\n/m);
