@@ -300,10 +300,12 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   if (modseq) ctx.condstore = true;
   const m = sel.mailbox;
   const set = await matchingSet(ctx, sel, parsed.key);
-  const order = keptSortOrder(m, set, parsed.criteria);
+  // Only when the answer's text is not kept, or for RETURN options: a kept text needs no order.
+  let order: Uint32Array | undefined;
+  const sorted = (): Uint32Array => (order ??= keptSortOrder(m, set, parsed.criteria));
   const shown = byUid ? set.uids : set.seqs;
-  const numbers = (): number[] => Array.from(order, (i) => shown[i]!);
-  const sortedUids = (): number[] => Array.from(order, (i) => set.uids[i]!);
+  const numbers = (): number[] => Array.from(sorted(), (i) => shown[i]!);
+  const sortedUids = (): number[] => Array.from(sorted(), (i) => set.uids[i]!);
   let highest: bigint | undefined;
   if (modseq) {
     highest = 0n;
