@@ -385,6 +385,9 @@ async function benchImapVmail(durationMs, messages) {
   }
 }
 
+/** How long the idle part reads the server's CPU while the sessions idle. */
+const IDLE_CPU_MS = quick ? 2000 : 10_000;
+
 /** `steadyMaxMs`: how long each side may take to reach a steady PSS (0: only the figures a second after opening). */
 async function benchIdle(usersCount, perUser, rounds, steadyMaxMs) {
   const uid = ensureVmail();
@@ -392,7 +395,7 @@ async function benchIdle(usersCount, perUser, rounds, steadyMaxMs) {
   const users = Array.from({ length: usersCount }, (_, i) => ({ user: `vuser${i}`, password: `vpw${i}`, uid }));
   const parallel = Math.min(5, usersCount);
   const prepare = (port) => () => prepareUsers({ port, users, messages: 20 });
-  const opts = { users, perUser, rounds, parallel, steadyMaxMs, idleCpuMs: quick ? 2000 : undefined };
+  const opts = { users, perUser, rounds, parallel, steadyMaxMs, idleCpuMs: IDLE_CPU_MS };
   const file = passwdFile(users, 'loft-bench-idle-');
   let loftResult;
   try {
@@ -444,7 +447,7 @@ service imap-login {
   record('idle', `  PSS of all server processes before connecting${steadyBase}`, 'MiB', mib(loftResult.baseKiB), mib(d('baseKiB')), false);
   record('idle', `  PSS of all server processes with ${n} connections, a second after opening`, 'MiB', mib(loftResult.idleKiB), mib(d('idleKiB')), false);
   record('idle', `  server processes with ${n} connections`, 'count', loftResult.processes, d('processes'), null);
-  record('idle', `  server CPU while the ${n} sessions idle (10 s${loftResult.steady ? ', once steady' : ''}, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
+  record('idle', `  server CPU while the ${n} sessions idle (${IDLE_CPU_MS / 1000} s${loftResult.steady ? ', once steady' : ''}, % of one core)`, '%', loftResult.idleCpuPercent, d('idleCpuPercent'), false);
   record('idle', `  idle sessions opened per second (LOGIN, SELECT, IDLE; 32 at a time)`, '/s', loftResult.openPerSecond, d('openPerSecond'), true, cpuCell(loftResult.clientCpuPercent.open, d('clientCpuPercent')?.open));
   const ll = loftResult.latency;
   const dl = d('latency');

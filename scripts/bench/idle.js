@@ -20,8 +20,6 @@ const STEADY_STEP_MS = 2000;
 const STEADY_READINGS = 6;
 const STEADY_SPREAD = 0.01;
 const EXISTS_TIMEOUT_MS = 10_000;
-/** How long the server's CPU is summed while every session idles. */
-const IDLE_CPU_MS = 10_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,13 +96,14 @@ async function openIdler(port, { user, password }, index) {
 /**
  * `pid`: the server's master. `users`: [{ user, password }] with INBOXes ready.
  * `steadyMaxMs`: how long to wait for a steady PSS, before and with the sessions (0: take
- * both a second after).
+ * both a second after). `idleCpuMs`: how long the server's CPU is summed while every session
+ * idles.
  * Returns { connections, baseKiB, idleKiB, perConnectionKiB, processes, steady, openPerSecond,
  * idleCpuPercent, latency: { medianMs, p99Ms, samples, missed }, clientCpuPercent }: `idleKiB`
  * a second after the last session opened, `steady` { idleKiB, perConnectionKiB, waitedMs:
  * [before, with], steady } once that figure stopped changing (undefined without steadyMaxMs).
  */
-export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare, steadyMaxMs = 0, idleCpuMs = IDLE_CPU_MS }) {
+export async function measureIdle({ port, pid, users, perUser, rounds, parallel, prepare, steadyMaxMs = 0, idleCpuMs }) {
   const before = steadyMaxMs > 0 ? await steadyPss(pid, 'before', steadyMaxMs) : await settledPss(pid, 'before');
   await prepare?.();
   const sessions = [];
