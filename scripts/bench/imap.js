@@ -119,9 +119,13 @@ const COLD_WINDOWS = 10;
  * changing": Loft's rate climbs in steps for about a minute (each uid's process compiles its
  * code as it gets hot; in one 150 s run 2,300/s at 10 s, 3,300-3,800 at 20-40 s, 4,400-5,200
  * from 45 s on), and a rule that stopped at the first flat stretch of a few seconds measured
- * one of those steps.
+ * one of those steps. On the slower machine of 2026-11-30 the climb lasts longer: 2,000-2,400/s
+ * from 20 to 90 s, then 2,900-3,300 from about 100 s on, at the same CPU use. So, with
+ * `laterAtMs`, the same sessions go on unmeasured after the measured stretch until
+ * `laterAtMs` from the first command, and a second stretch of `durationMs` is measured there
+ * (returned as `later`).
  */
-export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0, windowMs: 1000 } }) {
+export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0, windowMs: 1000 }, laterAtMs = 0 }) {
   const counts = Object.fromEntries(MIX_NAMES.map((name) => [name, 0]));
   let errors = 0;
   let firstError;
@@ -134,7 +138,7 @@ export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0
   }));
   let measuring = warmup.ms <= 0;
   let stopped = false;
-  const stopWatchdog = watchdog(clients, warmup.ms + durationMs + 30_000, () => { firstError ??= 'a command had no answer 30 s after the end of the run'; });
+  const stopWatchdog = watchdog(clients, Math.max(warmup.ms + durationMs, laterAtMs + durationMs) + 30_000, () => { firstError ??= 'a command had no answer 30 s after the end of the run'; });
   const loops = Promise.all(counters.map(async (counter) => {
     while (!stopped) {
       const name = pick(counter.random);
@@ -159,21 +163,30 @@ export async function measureImapMix({ port, users, durationMs, warmup = { ms: 0
     windows.push((sum() - before) / ((performance.now() - t0) / 1000));
     if (performance.now() - warmStarted >= warmup.ms) measuring = true;
   }
-  for (const name of MIX_NAMES) counts[name] = 0;
-  const errorsBefore = errors;
-  const cpu = clientCpu();
-  const started = performance.now();
-  await sleep(durationMs);
-  const snapshot = { ...counts };
-  const seconds = (performance.now() - started) / 1000;
-  const clientCpuPercent = cpu();
+  const stretch = async () => {
+    for (const name of MIX_NAMES) counts[name] = 0;
+    const errorsBefore = errors;
+    const cpu = clientCpu();
+    const started = performance.now();
+    await sleep(durationMs);
+    const snapshot = { ...counts };
+    const seconds = (performance.now() - started) / 1000;
+    return { snapshot, seconds, clientCpuPercent: cpu(), errors: errors - errorsBefore };
+  };
+  const first = await stretch();
+  let later;
+  if (laterAtMs > 0) {
+    await sleep(Math.max(0, laterAtMs - (performance.now() - warmStarted)));
+    const second = await stretch();
+    later = summary(second.snapshot, second.seconds, { errors: second.errors, clientCpuPercent: second.clientCpuPercent, atSeconds: laterAtMs / 1000 });
+  }
   stopped = true;
   await loops;
   stopWatchdog();
   for (const client of clients) client.close();
   const cold = windows.slice(0, COLD_WINDOWS);
   const coldMean = cold.length > 0 ? cold.reduce((a, b) => a + b, 0) / cold.length : undefined;
-  return summary(snapshot, seconds, { errors: errors - errorsBefore, firstError, clientCpuPercent, firstWindow: windows[0], coldMean, coldWindows: cold.length, windows });
+  return summary(first.snapshot, first.seconds, { errors: first.errors + (later?.errors ?? 0), firstError, clientCpuPercent: first.clientCpuPercent, firstWindow: windows[0], coldMean, coldWindows: cold.length, windows, later });
 }
 
 /**
