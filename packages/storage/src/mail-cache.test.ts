@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MailCache, setDecodedValuesMax } from './mail-cache.js';
+import { MailCache, UID_CHUNK_WEIGHT, setDecodedValuesMax } from './mail-cache.js';
 import { SILENT_LOGGER } from './storage-logger.js';
 
 describe('MailCache decoded values over the bound', () => {
   it('drops raw header values before the keys made of them, and answers over sets last', () => {
     const dir = mkdtempSync(join(tmpdir(), 'loft-mail-cache-'));
-    const previous = setDecodedValuesMax(40);
+    // Room for four fields of 10 values, each with the chunk its UIDs share.
+    const field = 10 + UID_CHUNK_WEIGHT;
+    const previous = setDecodedValuesMax(4 * field);
     try {
       const cache = new MailCache(join(dir, 'loft.index.cache'), 1, SILENT_LOGGER);
       const computed = new Map<string, number>();
@@ -25,7 +27,8 @@ describe('MailCache decoded values over the bound', () => {
       fill('q:sortDate');
       cache.overMessages('SORT DATE', Uint32Array.of(1, 2, 3), () => 'order', () => 8 * 64);
       fill('q:threadIds');
-      // 10 + 10 + 9 + 10 values: the next field needs room, and the raw header values go.
+      // Three fields and the answer (9 values and a chunk) fill all but one value of the
+      // room: the next field needs room, and the raw header values go.
       fill('q:subjectKey');
       computed.clear();
       fill('q:sortDate');
