@@ -308,7 +308,7 @@ async function benchImap(durationMs, messages) {
     record(part, title, '/s', l.total, field(d, 'total'), true, cpuCell(l.clientCpuPercent, field(d, 'clientCpuPercent')));
     if (shape === 'persistent') {
       if (l.later) {
-        const dl = typeof d === 'object' ? d.later : d;
+        const dl = field(d, 'later');
         record(part, `  the same ${durationMs / 1000} s, ${l.later.atSeconds} s after login`, '/s', l.later.total, field(dl, 'total'), true, cpuCell(l.later.clientCpuPercent, field(dl, 'clientCpuPercent')));
       }
       record(part, '  first second after login (processes cold)', '/s', l.firstWindow, field(d, 'firstWindow'));

@@ -503,16 +503,18 @@ export class MailCache {
     const memo = this.liveMemo();
     let map = memo.values.get(field);
     if (map?.has(uid)) return;
-    makeRoom(memo, weight + (map?.hasChunkFor(uid) ? 0 : UID_CHUNK_WEIGHT), field);
+    let total = weight + (map?.hasChunkFor(uid) ? 0 : UID_CHUNK_WEIGHT);
+    makeRoom(memo, total, field);
     if (memo.values.get(field) !== map) map = undefined; // this memo was the one emptied
-    if (!map) memo.values.set(field, (map = new UidValues()));
-    const total = weight + (map.hasChunkFor(uid) ? 0 : UID_CHUNK_WEIGHT);
+    if (!map) {
+      memo.values.set(field, (map = new UidValues()));
+      total = weight + UID_CHUNK_WEIGHT;
+    }
     memo.weights.set(field, (memo.weights.get(field) ?? 0) + total);
     memo.count += total;
     memoCount += total;
     map.set(uid, value);
   }
-
 
   /** Whether `field` of `uid` is known without re-reading the file (after a get() just scanned it). */
   has(uid: number, field: string): boolean {
