@@ -310,7 +310,8 @@ class Runtime {
     }
     const socket = handle;
     this.trackClient(socket);
-    socket.once('close', () => sendToMaster({ type: 'session-end', sessionId: session.id }));
+    // 'close' comes once: on() rather than once(), which wraps each listener (~200 bytes a client).
+    socket.on('close', () => sendToMaster({ type: 'session-end', sessionId: session.id }));
     this.definition.onSession(socket, session, this.context);
   }
 
@@ -344,7 +345,7 @@ class Runtime {
 
   private trackClient(socket: net.Socket): void {
     this.clients++;
-    socket.once('close', () => this.clientGone());
+    socket.on('close', () => this.clientGone());
     if (!this.full && !this.retiring && this.clients >= this.env.clientLimit) {
       this.full = true;
       this.closeListeners();

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeIndex, encodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
+import { decodeIndex, encodeIndex, FLAG_EXPUNGE_PENDING, MessageTable, type IndexHeader } from './mail-index.js';
 
 /** A table of `n` messages with varied fields and two keywords on some. */
 function table(n: number): MessageTable {
@@ -66,6 +66,22 @@ describe('the index file', () => {
       assert.deepEqual(contents(again.table), contents(expected));
     });
   }
+
+  it('leaves out messages a view has not yet announced as expunged, and keeps them in the view', () => {
+    const t = table(30);
+    // Grown columns are one allocation (an IMAP session holds a table per selected mailbox).
+    assert.equal(t.uids.buffer, t.guids.buffer);
+    const before = contents(t);
+    t.flags[4] = t.flags[4]! | FLAG_EXPUNGE_PENDING;
+    t.flags[17] = t.flags[17]! | FLAG_EXPUNGE_PENDING;
+    const decoded = decodeIndex(Buffer.from(encodeIndex(header(30), t)));
+    assert.ok(typeof decoded !== 'string', String(decoded));
+    const kept = before.filter((_, slot) => slot !== 4 && slot !== 17);
+    assert.deepEqual(contents(decoded.table), kept);
+    t.flags[4] = t.flags[4]! & ~FLAG_EXPUNGE_PENDING;
+    t.flags[17] = t.flags[17]! & ~FLAG_EXPUNGE_PENDING;
+    assert.deepEqual(contents(t), before, 'the view still has every message');
+  });
 
   it('refuses an index whose data does not match its checksum', () => {
     const encoded = Buffer.from(encodeIndex(header(100), table(100)));

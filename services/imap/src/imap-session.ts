@@ -139,7 +139,8 @@ export class ImapSession implements SessionContext {
     );
     socket.on('error', () => socket.destroy());
     socket.on('close', () => void this.closeSession());
-    socket.setTimeout(AUTOLOGOUT_MS, () => this.kick('Disconnected for inactivity.'));
+    socket.setTimeout(AUTOLOGOUT_MS);
+    socket.on('timeout', () => this.kick('Disconnected for inactivity.'));
   }
 
   get user(): MailUser {

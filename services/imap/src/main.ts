@@ -26,7 +26,8 @@ await runService({
     const session = new ImapSession(socket, handoff, ctx.logger, ctx.settings);
     sessions.add(session);
     sessionsChanged();
-    socket.once('close', () => {
+    // 'close' comes once: on() rather than once(), which wraps each listener (~200 bytes a session).
+    socket.on('close', () => {
       sessions.delete(session);
       sessionsChanged();
     });
