@@ -213,6 +213,41 @@ async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
       assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
     });
   }
+  // Sequence numbers with gaps, across a carry (9 to 10, 99 to 100).
+  const some = await raw.command('FETCH 2,9:11,99:101,300 (FLAGS)');
+  assert.deepEqual([...some.matchAll(/^\* (\d+) FETCH/gm)].map((m) => Number(m[1])), [2, 9, 10, 11, 99, 100, 101, 300]);
+
+  // A mailbox that never had a keyword (system flags only), half of it \Recent to this session.
+  await raw.command('CREATE Plain');
+  const appendAll = async (from: number, to: number): Promise<void> => {
+    const tag = raw.nextTag();
+    const parts: Buffer[] = [Buffer.from(`${tag} APPEND Plain`)];
+    for (let i = from; i <= to; i++) {
+      const data = message({ Subject: `p${i}` }, `p${i}\r\n`);
+      parts.push(Buffer.from(` (${i % 3 === 0 ? '\\Seen' : i % 3 === 1 ? '\\Flagged \\Answered' : ''}) {${data.length}+}\r\n`), data);
+    }
+    parts.push(Buffer.from('\r\n'));
+    raw.write(Buffer.concat(parts));
+    await raw.until(new RegExp(`${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`));
+    assert.match(raw.take(), new RegExp(`${tag} OK`));
+  };
+  await appendAll(1, 60);
+  await raw.command('SELECT Plain');
+  await raw.command('CLOSE');
+  await appendAll(61, 120);
+  await raw.command('SELECT Plain');
+  const plain = await raw.command('FETCH 1:* (FLAGS)');
+  const sorted = (text: string): string => text.split(' ').sort().join(' ');
+  const flagsBySeq = [...plain.matchAll(/^\* (\d+) FETCH \(FLAGS \(([^)]*)\)\)\r\n/gm)].map((m) => [Number(m[1]), sorted(m[2]!)]);
+  assert.deepEqual(flagsBySeq, Array.from({ length: 120 }, (_, k) => {
+    const i = k + 1;
+    const flags = [...(i % 3 === 0 ? ['\\Seen'] : i % 3 === 1 ? ['\\Answered', '\\Flagged'] : []), ...(i > 60 ? ['\\Recent'] : [])];
+    return [i, sorted(flags.join(' '))];
+  }));
+  const gaps = await raw.command('FETCH 1,9:10,99:100 (FLAGS)');
+  assert.deepEqual([...gaps.matchAll(/^\* (\d+) FETCH \(FLAGS \(([^)]*)\)\)/gm)].map((m) => [Number(m[1]), sorted(m[2]!)]), [
+    [1, '\\Answered \\Flagged'], [9, '\\Seen'], [10, '\\Answered \\Flagged'], [99, '\\Recent \\Seen'], [100, '\\Answered \\Flagged \\Recent'],
+  ]);
 }
 
 async function mailboxes(t: TestContext, port: number): Promise<void> {
