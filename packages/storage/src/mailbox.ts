@@ -361,46 +361,21 @@ export class Mailbox {
 
   /**
    * flagTextOfSeq() of each of `seqs`, in one pass over the index, for a FETCH 1:* (FLAGS)
-   * of a large mailbox: the distinct texts, and for each of `seqs` the index of its text
-   * among them. A mailbox has few distinct flag sets, so the caller renders each once; and
-   * without keywords the pass is a table lookup per message, no call and no string (a first
-   * FETCH in a process runs before V8 has optimised anything, where each step counts).
+   * of a large mailbox: system flags' texts are shared strings, so without keywords this
+   * allocates only the array, with one small call per message (a first FETCH in a process
+   * runs before V8 has optimised anything, where each call counts).
    */
-  flagTextIdsOfSeqs(seqs: Uint32Array, withRecent = true): { ids: Uint32Array; texts: string[] } {
-    const ids = new Uint32Array(seqs.length);
-    const texts: string[] = [];
+  flagTextsOfSeqs(seqs: Uint32Array, withRecent = true): string[] {
+    if (this.state.table.kwWords > 0) return Array.from(seqs, (seq) => this.flagTextOfSeq(seq, withRecent));
+    const out = new Array<string>(seqs.length);
     const t = this.state.table;
-    const announced = this.announced;
-    if (t.kwWords > 0) {
-      const idOf = new Map<string, number>();
-      for (let i = 0; i < seqs.length; i++) {
-        const text = this.flagTextOfSeq(seqs[i]!, withRecent);
-        let id = idOf.get(text);
-        if (id === undefined) {
-          id = texts.push(text) - 1;
-          idOf.set(text, id);
-        }
-        ids[i] = id;
-      }
-      return { ids, texts };
-    }
-    // Key: the system flag bits and whether the message is \Recent to this view, as in systemFlagText().
-    const idOfKey = ID_OF_FLAG_KEY.fill(-1);
-    const flags = t.flags;
-    const uids = t.uids;
-    const recentFrom = withRecent && this.claimsRecent ? this.recentFrom : Infinity;
+    const claims = withRecent && this.claimsRecent;
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i]!;
-      if (seq < 1 || seq > announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
-      const key = (flags[seq - 1]! & SYSTEM_FLAG_MASK) * 2 + (uids[seq - 1]! >= recentFrom ? 1 : 0);
-      let id = idOfKey[key]!;
-      if (id < 0) {
-        id = texts.push(systemFlagText(flags[seq - 1]!, key % 2 === 1)) - 1;
-        idOfKey[key] = id;
-      }
-      ids[i] = id;
+      if (seq < 1 || seq > this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
+      out[i] = systemFlagText(t.flags[seq - 1]!, claims && t.uids[seq - 1]! >= this.recentFrom);
     }
-    return { ids, texts };
+    return out;
   }
 
   private flagTextOfSlot(slot: number, withRecent: boolean): string {
@@ -1648,9 +1623,6 @@ function discardSnapshot(snapshot: Snapshot): void {
  * combination, made once, by (system flag bits) * 2 + recent.
  */
 const systemFlagTextByKey: Array<string | undefined> = new Array<string | undefined>((SYSTEM_FLAG_MASK + 1) * 2).fill(undefined);
-/** flagTextIdsOfSeqs()'s scratch (it does not await): id by systemFlagText() key. */
-const ID_OF_FLAG_KEY = new Int32Array((SYSTEM_FLAG_MASK + 1) * 2);
-
 function systemFlagText(bits: number, recent: boolean): string {
   const key = (bits & SYSTEM_FLAG_MASK) * 2 + (recent ? 1 : 0);
   let text = systemFlagTextByKey[key];

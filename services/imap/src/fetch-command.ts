@@ -188,13 +188,18 @@ async function fetchIndexOnly(
   // `* 12 FETCH (FLAGS (\Seen))` is ~30 bytes: a first guess; the Buffer grows if lines are longer.
   const batch = new LineBatch(seqs.length * BYTES_PER_INDEX_LINE);
   if (names.length === 1 && names[0] === 'FLAGS' && !uidFirst && !modseqLast && o.changedSince === undefined) {
-    // FETCH 1:* (FLAGS), a client's resync of a large mailbox: one call per line, each
-    // distinct flag set rendered once.
-    const { ids, texts } = sel.flagTextIdsOfSeqs(seqs);
-    const rests = texts.map((text) => flagsBytes(FLAGS_LINES, text));
+    // FETCH 1:* (FLAGS), a client's resync of a large mailbox: one call per line.
+    const texts = sel.flagTextsOfSeqs(seqs);
+    let lastText: string | undefined;
+    let rest: Buffer = LINE_END;
     for (let i = 0; i < seqs.length; i++) {
       if (ctx.closed) break;
-      batch.line(seqs[i]!, rests[ids[i]!]!);
+      const text = texts[i]!;
+      if (text !== lastText) {
+        rest = flagsBytes(FLAGS_LINES, text);
+        lastText = text;
+      }
+      batch.line(seqs[i]!, rest);
       if (batch.length >= FETCH_BATCH_BYTES) await sendBatch(ctx, batch);
     }
     if (batch.length > 0) ctx.writer.send(batch.take());
@@ -280,14 +285,6 @@ function flagsBytes(form: FlagsForm, flagText: string): Buffer {
 class LineBatch {
   private buf: Buffer = EMPTY_BATCH;
   length = 0;
-  /**
-   * The last sequence number line() wrote, as ASCII codes right-aligned in MAX_DIGITS
-   * places ('0' before them), and their count. An Array, not a Buffer: a batch is made
-   * per FETCH, and a small Buffer costs an allocation outside the heap.
-   */
-  private readonly digits: number[] = new Array<number>(MAX_DIGITS).fill(0x30);
-  private digitCount = 0;
-  private lastSeq = Number.NaN;
   /** Bytes expected in what is not written yet, so the next Buffer's size. */
   private expected: number;
 
@@ -323,37 +320,9 @@ class LineBatch {
     let at = this.length;
     buf[at++] = 0x2a;
     buf[at++] = SPACE;
-    at = this.sequenceNumber(buf, at, seq);
+    at = writeDecimal(buf, at, seq);
     buf.set(rest, at);
     this.length = at + rest.length;
-  }
-
-  /**
-   * Writes `seq` in decimal at `at`. Lines mostly go up by one (FETCH 1:*), so the digits
-   * are the last line's plus one, carried by hand: a division per digit and a reversal
-   * made a process's first FETCH 1:* (FLAGS) of 100,000 messages several times slower
-   * before V8 optimised the loop (a resync is often a process's first command).
-   */
-  private sequenceNumber(buf: Buffer, at: number, seq: number): number {
-    const digits = this.digits;
-    if (seq === this.lastSeq + 1) {
-      let k = MAX_DIGITS - 1;
-      while (digits[k] === 0x39) digits[k--] = 0x30;
-      digits[k] = digits[k]! + 1;
-      if (MAX_DIGITS - k > this.digitCount) this.digitCount = MAX_DIGITS - k;
-    } else {
-      let n = seq;
-      let k = MAX_DIGITS;
-      do {
-        digits[--k] = 0x30 + (n % 10);
-        n = Math.floor(n / 10);
-      } while (n > 0);
-      digits.fill(0x30, 0, k);
-      this.digitCount = MAX_DIGITS - k;
-    }
-    this.lastSeq = seq;
-    for (let d = MAX_DIGITS - this.digitCount; d < MAX_DIGITS; d++) buf[at++] = digits[d]!;
-    return at;
   }
 
   /** A non-negative integer in decimal. */

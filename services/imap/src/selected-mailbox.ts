@@ -115,9 +115,9 @@ export class SelectedMailbox {
     return `(${this.flagTextOfSeq(seq)})`;
   }
 
-  /** flagTextOfSeq() of each of `seqs`, in one pass: the distinct texts, and each seq's index among them. */
-  flagTextIdsOfSeqs(seqs: Uint32Array): { ids: Uint32Array; texts: string[] } {
-    return this.mailbox.flagTextIdsOfSeqs(seqs, !this.hideRecent);
+  /** flagTextOfSeq() of each of `seqs`, in one pass. */
+  flagTextsOfSeqs(seqs: Uint32Array): string[] {
+    return this.mailbox.flagTextsOfSeqs(seqs, !this.hideRecent);
   }
 
   /** The flags of the message at `seq`, space-separated, as this view shows them (\Recent or not). */
