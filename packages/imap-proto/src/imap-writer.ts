@@ -163,9 +163,13 @@ export class ImapWriter {
       // were a copy of everything held (256 KiB at a time in a FETCH 1:* of a large
       // mailbox) into a Buffer large enough for malloc to map fresh pages for each time:
       // 2,100-2,500 page faults in a process's first FETCH 1:* (FLAGS) of 100,000 messages.
-      this.#cork();
       let accepted = true;
-      for (const bytes of queue) accepted = this.#socket.write(bytes);
+      if (queue.length === 1) {
+        accepted = this.#socket.write(queue[0]!);
+      } else {
+        this.#cork();
+        for (const bytes of queue) accepted = this.#socket.write(bytes);
+      }
       if (!accepted) {
         this.#waitForDrain();
         return;
