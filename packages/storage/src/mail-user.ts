@@ -29,7 +29,7 @@ import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
 import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
-import { assertInside, ensureRealDir, ensureRealDirs, flatString, isErrno, lstatOrUndefined, pathIn } from './safe-fs.js';
+import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 
@@ -123,14 +123,14 @@ export class MailUser {
 
   private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
     this.user = options.user;
-    this.root = flatString(root);
-    this.listPath = pathIn(this.root, 'loft.mailboxlist');
-    this.subscriptionsPath = pathIn(this.root, 'loft.subscriptions');
+    this.root = root;
+    this.listPath = join(root, 'loft.mailboxlist');
+    this.subscriptionsPath = join(root, 'loft.subscriptions');
     this.settings = settings;
     this.logger = options.logger ?? SILENT_LOGGER;
     this.parser = options.parser;
     this.tuning = options.tuning;
-    this.lock = new MailboxLock(this.root, this.logger);
+    this.lock = new MailboxLock(root, this.logger);
     this.snapshots = options.shareSnapshots ? processSnapshots : new SnapshotStore();
   }
 
@@ -173,7 +173,7 @@ export class MailUser {
     let paths = this.pathsByGuid.get(guid);
     if (paths) return paths;
     if (!/^[0-9a-f]{32}$/.test(guid)) throw new LoftError('LOFT_E_STORAGE_CORRUPT', `mailbox list names a bad GUID ${JSON.stringify(guid)}`);
-    const dir = pathIn(pathIn(this.root, 'mailboxes'), guid);
+    const dir = join(this.root, 'mailboxes', guid);
     assertInside(this.root, dir);
     paths = mailboxPaths(dir);
     this.pathsByGuid.set(guid, paths);

@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { decodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
 import { MailboxState } from './mailbox-state.js';
-import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, pathIn, readFileNoFollow, SyncFile, tempName } from './safe-fs.js';
+import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, readFileNoFollow, SyncFile, tempName } from './safe-fs.js';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog, type LogHeader, type LogScan } from './transaction-log.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -34,11 +34,11 @@ export interface MailboxPaths {
 export function mailboxPaths(dir: string): MailboxPaths {
   return {
     dir,
-    meta: pathIn(dir, 'loft.mailbox'),
-    index: pathIn(dir, 'loft.index'),
-    log: pathIn(dir, 'loft.index.log'),
-    cache: pathIn(dir, 'loft.index.cache'),
-    tmp: pathIn(dir, 'tmp'),
+    meta: join(dir, 'loft.mailbox'),
+    index: join(dir, 'loft.index'),
+    log: join(dir, 'loft.index.log'),
+    cache: join(dir, 'loft.index.cache'),
+    tmp: join(dir, 'tmp'),
   };
 }
 

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import { LoftError } from '@loft/errors';
-import { O_NOFOLLOW, isErrno, pathIn } from './safe-fs.js';
+import { O_NOFOLLOW, isErrno } from './safe-fs.js';
 import type { StorageLogger } from './storage-logger.js';
 
 export const LOCK_STALE_MS = 10_000;
@@ -108,7 +108,7 @@ export class MailboxLock {
   private readonly fs: typeof nodeFs;
 
   constructor(private readonly dir: string, private readonly logger: StorageLogger) {
-    this.lockPath = pathIn(dir, 'loft.lock');
+    this.lockPath = join(dir, 'loft.lock');
     this.fs = linkLockFs(dir);
   }
 

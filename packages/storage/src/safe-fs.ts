@@ -194,22 +194,3 @@ export async function atomicWriteFile(path: string, data: Uint8Array | readonly 
   }
   if (fsync) await fsyncDir(dirname(path));
 }
-
-/**
- * `name` in `dir`, a directory path that is already normal (made by join()): one string
- * node on top of `dir`, which the paths of a mailbox share. join() builds its result
- * piece by piece, ~500 bytes of string nodes for a mailbox's path until a system call
- * flattens it, per path and IMAP session.
- */
-export function pathIn(dir: string, name: string): string {
-  return dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`;
-}
-
-/**
- * `s` as one flat string. join() and repeated concatenation leave a tree of string nodes
- * (a few hundred bytes for a path), which a long-lived path keeps; a round trip through
- * UTF-8 makes a plain string of it.
- */
-export function flatString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('utf8');
-}
