@@ -213,7 +213,7 @@ async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
       assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
     });
   }
-  // Sequence numbers with gaps, across a carry (9 to 10, 99 to 100).
+  // Sequence numbers with gaps, and where they gain a digit (9 to 10, 99 to 100).
   const some = await raw.command('FETCH 2,9:11,99:101,300 (FLAGS)');
   assert.deepEqual([...some.matchAll(/^\* (\d+) FETCH/gm)].map((m) => Number(m[1])), [2, 9, 10, 11, 99, 100, 101, 300]);
 

@@ -107,7 +107,7 @@ export class MessageTable {
   }
 
   /** Takes `columns` (allocColumns) as the table's arrays. */
-  setColumns(columns: Columns): void {
+  private setColumns(columns: Columns): void {
     this.uids = columns.uids;
     this.flags = columns.flags;
     this.sizes = columns.sizes;
@@ -226,7 +226,7 @@ const NO_U32 = new Uint32Array(0);
 const NO_F64 = new Float64Array(0);
 const NO_U8 = new Uint8Array(0);
 
-export interface Columns {
+interface Columns {
   uids: Uint32Array;
   flags: Uint32Array;
   sizes: Uint32Array;
@@ -243,23 +243,18 @@ export interface Columns {
  * selected mailbox (eight arrays of 16 or 32 slots were ~3.2 KiB a session, ~1,000 sessions
  * a process). The 64-bit columns come first, so every column is aligned.
  */
-export function allocColumns(capacity: number, kwWords: number): Columns {
-  const buffer = new ArrayBuffer(capacity * (3 * 8 + 3 * 4 + 16 + kwWords * 4));
-  let at = 0;
-  const take = <T>(make: (offset: number) => T, bytes: number): T => {
-    const column = make(at);
-    at += bytes;
-    return column;
-  };
+function allocColumns(capacity: number, kwWords: number): Columns {
+  const c = capacity;
+  const buffer = new ArrayBuffer(c * (3 * 8 + 3 * 4 + 16 + kwWords * 4));
   return {
-    modseqs: take((o) => new Float64Array(buffer, o, capacity), capacity * 8),
-    internalDates: take((o) => new Float64Array(buffer, o, capacity), capacity * 8),
-    saveDates: take((o) => new Float64Array(buffer, o, capacity), capacity * 8),
-    uids: take((o) => new Uint32Array(buffer, o, capacity), capacity * 4),
-    flags: take((o) => new Uint32Array(buffer, o, capacity), capacity * 4),
-    sizes: take((o) => new Uint32Array(buffer, o, capacity), capacity * 4),
-    keywordBits: take((o) => new Uint32Array(buffer, o, capacity * kwWords), capacity * kwWords * 4),
-    guids: take((o) => new Uint8Array(buffer, o, capacity * 16), capacity * 16),
+    modseqs: new Float64Array(buffer, 0, c),
+    internalDates: new Float64Array(buffer, 8 * c, c),
+    saveDates: new Float64Array(buffer, 16 * c, c),
+    uids: new Uint32Array(buffer, 24 * c, c),
+    flags: new Uint32Array(buffer, 28 * c, c),
+    sizes: new Uint32Array(buffer, 32 * c, c),
+    keywordBits: new Uint32Array(buffer, 36 * c, c * kwWords),
+    guids: new Uint8Array(buffer, (36 + 4 * kwWords) * c, 16 * c),
   };
 }
 
