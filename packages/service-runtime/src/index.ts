@@ -3,3 +3,4 @@ export type { ServiceDefinition, ServiceContext, ListenerInfo } from './run-serv
 export { dropPrivileges } from './privileges.js';
 export { lookupUser, lookupGroup, type UserEntry } from './users.js';
 export { startIdleCollector, type IdleCollector } from './idle-collector.js';
+export { linkedModule, UNLINKED_ENV, type LinkedModule } from './linked-module.js';

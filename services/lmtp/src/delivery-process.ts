@@ -7,12 +7,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LoftError } from '@loft/errors';
 import { ENV } from '@loft/master-protocol';
+import { linkedModule } from '@loft/service-runtime';
 import type { Logger } from '@loft/log';
 import { isChildMessage, type ChildArgv, type ChildMode, type ParentToChild } from './child-protocol.js';
 import type { DeliveryOutcome, DeliveryRequest } from './delivery.js';
 import type { MessageSpool } from './message-spool.js';
 
-const CHILD_MODULE = fileURLToPath(new URL('./delivery-child.js', import.meta.url));
+/** The delivery child, linked when the build linked it (see linkedModule). */
+const CHILD_MODULE = linkedModule(fileURLToPath(new URL('./delivery-child.js', import.meta.url))).path;
 /** A child that has not said `ready` (or `assigned`) by then is killed; its deliveries tempfail. */
 export const CHILD_START_TIMEOUT_MS = 15_000;
 /** seteuid children: libuv threadpool and V8 platform threads (see the constructor). */

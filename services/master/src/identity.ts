@@ -5,12 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { LoftError } from '@loft/errors';
 import type { ServiceSettings } from '@loft/master-protocol';
 import type { ServiceIdentity } from './service-pool.js';
-import { lookupGroup, lookupUser } from '@loft/service-runtime';
+import { linkedModule, lookupGroup, lookupUser } from '@loft/service-runtime';
 
-/** services/ of this install: built-in executables are services/<name>/dist/main.js. */
+/**
+ * services/ of this install: built-in executables are services/<name>/dist/main.js, started
+ * from main.linked.js when the build linked it (see linkedModule).
+ */
 const SERVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export function resolveExecutable(service: string, settings: ServiceSettings): string {
+/** Linked modules found out of date, each reported once. */
+const reportedStale = new Set<string>();
+
+export function resolveExecutable(service: string, settings: ServiceSettings, warn?: (message: string) => void): string {
   const executable = settings.executable || service;
   if (path.isAbsolute(executable)) {
     if (!fs.existsSync(executable)) throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', `service ${service}: executable ${executable} does not exist`);
@@ -20,7 +26,12 @@ export function resolveExecutable(service: string, settings: ServiceSettings): s
   if (!builtin || !fs.existsSync(builtin)) {
     throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', `service ${service}: executable '${executable}' is neither a built-in service nor an absolute path`);
   }
-  return builtin;
+  const linked = linkedModule(builtin);
+  if (linked.stale && !reportedStale.has(builtin)) {
+    reportedStale.add(builtin);
+    warn?.(`service ${service}: starting it from its compiled modules: ${linked.stale}`);
+  }
+  return linked.path;
 }
 
 /** Rootless: everything runs as the invoking user. As root an unset user means root itself. */

@@ -57,6 +57,8 @@ export class Master implements PoolHost, HandoffHost {
   private control: IpcServer<MasterControlProtocol> | undefined;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<number> | undefined;
+  /** A service's linked module is older than its compiled files (see resolveExecutable). */
+  private readonly warnStale = (message: string): void => this.logger.warn(message);
 
   constructor(private readonly options: MasterOptions) {
     const relay = this.relay;
@@ -138,7 +140,7 @@ export class Master implements PoolHost, HandoffHost {
   /** Starts the spares of mail service `name` (process_min_avail of them), if it wants any. */
   private startSpares(name: string, service: ServiceSettings): void {
     if (service.process_min_avail <= 0) return;
-    const pool = new ServicePool(name, service, this.generation, [], {}, resolveExecutable(name, service), this, { [ENV.SPARE]: '1' });
+    const pool = new ServicePool(name, service, this.generation, [], {}, resolveExecutable(name, service, this.warnStale), this, { [ENV.SPARE]: '1' });
     this.sparePools.set(name, pool);
     pool.ensure();
   }
@@ -152,7 +154,7 @@ export class Master implements PoolHost, HandoffHost {
     let pool = this.mailPools.get(key);
     if (!pool) {
       const identity = this.rootless ? {} : { uid, gid };
-      pool = new ServicePool(service, settings, this.generation, [], identity, resolveExecutable(service, settings), this);
+      pool = new ServicePool(service, settings, this.generation, [], identity, resolveExecutable(service, settings, this.warnStale), this);
       this.mailPools.set(key, pool);
     }
     return pool;
@@ -224,7 +226,7 @@ export class Master implements PoolHost, HandoffHost {
     for (const [name, service] of Object.entries(this.settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
       if (service.type === 'mail') {
-        resolveExecutable(name, service); // checked now, started per user on demand
+        resolveExecutable(name, service, this.warnStale); // checked now, started per user on demand
         this.startSpares(name, service);
       } else await this.startPool(name, service);
     }
@@ -237,7 +239,7 @@ export class Master implements PoolHost, HandoffHost {
     const settings: ServiceSettings = { ...SERVICE_DEFAULTS, process_limit: 1, idle_kill: 0, inet_listener: {}, unix_listener: {} };
     const extraEnv: NodeJS.ProcessEnv = { [ENV.CONFIG_FILE]: this.options.configFile };
     if (this.options.baseDir) extraEnv[ENV.BASE_DIR] = this.options.baseDir;
-    const pool = new ServicePool('config', settings, 1, [], {}, resolveExecutable('config', settings), this, extraEnv);
+    const pool = new ServicePool('config', settings, 1, [], {}, resolveExecutable('config', settings, this.warnStale), this, extraEnv);
     this.pools.set('config', pool);
     pool.ensure();
     return pool;
@@ -256,7 +258,7 @@ export class Master implements PoolHost, HandoffHost {
   private async startPool(name: string, service: ServiceSettings): Promise<ServicePool> {
     const identity = await resolveIdentity(name, service, this.rootless);
     const listeners = await this.openListeners(name, service, this.listeners, this.listeners);
-    const pool = new ServicePool(name, service, this.generation, listeners, identity, resolveExecutable(name, service), this);
+    const pool = new ServicePool(name, service, this.generation, listeners, identity, resolveExecutable(name, service, this.warnStale), this);
     this.pools.set(name, pool);
     pool.ensure();
     return pool;
@@ -412,10 +414,10 @@ export class Master implements PoolHost, HandoffHost {
     for (const [name, service] of Object.entries(settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
       if (service.type === 'mail') {
-        resolveExecutable(name, service);
+        resolveExecutable(name, service, this.warnStale);
         continue;
       }
-      prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service)]);
+      prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service, this.warnStale)]);
     }
     // Open the new generation's listeners (reusing identical ones) before retiring the old.
     const opened = new Map<string, ListenerHandle>();
