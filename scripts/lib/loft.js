@@ -54,7 +54,11 @@ service imap-login {
 ${conf}`);
   const started = process.hrtime.bigint();
   // exec keeps the pid: the shell only raises the fd limit (root may raise the hard limit).
-  const child = spawn('/bin/sh', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`, process.execPath, path.join(root, 'services/master/bin/loftd.js'), '-c', file, '--base-dir', baseDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('/bin/sh', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec "$0" "$@"`, process.execPath, path.join(root, 'services/master/bin/loftd.js'), '-c', file, '--base-dir', baseDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // As etc/loftd.service and `npm start` run loftd.
+    env: { ...process.env, MALLOC_ARENA_MAX: '1' },
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     if (stderr.length < 20_000) stderr += d;

@@ -23,6 +23,7 @@ import { ServicePool, type PoolHost, type ProcessEntry } from './service-pool.js
 import { AuthUserdbClient } from './auth-userdb-client.js';
 import { HandoffBroker, type HandoffHost } from './handoff.js';
 import { resolveExecutable, resolveIdentity, resolveSocketOwner } from './identity.js';
+import { UNLINKED_ENV } from '@loft/service-runtime';
 
 const CORE_STOP_GRACE_MS = 5_000;
 const MASTER_SOCKET_MODE = 0o600;
@@ -81,6 +82,8 @@ export class Master implements PoolHost, HandoffHost {
       [ENV.LOG_LEVEL]: this.settings?.log_level ?? 'info',
     };
     if (process.env.TZ) env.TZ = process.env.TZ;
+    // lmtp starts its delivery children itself (see linkedModule).
+    if (process.env[UNLINKED_ENV]) env[UNLINKED_ENV] = process.env[UNLINKED_ENV];
     if (this.settings) {
       env[ENV.BASE_DIR] = this.settings.base_dir;
       env[ENV.CONFIG_SOCKET] = path.join(this.runDir, RUN_FILES.CONFIG_SOCKET);

@@ -305,6 +305,7 @@ export class ServicePool {
     // compiler threads leave 1-4 MiB in theirs after a burst, never given back (measured
     // after 1,000 logins: auth +3.9 MiB, imap-login +1.9, anvil +1.7; with one arena, none).
     // Mail processes keep the default: they run the IMAP commands, where threads contend.
+    // (loftd itself gets it from etc/loftd.service and `npm start`.)
     if (settings.type !== 'mail') env.MALLOC_ARENA_MAX = '1';
     if (identity.uid !== undefined && identity.gid !== undefined) {
       env[ENV.UID] = String(identity.uid);
