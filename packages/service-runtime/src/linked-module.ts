@@ -25,10 +25,11 @@ export interface LinkedModule {
  */
 export function linkedModule(modulePath: string): LinkedModule {
   if (process.env[UNLINKED_ENV] === '1' || !modulePath.endsWith('.js')) return { path: modulePath };
-  const linked = `${modulePath.slice(0, -3)}.linked.js`;
+  const base = modulePath.slice(0, -3);
+  const linked = `${base}.linked.js`;
   let inputs: Record<string, { size: number; mtimeMs: number }>;
   try {
-    inputs = (JSON.parse(fs.readFileSync(`${modulePath.slice(0, -3)}.linked.json`, 'utf8')) as { inputs: typeof inputs }).inputs;
+    inputs = (JSON.parse(fs.readFileSync(`${base}.linked.json`, 'utf8')) as { inputs: typeof inputs }).inputs;
     fs.accessSync(linked, fs.constants.R_OK);
   } catch {
     return { path: modulePath };

@@ -13,10 +13,7 @@ import { linkedModule, lookupGroup, lookupUser } from '@loft/service-runtime';
  */
 const SERVICES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Linked modules found out of date, each reported once. */
-const reportedStale = new Set<string>();
-
-export function resolveExecutable(service: string, settings: ServiceSettings, warn?: (message: string) => void): string {
+export function resolveExecutable(service: string, settings: ServiceSettings, warn: (message: string) => void): string {
   const executable = settings.executable || service;
   if (path.isAbsolute(executable)) {
     if (!fs.existsSync(executable)) throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', `service ${service}: executable ${executable} does not exist`);
@@ -27,10 +24,7 @@ export function resolveExecutable(service: string, settings: ServiceSettings, wa
     throw new LoftError('LOFT_E_MASTER_UNKNOWN_SERVICE', `service ${service}: executable '${executable}' is neither a built-in service nor an absolute path`);
   }
   const linked = linkedModule(builtin);
-  if (linked.stale && !reportedStale.has(builtin)) {
-    reportedStale.add(builtin);
-    warn?.(`service ${service}: starting it from its compiled modules: ${linked.stale}`);
-  }
+  if (linked.stale) warn(`service ${service}: starting it from its compiled modules: ${linked.stale}`);
   return linked.path;
 }
 

@@ -47,6 +47,8 @@ export class Master implements PoolHost, HandoffHost {
   private mailPools = new Map<string, ServicePool>();
   /** Per mail service with process_min_avail: spares that wait for a user (see ServicePool.takeSpare). */
   private sparePools = new Map<string, ServicePool>();
+  /** Per mail service, the module its processes run: resolved at start and reload, not per uid (a stat per linked file). */
+  private mailModules = new Map<string, string>();
   /** Per mail service, the uid of all its logins so far, or 'several' (see spareWanted). */
   private readonly loginUid = new Map<string, number | 'several'>();
   readonly auth = new AuthUserdbClient(() => this.listenerPath('auth-userdb'));
@@ -142,22 +144,24 @@ export class Master implements PoolHost, HandoffHost {
 
   /** Starts the spares of mail service `name` (process_min_avail of them), if it wants any. */
   private startSpares(name: string, service: ServiceSettings): void {
-    if (service.process_min_avail <= 0) return;
-    const pool = new ServicePool(name, service, this.generation, [], {}, resolveExecutable(name, service, this.warnStale), this, { [ENV.SPARE]: '1' });
+    const modulePath = this.mailModules.get(name);
+    if (service.process_min_avail <= 0 || !modulePath) return;
+    const pool = new ServicePool(name, service, this.generation, [], {}, modulePath, this, { [ENV.SPARE]: '1' });
     this.sparePools.set(name, pool);
     pool.ensure();
   }
 
   mailPool(service: string, uid: number, gid: number): ServicePool | undefined {
     const settings = this.settings.service[service];
-    if (!settings || settings.type !== 'mail') return undefined;
+    const modulePath = this.mailModules.get(service);
+    if (!settings || settings.type !== 'mail' || !modulePath) return undefined;
     const key = `${service}:${uid}`;
     const seen = this.loginUid.get(service);
     if (seen !== uid && seen !== 'several') this.loginUid.set(service, seen === undefined ? uid : 'several');
     let pool = this.mailPools.get(key);
     if (!pool) {
       const identity = this.rootless ? {} : { uid, gid };
-      pool = new ServicePool(service, settings, this.generation, [], identity, resolveExecutable(service, settings, this.warnStale), this);
+      pool = new ServicePool(service, settings, this.generation, [], identity, modulePath, this);
       this.mailPools.set(key, pool);
     }
     return pool;
@@ -229,7 +233,7 @@ export class Master implements PoolHost, HandoffHost {
     for (const [name, service] of Object.entries(this.settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
       if (service.type === 'mail') {
-        resolveExecutable(name, service, this.warnStale); // checked now, started per user on demand
+        this.mailModules.set(name, resolveExecutable(name, service, this.warnStale)); // started per user on demand
         this.startSpares(name, service);
       } else await this.startPool(name, service);
     }
@@ -414,10 +418,11 @@ export class Master implements PoolHost, HandoffHost {
     // Resolve everything that can fail before touching the running generation.
     checkInetListeners(settings.service);
     const prepared: Array<[string, ServiceSettings, Awaited<ReturnType<typeof resolveIdentity>>, string]> = [];
+    const mailModules = new Map<string, string>();
     for (const [name, service] of Object.entries(settings.service)) {
       if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
       if (service.type === 'mail') {
-        resolveExecutable(name, service, this.warnStale);
+        mailModules.set(name, resolveExecutable(name, service, this.warnStale));
         continue;
       }
       prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service, this.warnStale)]);
@@ -453,6 +458,7 @@ export class Master implements PoolHost, HandoffHost {
       if (pool.processes.size > 0) this.draining.add(pool);
     }
     this.mailPools = new Map();
+    this.mailModules = mailModules;
     // Spares hold the old generation's settings: new ones start with the new settings.
     this.sparePools = new Map();
     for (const [name, service] of Object.entries(settings.service)) if (service.type === 'mail') this.startSpares(name, service);
