@@ -17,6 +17,7 @@ export class ImapClient {
     this.greeting = undefined;
     this.onUntagged = undefined; // (line) => void, for every untagged line
     this.collect = undefined; // array: untagged lines of the command that asked for them
+    this.each = undefined; // (buffer, start, end) => void: the same, read in place (no string per line)
     this.closed = undefined;
     this.next = 1;
     socket.setNoDelay(true);
@@ -100,6 +101,10 @@ export class ImapClient {
       return;
     }
     if (first === 0x2a /* * */) {
+      if (this.each !== undefined) {
+        this.each(buffer, start, end);
+        return;
+      }
       if (this.collect === undefined && this.onUntagged === undefined) return;
       const line = buffer.toString('latin1', start, end);
       this.collect?.push(line);
@@ -120,6 +125,7 @@ export class ImapClient {
     this.waiting.delete(tag);
     const line = buffer.toString('latin1', start, end);
     if (pending.collect) this.collect = undefined;
+    if (pending.each) this.each = undefined;
     if (line.startsWith(`${tag} OK`)) pending.resolve({ line, untagged: pending.collect });
     else pending.reject(new Error(`${pending.text.split(' ')[0]} answered: ${line.slice(tag.length + 1)}`));
   }
@@ -130,14 +136,15 @@ export class ImapClient {
    * `collect`: return the untagged lines received until the tagged reply (one such command at a time).
    * `timeoutMs`: with no tagged reply by then the connection is closed and the command fails.
    */
-  command(parts, { collect = false, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+  command(parts, { collect = false, each = undefined, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
     if (this.closed) return Promise.reject(this.closed);
     const tag = `t${this.next++}`;
     const text = typeof parts === 'string' ? parts : parts.filter((p) => typeof p === 'string').join('');
     let timer;
     const promise = new Promise((resolve, reject) => {
-      const pending = { resolve, reject, text, collect: collect ? [] : undefined };
+      const pending = { resolve, reject, text, collect: collect ? [] : undefined, each };
       if (collect) this.collect = pending.collect;
+      if (each) this.each = each;
       this.waiting.set(tag, pending);
       timer = setTimeout(() => {
         reject(new Error(`${text.split(' ')[0]}: no answer within ${timeoutMs} ms`));
