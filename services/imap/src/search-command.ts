@@ -273,7 +273,8 @@ async function matchingSet(ctx: SessionContext, sel: SelectedMailbox, key: Searc
  * for UIDs and sequence numbers alike.
  */
 function keptSortOrder(m: Mailbox, set: MatchedSet, criteria: readonly SortCriterion[]): Uint32Array {
-  return m.overMessages(sortKey(criteria), set.uids, () => sortOrder(set.views(), criteria), (positions) => positions.byteLength);
+  const views = { length: set.seqs.length, at: (i: number) => m.messageView(set.seqs[i]!) };
+  return m.overMessages(sortKey(criteria), set.uids, () => sortOrder(views, criteria), (positions) => positions.byteLength);
 }
 
 function sortKey(criteria: readonly SortCriterion[]): string {
