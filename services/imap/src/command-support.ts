@@ -33,3 +33,18 @@ export function rangeUidsOf(ranges: readonly UidRange[], set: SequenceSet): numb
   }
   return out.sort((x, y) => x - y);
 }
+
+/** Writes `n`, a non-negative integer, in decimal at `at`; returns the offset after it. */
+export function writeDecimal(buf: Buffer, at: number, n: number): number {
+  const start = at;
+  do {
+    buf[at++] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  for (let a = start, b = at - 1; a < b; a++, b--) {
+    const digit = buf[a]!;
+    buf[a] = buf[b]!;
+    buf[b] = digit;
+  }
+  return at;
+}

@@ -13,7 +13,7 @@ import {
 } from '@loft/imap-proto';
 import type { CachedFieldName, Mailbox } from '@loft/storage';
 import { decodedBody, findPart, parseMessage, preview, section, writeImapValue, type ImapValue, type MimePart } from '@loft/mime';
-import { rangeUidsOf, requireSelected, sequenceArg } from './command-support.js';
+import { rangeUidsOf, requireSelected, sequenceArg, writeDecimal } from './command-support.js';
 import { CommandFailure, bad, no } from './command-failure.js';
 import type { MessageRef, SelectedMailbox } from './selected-mailbox.js';
 import { utf8Enabled, type SessionContext } from './session-context.js';
@@ -406,21 +406,6 @@ class LineBatch {
 }
 
 const EMPTY_BATCH = Buffer.alloc(0);
-
-/** Writes `n`, a non-negative integer, in decimal at `at`; returns the offset after it. */
-function writeDecimal(buf: Buffer, at: number, n: number): number {
-  const start = at;
-  do {
-    buf[at++] = 0x30 + (n % 10);
-    n = Math.floor(n / 10);
-  } while (n > 0);
-  for (let a = start, b = at - 1; a < b; a++, b--) {
-    const digit = buf[a]!;
-    buf[a] = buf[b]!;
-    buf[b] = digit;
-  }
-  return at;
-}
 
 const LINE_SLACK_BYTES = 1024;
 /** A guess at an index-only FETCH line's length, to size the first Buffer of a batch. */

@@ -8,7 +8,7 @@ import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, t
 import { bodyText, decodedHeaderText, parseMessage, type MimePart } from '@loft/mime';
 import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, sortOrder, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
 import { bad } from './command-failure.js';
-import { requireSelected } from './command-support.js';
+import { requireSelected, writeDecimal } from './command-support.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import { rev2Enabled, type SessionContext } from './session-context.js';
 
@@ -282,6 +282,22 @@ function sortKey(criteria: readonly SortCriterion[]): string {
 }
 
 /**
+ * `shown[order[i]]` for each i, space-separated, written as bytes in one loop: a first SORT
+ * of 100,000 messages made an array of the numbers and joined it, ~50 ms of a fresh
+ * process's ~350 (cpuprofile), much of it before V8 had optimised the callback.
+ */
+function numberText(order: Uint32Array, shown: Uint32Array): string {
+  const buf = Buffer.allocUnsafe(order.length * (MAX_UINT32_DIGITS + 1));
+  let at = 0;
+  for (let i = 0; i < order.length; i++) {
+    if (i > 0) buf[at++] = 0x20;
+    at = writeDecimal(buf, at, shown[order[i]!]!);
+  }
+  return buf.toString('latin1', 0, at);
+}
+const MAX_UINT32_DIGITS = 10;
+
+/**
  * What names the set an answer in UIDs or sequence numbers is kept for: its UIDs, and for
  * sequence numbers the numbers too (an expunge renumbers the messages after it).
  */
@@ -319,7 +335,7 @@ export async function sortCommand(ctx: SessionContext, command: ImapCommand, byU
   if (options === undefined) {
     // The answer's text is kept too, as THREAD's is: for 100,000 messages making it again
     // (an array of the numbers, then the string) took three times what the rest did.
-    const body = m.overMessages(`${sortKey(parsed.criteria)} text${byUid ? ' UID' : ''}`, shownIdentity(set, byUid), () => numbers().join(' '), (text) => 2 * text.length);
+    const body = m.overMessages(`${sortKey(parsed.criteria)} text${byUid ? ' UID' : ''}`, shownIdentity(set, byUid), () => numberText(sorted(), shown), (text) => 2 * text.length);
     const suffix = highest !== undefined && body !== '' ? ` (MODSEQ ${highest})` : '';
     ctx.writer.send(`* SORT${body === '' ? '' : ` ${body}`}${suffix}\r\n`);
     return 'Sort completed.';
