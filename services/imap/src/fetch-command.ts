@@ -263,10 +263,9 @@ function flagsBytes(form: FlagsForm, flagText: string): Buffer {
 
 /**
  * The lines of a FETCH (FLAGS), `* <seq> FETCH (FLAGS (<flags>))`, up to a batch at a time.
- * The loop is a plain function's, with nothing called per line but when the flags change:
- * V8 compiles a loop of a synchronous function while it runs (on-stack replacement), not
- * one of an async function, so the first FETCH 1:* of a process ran its 100,000 lines
- * through interpreted calls (92 ms against Dovecot's 49; 28-44 once warm). Batches are cut
+ * The loop is a plain function's: V8 compiles a loop of a synchronous function while it
+ * runs (on-stack replacement), not one of an async function, so the first FETCH 1:* of a
+ * process ran its 100,000 lines interpreted (92 ms against Dovecot's 49; 28-44 once warm). Batches are cut
  * from slabs of up to FLAG_SLAB_BYTES: a 33 KiB Buffer per batch took ~10 of the 15 ms
  * that 100,000 lines cost once optimised (the socket keeps a slab until its last batch is
  * written, so a slab is at most what INDEX_FETCH_QUEUED_MAX lets wait).
@@ -290,10 +289,11 @@ class FlagLines {
     let i = this.i;
     let text = texts[i]!;
     let rest = flagsBytes(FLAGS_LINES, text);
+    // Room for this batch's expected lines, and at least for its first.
+    const expected = (seqs.length - i) * BYTES_PER_INDEX_LINE;
     const longest = 2 + MAX_DIGITS + rest.length;
-    if (this.slab.length - this.used < Math.max(longest, Math.min(FETCH_BATCH_BYTES, (seqs.length - i) * BYTES_PER_INDEX_LINE))) {
-      const wanted = Math.min((seqs.length - i) * BYTES_PER_INDEX_LINE, FLAG_SLAB_BYTES);
-      this.slab = Buffer.allocUnsafe(Math.max(wanted, longest) + LINE_SLACK_BYTES);
+    if (this.slab.length - this.used < Math.max(longest, Math.min(expected, FETCH_BATCH_BYTES))) {
+      this.slab = Buffer.allocUnsafe(Math.max(longest, Math.min(expected, FLAG_SLAB_BYTES)) + LINE_SLACK_BYTES);
       this.used = 0;
     }
     const buf = this.slab;
@@ -308,14 +308,7 @@ class FlagLines {
       if (at + 2 + MAX_DIGITS + rest.length > buf.length || at >= stop) break;
       buf[at++] = 0x2a;
       buf[at++] = SPACE;
-      let seq = seqs[i]!;
-      let digits = 1;
-      for (let n = seq; n >= 10; n = Math.floor(n / 10)) digits++;
-      at += digits;
-      for (let d = at - 1; d >= at - digits; d--) {
-        buf[d] = 0x30 + (seq % 10);
-        seq = Math.floor(seq / 10);
-      }
+      at = writeDecimal(buf, at, seqs[i]!);
       buf.set(rest, at);
       at += rest.length;
     }
