@@ -211,9 +211,10 @@ async function warmClient(count) {
     const problem = reader.problem();
     if (problem) throw new Error(`the client's reading of a made-up ${command}: ${problem}`);
   };
+  const readers = new Map(operations(count).map(([name, , reader]) => [name, reader]));
   const seqs = Array.from({ length: count }, (_, i) => i + 1);
-  await answer('FETCH 1:* (FLAGS)', fetchLines(count), Buffer.from(seqs.map((seq) => `* ${seq} FETCH (FLAGS (\\Seen))\r\n`).join('')));
-  await answer('SORT (DATE) US-ASCII ALL', numberLine('* SORT', (n) => (n === count ? undefined : `${n} numbers`)), Buffer.from(`* SORT ${seqs.join(' ')}\r\n`));
+  await answer('FETCH 1:* (FLAGS)', readers.get('FETCH 1:* (FLAGS)')(), Buffer.from(seqs.map((seq) => `* ${seq} FETCH (FLAGS (\\Seen))\r\n`).join('')));
+  await answer('SORT (DATE) US-ASCII ALL', readers.get('SORT (DATE)')(), Buffer.from(`* SORT ${seqs.join(' ')}\r\n`));
 }
 const WARM_CHUNK_BYTES = 64 * 1024;
 
