@@ -14,7 +14,6 @@
 import type { QueryMessage } from './query/index.js';
 import { StoredMessage, messageSource, type MessageSource } from './query/stored-message.js';
 import { closeSync, constants, fstatSync, linkSync, openSync, promises as fsp, readSync, unlinkSync, watch as fsWatch, writeSync, type FSWatcher } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LoftError, isLoftError } from '@loft/errors';
@@ -30,6 +29,7 @@ import { mdboxRebuildSource, rebuildMailbox, type RebuildOptions } from './mailb
 import type { ApplyResult, MailboxState } from './mailbox-state.js';
 import { headerEnd, headerFieldParser, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 import { THREAD_FIELDS, companionFields, decodeFieldJson, encodeFieldJson, isQueryField, mimeFieldParser } from './mime-fields.js';
+import { pooledRandomBytes } from './random-pool.js';
 import { fdatasyncFile, unlinkFile } from './io-mode.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, lstatOrUndefined, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
@@ -739,7 +739,7 @@ export class Mailbox {
   async prepareSave(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions): Promise<PreparedSave> {
     this.assertWritable();
     const { system, keywords } = parseFlags([...(options.flags ?? []), ...(options.keywords ?? [])]);
-    const guid = options.guid ? Buffer.from(options.guid, 'hex') : randomBytes(16);
+    const guid = options.guid ? Buffer.from(options.guid, 'hex') : pooledRandomBytes(16);
     if (guid.length !== 16) throw new LoftError('LOFT_E_STORAGE_INVALID', `message GUID must be 32 hex digits: ${options.guid}`);
     const internalDate = options.internalDate?.getTime() ?? Date.now();
     if (!Number.isFinite(internalDate) || internalDate < 0) throw new LoftError('LOFT_E_STORAGE_INVALID', 'internal date is out of range');
@@ -765,7 +765,7 @@ export class Mailbox {
       await linkAttachments?.(guid.toString('hex'));
       return { tmpPath: '', guid, flags: system, keywords, internalDate, saveDate, size: meta.messageSize ?? stored.length, fields: this.queryFields(stored) };
     }
-    const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
+    const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${pooledRandomBytes(3).toString('hex')}`);
     let head: Buffer | undefined;
     if (Buffer.isBuffer(message)) head = message;
     else message = withHead(message, (bytes) => (head = bytes));
@@ -1127,7 +1127,7 @@ export class Mailbox {
       if (this.store !== target.store) await target.store.store((await this.readVerified(uid)).message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() });
       return { tmpPath: '', guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords: keywordNames, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
     }
-    const tmpPath = join(target.paths.tmp, `${guid.toString('hex')}.${process.pid}.${randomBytes(3).toString('hex')}`);
+    const tmpPath = join(target.paths.tmp, `${guid.toString('hex')}.${process.pid}.${pooledRandomBytes(3).toString('hex')}`);
     if (this.store || this.attachments !== target.attachments) {
       // mdbox into sdbox, or another user's attachment links: there is no file to share.
       const { message } = await this.readVerified(uid);
