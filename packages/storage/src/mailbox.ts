@@ -175,6 +175,14 @@ const DELETED_BIT = SYSTEM_FLAGS.find(([name]) => name === '\\Deleted')![1];
 const SEEN_BIT = SYSTEM_FLAGS.find(([name]) => name === '\\Seen')![1];
 const SYSTEM_BY_NAME = new Map(SYSTEM_FLAGS.map(([name, bit]) => [name.toLowerCase(), bit]));
 
+/**
+ * Where a save writes its message before the commit links it in: by GUID, pid and a random
+ * suffix, since a COPY into the same mailbox twice saves the same GUID twice.
+ */
+function saveTmpPath(paths: MailboxPaths, guid: Buffer): string {
+  return join(paths.tmp, `${guid.toString('hex')}.${process.pid}.${pooledRandomBytes(3).toString('hex')}`);
+}
+
 /** Splits IMAP flag names into system-flag bits and keywords; refuses what IMAP refuses. */
 export function parseFlags(names: readonly string[]): ParsedFlags {
   let system = 0;
@@ -765,7 +773,7 @@ export class Mailbox {
       await linkAttachments?.(guid.toString('hex'));
       return { tmpPath: '', guid, flags: system, keywords, internalDate, saveDate, size: meta.messageSize ?? stored.length, fields: this.queryFields(stored) };
     }
-    const tmpPath = join(this.paths.tmp, `${guid.toString('hex')}.${process.pid}.${pooledRandomBytes(3).toString('hex')}`);
+    const tmpPath = saveTmpPath(this.paths, guid);
     let head: Buffer | undefined;
     if (Buffer.isBuffer(message)) head = message;
     else message = withHead(message, (bytes) => (head = bytes));
@@ -1127,7 +1135,7 @@ export class Mailbox {
       if (this.store !== target.store) await target.store.store((await this.readVerified(uid)).message, { guid, internalDate: t.internalDates[slot]!, saveDate: Date.now() });
       return { tmpPath: '', guid, flags: t.flags[slot]! & SYSTEM_FLAG_MASK, keywords: keywordNames, internalDate: t.internalDates[slot]!, saveDate: Date.now(), size: t.sizes[slot]! };
     }
-    const tmpPath = join(target.paths.tmp, `${guid.toString('hex')}.${process.pid}.${pooledRandomBytes(3).toString('hex')}`);
+    const tmpPath = saveTmpPath(target.paths, guid);
     if (this.store || this.attachments !== target.attachments) {
       // mdbox into sdbox, or another user's attachment links: there is no file to share.
       const { message } = await this.readVerified(uid);

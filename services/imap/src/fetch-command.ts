@@ -265,10 +265,10 @@ function flagsBytes(form: FlagsForm, flagText: string): Buffer {
  * The lines of a FETCH (FLAGS), `* <seq> FETCH (FLAGS (<flags>))`, up to a batch at a time.
  * The loop is a plain function's: V8 compiles a loop of a synchronous function while it
  * runs (on-stack replacement), not one of an async function, so the first FETCH 1:* of a
- * process ran its 100,000 lines interpreted (92 ms against Dovecot's 49; 28-44 once warm). Batches are cut
- * from slabs of up to FLAG_SLAB_BYTES: a 33 KiB Buffer per batch took ~10 of the 15 ms
- * that 100,000 lines cost once optimised (the socket keeps a slab until its last batch is
- * written, so a slab is at most what INDEX_FETCH_QUEUED_MAX lets wait).
+ * process ran its 100,000 lines interpreted (92 ms against Dovecot's 49; 28-44 once warm).
+ * Batches are cut from slabs of up to FLAG_SLAB_BYTES: a 33 KiB Buffer per batch took ~10
+ * of the 15 ms that 100,000 lines cost once optimised (the socket keeps a slab until its
+ * last batch is written, so a slab is at most what INDEX_FETCH_QUEUED_MAX lets wait).
  */
 class FlagLines {
   private i = 0;
