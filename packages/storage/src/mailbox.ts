@@ -673,7 +673,7 @@ export class Mailbox {
    * was read. Most commands end with a refresh that finds nothing; this answers it with one
    * fstat, as syncLog would begin, without queueing, scanning or building the changes.
    */
-  private unchangedSinceRefresh(): boolean {
+  unchangedSinceRefresh(): boolean {
     if (this.inFlight > 0 || this.closed || this.pendingFlags.size > 0 || this.state.expungesMarked || this.announced !== this.state.table.count) return false;
     const stat = fstatSync(this.log.fd);
     return stat.nlink > 0 && stat.size === this.readOffset;
@@ -1071,13 +1071,18 @@ export class Mailbox {
   async expungeDeleted(uids?: readonly number[]): Promise<number[]> {
     this.assertWritable();
     const t = this.state.table;
-    const candidates = uids ?? Array.from(this.uids());
-    return this.expunge(
-      candidates.filter((uid) => {
+    const marked: number[] = [];
+    if (uids === undefined) {
+      // One pass over the view's flags: no list of every UID, no lookup per UID (an EXPUNGE
+      // in a large mailbox otherwise costs as much as the mailbox is big, per command).
+      for (let slot = 0; slot < this.announced; slot++) if ((t.flags[slot]! & DELETED_BIT) !== 0) marked.push(t.uids[slot]!);
+    } else {
+      for (const uid of uids) {
         const slot = t.slotOf(uid);
-        return slot >= 0 && slot < this.announced && (t.flags[slot]! & DELETED_BIT) !== 0;
-      }),
-    );
+        if (slot >= 0 && slot < this.announced && (t.flags[slot]! & DELETED_BIT) !== 0) marked.push(uid);
+      }
+    }
+    return this.expunge(marked);
   }
 
   /** @internal unlinks the files of messages the log now has as expunged. */
