@@ -105,6 +105,19 @@ async function appendSelectFetch(t: TestContext, port: number): Promise<void> {
   assert.match(RawImap.status(await raw.command('STORE 1 +FLAGS (\\Deleted)')), /^t\d+ NO /);
   assert.match(RawImap.status(await raw.command('UNSELECT')), /OK/);
   assert.match(RawImap.status(await raw.command('FETCH 1 FLAGS')), /^t\d+ BAD /);
+
+  // Several literals in one response: each in place, byte for byte, one space between items;
+  // BINARY[] of bytes with a NUL is a literal8 (RFC 3516).
+  assert.match(RawImap.status(await raw.command('CREATE Pieces')), /OK/);
+  const withNul = Buffer.from('Subject: nul\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\nAGFi\r\n');
+  assert.match(RawImap.status(await append(raw, 'Pieces', '()', withNul)), /OK/);
+  await raw.command('EXAMINE Pieces');
+  const head = withNul.subarray(0, withNul.indexOf('\r\n\r\n') + 4).toString('latin1');
+  const text = withNul.subarray(head.length).toString('latin1');
+  const pieces = await raw.command('FETCH 1 (RFC822.HEADER UID RFC822.TEXT BINARY.PEEK[1])');
+  assert.ok(pieces.includes(`* 1 FETCH (RFC822.HEADER {${head.length}}\r\n${head} UID 1 RFC822.TEXT {${text.length}}\r\n${text} BINARY[1] ~{3}\r\n\x00ab)\r\n`), pieces);
+  assert.match(RawImap.status(await raw.command('UNSELECT')), /OK/);
+  assert.match(RawImap.status(await raw.command('DELETE Pieces')), /OK/);
 }
 
 async function condstoreSearch(t: TestContext, port: number): Promise<void> {

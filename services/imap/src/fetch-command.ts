@@ -8,7 +8,7 @@
  */
 import { isLoftError } from '@loft/errors';
 import {
-  formatBodySection, formatDateTime, formatSequenceSet, literal, literal8, parseFetchArgs, parseSequenceSetOrSaved, string,
+  formatBodySection, formatDateTime, formatSequenceSet, parseFetchArgs, parseSequenceSetOrSaved, string,
   type FetchItem, type FetchPartial, type ImapCommand,
 } from '@loft/imap-proto';
 import type { CachedFieldName, Mailbox } from '@loft/storage';
@@ -140,11 +140,13 @@ export async function fetchCommand(ctx: SessionContext, command: ImapCommand, by
   const loadsMessage = items.some(needsMessage);
   const headerBlockOnly = items.every(headerOnly);
   const fields = [...new Set(items.map(cachedField).filter((f) => f !== undefined))];
+  // One map for every message: messageResponse() is done with it before the next.
+  const cached = new Map<CachedFieldName, Buffer>();
   for (const ref of refs) {
     if (ctx.closed) break;
     if (modifiers.changedSince !== undefined && m.modseq(ref.uid) <= modifiers.changedSince) continue;
     let parsed: Parsed | undefined;
-    const cached = new Map<CachedFieldName, Buffer>();
+    cached.clear();
     try {
       if (loadsMessage) parsed = await loadMessage(m, ref.uid, headerBlockOnly);
       for (const field of fields) cached.set(field, m.cachedFieldBytes(ref.uid, field, WIRE[field]!.key, WIRE[field]!.make));
@@ -442,27 +444,64 @@ interface Loaded {
 
 function messageResponse(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, items: readonly FetchItem[], loaded: Loaded, o: ResponseOptions): Buffer | string {
   const m = sel.mailbox;
-  const out: Array<Buffer | string> = [];
+  let hasUid = false;
+  let hasFlags = false;
+  let hasModseq = false;
+  for (const item of items) {
+    if (item.type !== 'attribute') continue;
+    if (item.name === 'UID') hasUid = true;
+    else if (item.name === 'FLAGS') hasFlags = true;
+    else if (item.name === 'MODSEQ') hasModseq = true;
+  }
+  const out: ItemValue[] = [];
   let binary = false;
-  const push = (value: Buffer | string): void => {
-    binary ||= typeof value !== 'string';
+  if (o.byUid && !hasUid) out.push(`UID ${ref.uid}`);
+  for (const item of items) {
+    const value = itemValue(ctx, sel, ref, item, loaded);
+    if (typeof value !== 'string') binary = true;
     out.push(value);
-  };
-  const has = (name: string): boolean => items.some((i) => (i.type === 'attribute' ? i.name : i.type) === name);
-  if (o.byUid && !has('UID')) push(`UID ${ref.uid}`);
-  for (const item of items) push(itemValue(ctx, sel, ref, item, loaded));
-  if (o.seenAdded && !has('FLAGS')) push(`FLAGS ${sel.flagList(ref.uid)}`);
-  if ((o.modseq || (o.seenAdded && ctx.condstore)) && !has('MODSEQ')) push(`MODSEQ (${m.modseq(ref.uid)})`);
+  }
+  if (o.seenAdded && !hasFlags) out.push(`FLAGS ${sel.flagList(ref.uid)}`);
+  if ((o.modseq || (o.seenAdded && ctx.condstore)) && !hasModseq) out.push(`MODSEQ (${m.modseq(ref.uid)})`);
   // Index-only items (FLAGS, UID, sizes, dates) stay one string; literals make it a Buffer.
   if (!binary) return `* ${ref.seq} FETCH (${out.join(' ')})\r\n`;
-  const joined: Buffer[] = [Buffer.from(`* ${ref.seq} FETCH (`)];
-  out.forEach((b, i) => {
-    if (i > 0) joined.push(Buffer.from(' '));
-    joined.push(typeof b === 'string' ? Buffer.from(b) : b);
-  });
-  joined.push(Buffer.from(')\r\n'));
-  return Buffer.concat(joined);
+  return fetchLine(ref.seq, out);
 }
+
+/**
+ * An item's value as sent: text, bytes, or pieces sent one after the other (a literal's
+ * `{n}\r\n` and then the message's own bytes, which are not copied to be joined).
+ */
+type ItemValue = string | Buffer | ReadonlyArray<string | Buffer>;
+
+/**
+ * `* seq FETCH (item item)\r\n` as one Buffer: each piece is copied once, into a Buffer of the
+ * line's size, where joining them in steps would copy a message body two or three times and
+ * make a small Buffer per piece.
+ */
+function fetchLine(seq: number, values: readonly ItemValue[]): Buffer {
+  const head = `* ${seq} FETCH (`;
+  let length = head.length + values.length - 1 + FETCH_LINE_END.length;
+  const pieceLength = (piece: string | Buffer): number => (typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length);
+  for (const value of values) {
+    if (typeof value === 'string' || Buffer.isBuffer(value)) length += pieceLength(value);
+    else for (const piece of value) length += pieceLength(piece);
+  }
+  const line = Buffer.allocUnsafe(length);
+  let at = line.write(head, 0, 'latin1');
+  const put = (piece: string | Buffer): void => {
+    at += typeof piece === 'string' ? line.write(piece, at) : piece.copy(line, at);
+  };
+  values.forEach((value, i) => {
+    if (i > 0) line[at++] = SPACE;
+    if (typeof value === 'string' || Buffer.isBuffer(value)) put(value);
+    else for (const piece of value) put(piece);
+  });
+  FETCH_LINE_END.copy(line, at);
+  return line;
+}
+
+const FETCH_LINE_END = Buffer.from(')\r\n');
 
 function sliced(bytes: Buffer, partial: FetchPartial | undefined): Buffer {
   if (partial === undefined) return bytes;
@@ -478,7 +517,12 @@ function need(parsed: Parsed | undefined): Parsed {
   return parsed;
 }
 
-function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): Buffer | string {
+/** `{n}\r\n` (or `~{n}\r\n` for a literal8) and the bytes, after `name`, as pieces. */
+function literalValue(name: string, bytes: Buffer, literal8 = false): ItemValue {
+  return [`${name}${literal8 ? '~' : ''}{${bytes.length}}\r\n`, bytes];
+}
+
+function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): ItemValue {
   const { parsed } = loaded;
   switch (item.type) {
     case 'body': {
@@ -487,12 +531,12 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
       // BODY[] is the message as it is: no need for its structure.
       const whole = spec.part.length === 0 && spec.text === undefined;
       const bytes = sliced(whole ? p.raw : section(p.raw, p.root, spec), item.partial);
-      return Buffer.concat([Buffer.from(`BODY[${formatBodySection(item.section)}]${origin(item.partial)} `), literal(bytes)]);
+      return literalValue(`BODY[${formatBodySection(item.section)}]${origin(item.partial)} `, bytes);
     }
     case 'binary': {
       const bytes = sliced(binaryContent(need(parsed), item.part), item.partial);
       const name = `BINARY[${item.part.join('.')}]${origin(item.partial)} `;
-      return Buffer.concat([Buffer.from(name), bytes.includes(0) ? literal8(bytes) : literal(bytes)]);
+      return literalValue(name, bytes, bytes.includes(0));
     }
     case 'binary-size':
       return `BINARY.SIZE[${item.part.join('.')}] ${binaryContent(need(parsed), item.part).length}`;
@@ -512,14 +556,14 @@ function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, i
       return value;
     }
     case 'RFC822':
-      return Buffer.concat([Buffer.from('RFC822 '), literal(need(parsed).raw)]);
+      return literalValue('RFC822 ', need(parsed).raw);
     case 'RFC822.HEADER': {
       const p = need(parsed);
-      return Buffer.concat([Buffer.from('RFC822.HEADER '), literal(section(p.raw, p.root, { text: 'HEADER' }))]);
+      return literalValue('RFC822.HEADER ', section(p.raw, p.root, { text: 'HEADER' }));
     }
     case 'RFC822.TEXT': {
       const p = need(parsed);
-      return Buffer.concat([Buffer.from('RFC822.TEXT '), literal(section(p.raw, p.root, { text: 'TEXT' }))]);
+      return literalValue('RFC822.TEXT ', section(p.raw, p.root, { text: 'TEXT' }));
     }
     default:
       return indexItemValue(sel, ref.seq, ref.uid, item.name);
