@@ -327,18 +327,36 @@ export class ImapSession implements SessionContext {
     }
     if (completion === undefined) return; // IDLE and LOGOUT answer by themselves
     if (this.notify !== undefined && LIST_CHANGING.has(name)) await this.notify.forgetOwnListChanges(this).catch(() => undefined);
-    await this.reportSafely(!NO_EXPUNGE_AFTER.has(name));
+    if (!NO_EXPUNGE_AFTER.has(name) && this.reportNeeded()) await this.report();
     const { text, code } = typeof completion === 'string' ? { text: completion, code: undefined } : completion;
     this.writer.send(tagged(tag, 'OK', text, code));
   }
 
   /** Reports other sessions' changes when the command allows EXPUNGE (else at the next one that does). */
   private async reportSafely(allowExpunge: boolean): Promise<void> {
-    if (!allowExpunge || this.selected === undefined || this.closedValue) return;
+    if (allowExpunge && this.reportNeeded()) await this.report();
+  }
+
+  /**
+   * Whether a refresh has anything to report; false after most commands (nothing changed),
+   * which then answer without the refresh's queue and promises. A failed check leaves it to
+   * the refresh.
+   */
+  private reportNeeded(): boolean {
+    if (this.selected === undefined || this.closedValue) return false;
     try {
-      await this.selected.reportChanges(this);
+      return !this.selected.quiet();
+    } catch {
+      return true;
+    }
+  }
+
+  private async report(): Promise<void> {
+    const selected = this.selected!;
+    try {
+      await selected.reportChanges(this);
     } catch (err) {
-      this.logger.warn({ err, mailbox: this.selected.name }, 'could not refresh the selected mailbox');
+      this.logger.warn({ err, mailbox: selected.name }, 'could not refresh the selected mailbox');
     }
   }
 

@@ -131,6 +131,15 @@ export class SelectedMailbox {
   }
 
   /**
+   * Whether reportChanges() would find nothing to say: the mailbox unchanged since the last
+   * refresh, no new keyword, no updating search. Checked synchronously (one fstat), so the
+   * many commands after which nothing changed skip the refresh's queue and promises.
+   */
+  quiet(): boolean {
+    return this.searchUpdates.length === 0 && this.mailbox.keywordCount === this.keywordCount && this.mailbox.unchangedSinceRefresh();
+  }
+
+  /**
    * Refreshes the view and tells the client: expunges first (as VANISHED under QRESYNC),
    * then new keywords, EXISTS and RECENT, then flag changes of other sessions; then the
    * NOTIFY MessageNew FETCH of new messages and the updates of updating searches.
