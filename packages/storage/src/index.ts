@@ -10,6 +10,7 @@ export {
   parseFlags,
   type CommitResult,
   type FlagChange,
+  type FlagIds,
   type FlagUpdateResult,
   type MailboxChanges,
   type MailboxStatus,

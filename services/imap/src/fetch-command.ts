@@ -11,7 +11,7 @@ import {
   formatBodySection, formatDateTime, formatSequenceSet, parseFetchArgs, parseSequenceSetOrSaved, string,
   type FetchItem, type FetchPartial, type ImapCommand,
 } from '@loft/imap-proto';
-import type { CachedFieldName, Mailbox } from '@loft/storage';
+import type { CachedFieldName, FlagIds, Mailbox } from '@loft/storage';
 import { decodedBody, findPart, parseMessage, preview, section, writeImapValue, type ImapValue, type MimePart } from '@loft/mime';
 import { rangeUidsOf, requireSelected, sequenceArg, writeDecimal } from './command-support.js';
 import { CommandFailure, bad, no } from './command-failure.js';
@@ -189,7 +189,7 @@ async function fetchIndexOnly(
   const modseqLast = o.modseq && !names.includes('MODSEQ');
   if (names.length === 1 && names[0] === 'FLAGS' && !uidFirst && !modseqLast && o.changedSince === undefined) {
     // FETCH 1:* (FLAGS), a client's resync of a large mailbox.
-    const lines = new FlagLines(seqs, sel.flagTextsOfSeqs(seqs));
+    const lines = new FlagLines(seqs, sel.flagIdsOfSeqs(seqs));
     while (!lines.done() && !ctx.closed) {
       if (!ctx.writer.send(lines.next()) && ctx.writer.queued > INDEX_FETCH_QUEUED_MAX) await ctx.writer.drained();
     }
@@ -276,21 +276,28 @@ class FlagLines {
   private i = 0;
   private slab: Buffer = EMPTY_BATCH;
   private used = 0;
+  /** The line's end (` FETCH (FLAGS (...))\r\n`) by flags id, made on first use. */
+  private readonly ends: Array<Buffer | undefined> = [];
 
   constructor(
     private readonly seqs: Uint32Array,
-    private readonly texts: readonly string[],
+    private readonly flags: FlagIds,
   ) {}
 
   done(): boolean {
     return this.i >= this.seqs.length;
   }
 
+  private end(id: number): Buffer {
+    return (this.ends[id] ??= flagsBytes(FLAGS_LINES, this.flags.texts[id]!));
+  }
+
   next(): Buffer {
-    const { seqs, texts } = this;
+    const { seqs } = this;
+    const { ids } = this.flags;
     let i = this.i;
-    let text = texts[i]!;
-    let rest = flagsBytes(FLAGS_LINES, text);
+    let id = ids[i]!;
+    let rest = this.end(id);
     // Room for this batch's expected lines, and at least for its first.
     const expected = (seqs.length - i) * BYTES_PER_INDEX_LINE;
     const longest = 2 + MAX_DIGITS + rest.length;
@@ -303,9 +310,9 @@ class FlagLines {
     const stop = start + FETCH_BATCH_BYTES;
     let at = start;
     for (; i < seqs.length; i++) {
-      if (texts[i] !== text) {
-        text = texts[i]!;
-        rest = flagsBytes(FLAGS_LINES, text);
+      if (ids[i] !== id) {
+        id = ids[i]!;
+        rest = this.end(id);
       }
       if (at + 2 + MAX_DIGITS + rest.length > buf.length || at >= stop) break;
       buf[at++] = 0x2a;

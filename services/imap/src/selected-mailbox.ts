@@ -6,7 +6,7 @@
  */
 import { isLoftError } from '@loft/errors';
 import { formatSequenceSet, normalizeSequenceSet, sequenceSetMaxNumber, type SequenceSet } from '@loft/imap-proto';
-import { lowerBound, type Mailbox } from '@loft/storage';
+import { lowerBound, type FlagIds, type Mailbox } from '@loft/storage';
 import { CommandFailure, bad } from './command-failure.js';
 import { fetchCommand } from './fetch-command.js';
 import { removalsBeforeExpunge, reportSearchUpdates, type SearchUpdate } from './search-context.js';
@@ -115,9 +115,9 @@ export class SelectedMailbox {
     return `(${this.flagTextOfSeq(seq)})`;
   }
 
-  /** flagTextOfSeq() of each of `seqs`, in one pass. */
-  flagTextsOfSeqs(seqs: Uint32Array): string[] {
-    return this.mailbox.flagTextsOfSeqs(seqs, !this.hideRecent);
+  /** flagTextOfSeq() of each of `seqs`, in one pass, as ids into a table of texts. */
+  flagIdsOfSeqs(seqs: Uint32Array): FlagIds {
+    return this.mailbox.flagIdsOfSeqs(seqs, !this.hideRecent);
   }
 
   /** The flags of the message at `seq`, space-separated, as this view shows them (\Recent or not). */
