@@ -258,29 +258,35 @@ export class ImapSession implements SessionContext {
     }
   }
 
-  private async runJob(job: Job): Promise<void> {
+  /**
+   * Runs a queued job, returning its promise when it has one. Not an async function: one that
+   * returned runCommand()'s promise would add a promise and two turns of the microtask queue
+   * to every command.
+   */
+  private runJob(job: Job): Promise<void> | void {
     switch (job.kind) {
       case 'command':
-        if (this.idle !== undefined) return;
-        return this.runCommand(job.command);
-      case 'done': {
-        const idle = this.idle;
-        if (idle === undefined) return;
-        this.stopIdle();
-        await this.reportSafely(true);
-        this.writer.send(tagged(idle.tag, 'OK', 'Idle completed.'));
-        return;
-      }
+        return this.idle === undefined ? this.runCommand(job.command) : undefined;
+      case 'done':
+        return this.endIdle();
       case 'idle-tick':
         this.idleTickQueued = false;
-        if (this.idle !== undefined) await this.reportSafely(true);
-        return;
+        return this.idle === undefined ? undefined : this.reportSafely(true);
       case 'notify':
         this.notifyQueued = false;
         return this.runNotify();
       case 'parse-error':
         return this.parseError(job.err);
     }
+  }
+
+  /** DONE: the refresh IDLE owes, then the IDLE command's completion. */
+  private async endIdle(): Promise<void> {
+    const idle = this.idle;
+    if (idle === undefined) return;
+    this.stopIdle();
+    await this.reportSafely(true);
+    this.writer.send(tagged(idle.tag, 'OK', 'Idle completed.'));
   }
 
   private parseError(err: ImapParserError): void {
