@@ -372,8 +372,8 @@ export class Mailbox {
    * per message into a table of the texts. Without keywords the id is the system flag bits
    * and \\Recent, and the table holds every combination: one pass over the index, no call
    * and no string per message (a first FETCH in a process runs before V8 has optimised
-   * anything, where the list of 100,000 texts was a third of its time). With keywords, each
-   * distinct text is made once.
+   * anything: a list of 100,000 texts took 12.6-13.6 ms there, the ids take 5.4-6.2). With
+   * keywords, each distinct text is made once.
    */
   flagIdsOfSeqs(seqs: Uint32Array, withRecent = true): FlagIds {
     const t = this.state.table;
@@ -1649,7 +1649,7 @@ function discardSnapshot(snapshot: Snapshot): void {
 
 /**
  * The system flags (and \\Recent) of a flags word as IMAP writes them: one string per
- * combination, made once, by (system flag bits) * 2 + recent.
+ * combination, made when the module loads, by (system flag bits) * 2 + recent.
  */
 const SYSTEM_FLAG_TEXTS: readonly string[] = Array.from({ length: (SYSTEM_FLAG_MASK + 1) * 2 }, (_, key) => {
   const bits = key >> 1;
