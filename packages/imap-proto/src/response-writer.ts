@@ -63,15 +63,20 @@ export function quoted(s: string | Buffer): Buffer {
   return Buffer.from(parts);
 }
 
+/** What goes before a literal's `length` bytes: `{n}\r\n`, or `~{n}\r\n` for a literal8 (RFC 3516). */
+export function literalPrefix(length: number, literal8 = false): string {
+  return `${literal8 ? '~' : ''}{${length}}\r\n`;
+}
+
 /** `{n}\r\n` followed by the bytes. */
 export function literal(s: string | Buffer): Buffer {
   const bytes = toBytes(s);
-  return Buffer.concat([Buffer.from(`{${bytes.length}}\r\n`), bytes]);
+  return Buffer.concat([Buffer.from(literalPrefix(bytes.length)), bytes]);
 }
 
 /** `~{n}\r\n` followed by the bytes: a literal8 (RFC 3516), which may hold NUL; for BINARY[] responses. */
 export function literal8(bytes: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`~{${bytes.length}}\r\n`), bytes]);
+  return Buffer.concat([Buffer.from(literalPrefix(bytes.length, true)), bytes]);
 }
 
 /** A string: quoted when it can be, otherwise a literal. */

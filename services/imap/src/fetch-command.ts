@@ -8,7 +8,7 @@
  */
 import { isLoftError } from '@loft/errors';
 import {
-  formatBodySection, formatDateTime, formatSequenceSet, parseFetchArgs, parseSequenceSetOrSaved, string,
+  formatBodySection, formatDateTime, formatSequenceSet, literalPrefix, parseFetchArgs, parseSequenceSetOrSaved, string,
   type FetchItem, type FetchPartial, type ImapCommand,
 } from '@loft/imap-proto';
 import type { CachedFieldName, FlagIds, Mailbox } from '@loft/storage';
@@ -524,9 +524,9 @@ function need(parsed: Parsed | undefined): Parsed {
   return parsed;
 }
 
-/** `{n}\r\n` (or `~{n}\r\n` for a literal8) and the bytes, after `name`, as pieces. */
+/** `name`, the literal's prefix and the bytes, as pieces (the bytes are not copied here). */
 function literalValue(name: string, bytes: Buffer, literal8 = false): ItemValue {
-  return [`${name}${literal8 ? '~' : ''}{${bytes.length}}\r\n`, bytes];
+  return [`${name}${literalPrefix(bytes.length, literal8)}`, bytes];
 }
 
 function itemValue(ctx: SessionContext, sel: SelectedMailbox, ref: MessageRef, item: FetchItem, loaded: Loaded): ItemValue {
