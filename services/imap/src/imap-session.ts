@@ -333,14 +333,19 @@ export class ImapSession implements SessionContext {
     }
     if (completion === undefined) return; // IDLE and LOGOUT answer by themselves
     if (this.notify !== undefined && LIST_CHANGING.has(name)) await this.notify.forgetOwnListChanges(this).catch(() => undefined);
-    if (!NO_EXPUNGE_AFTER.has(name) && this.reportNeeded()) await this.report();
+    // Awaited only when there is a report: awaiting nothing would still cost every command a turn.
+    const reporting = this.reportSafely(!NO_EXPUNGE_AFTER.has(name));
+    if (reporting) await reporting;
     const { text, code } = typeof completion === 'string' ? { text: completion, code: undefined } : completion;
     this.writer.send(tagged(tag, 'OK', text, code));
   }
 
-  /** Reports other sessions' changes when the command allows EXPUNGE (else at the next one that does). */
-  private async reportSafely(allowExpunge: boolean): Promise<void> {
-    if (allowExpunge && this.reportNeeded()) await this.report();
+  /**
+   * Reports other sessions' changes when the command allows EXPUNGE (else at the next one that
+   * does); undefined, with no promise made, when there is nothing to report.
+   */
+  private reportSafely(allowExpunge: boolean): Promise<void> | undefined {
+    return allowExpunge && this.reportNeeded() ? this.report() : undefined;
   }
 
   /**
