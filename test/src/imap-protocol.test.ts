@@ -200,32 +200,52 @@ async function qresync(t: TestContext, port: number): Promise<void> {
 async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
   const raw = await RawImap.login(t, port);
   await raw.command('CREATE LongFlags');
-  const count = 300;
   const keywords = ['a', 'b', 'c'].map((c) => `$${c.repeat(100)}`);
-  const tag = raw.nextTag();
-  const parts: Buffer[] = [Buffer.from(`${tag} APPEND LongFlags`)];
-  for (let i = 1; i <= count; i++) {
-    const data = message({ Subject: `f${i}` }, `f${i}\r\n`);
-    parts.push(Buffer.from(` (${keywords[i % 3]} ${keywords[(i + 1) % 3]}${i % 2 ? ' \\Seen' : ''}) {${data.length}+}\r\n`), data);
-  }
-  parts.push(Buffer.from('\r\n'));
-  raw.write(Buffer.concat(parts));
-  await raw.until(new RegExp(`${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`));
-  assert.match(raw.take(), new RegExp(`${tag} OK \\[APPENDUID \\d+ 1:${count}\\]`));
+  const appendLong = async (from: number, to: number): Promise<void> => {
+    const tag = raw.nextTag();
+    const parts: Buffer[] = [Buffer.from(`${tag} APPEND LongFlags`)];
+    for (let i = from; i <= to; i++) {
+      const data = message({ Subject: `f${i}` }, `f${i}\r\n`);
+      parts.push(Buffer.from(` (${keywords[i % 3]} ${keywords[(i + 1) % 3]}${i % 2 ? ' \\Seen' : ''}) {${data.length}+}\r\n`), data);
+    }
+    parts.push(Buffer.from('\r\n'));
+    raw.write(Buffer.concat(parts));
+    await raw.until(new RegExp(`${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`));
+    assert.match(raw.take(), new RegExp(`${tag} OK \\[APPENDUID \\d+ ${from}:${to}\\]`));
+  };
+  const fetchLong = async (count: number, slowReader: boolean): Promise<void> => {
+    for (const command of ['FETCH 1:* (FLAGS)', 'UID FETCH 1:* (FLAGS)']) {
+      // A reader that stops after each chunk: the server's writes back up, and what it
+      // queued must arrive intact while it goes on making lines.
+      const stall = (): void => {
+        raw.socket.pause();
+        setTimeout(() => raw.socket.resume(), 1);
+      };
+      if (slowReader) raw.socket.on('data', stall);
+      const answer = await raw.command(command);
+      raw.socket.off('data', stall);
+      assert.ok(answer.length > 32 * 1024, `${command}: ${answer.length} bytes`);
+      const lines = [...answer.matchAll(/^\* (\d+) FETCH \((?:UID (\d+) )?FLAGS \(([^)]*)\)\)\r\n/gm)];
+      assert.equal(lines.length, count, `${command}: one line per message`);
+      lines.forEach((m, i) => {
+        assert.equal(Number(m[1]), i + 1);
+        if (command.startsWith('UID')) assert.equal(Number(m[2]), i + 1);
+        const want = [keywords[(i + 1) % 3], keywords[(i + 2) % 3], ...((i + 1) % 2 ? ['\\Seen'] : [])].sort();
+        // \Recent: this SELECT was the first to see them.
+        assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
+      });
+    }
+  };
+  await appendLong(1, 300);
   await raw.command('SELECT LongFlags');
-  for (const command of ['FETCH 1:* (FLAGS)', 'UID FETCH 1:* (FLAGS)']) {
-    const answer = await raw.command(command);
-    assert.ok(answer.length > 32 * 1024, `${command}: ${answer.length} bytes`);
-    const lines = [...answer.matchAll(/^\* (\d+) FETCH \((?:UID (\d+) )?FLAGS \(([^)]*)\)\)\r\n/gm)];
-    assert.equal(lines.length, count, `${command}: one line per message`);
-    lines.forEach((m, i) => {
-      assert.equal(Number(m[1]), i + 1);
-      if (command.startsWith('UID')) assert.equal(Number(m[2]), i + 1);
-      const want = [keywords[(i + 1) % 3], keywords[(i + 2) % 3], ...((i + 1) % 2 ? ['\\Seen'] : [])].sort();
-      // \Recent: this SELECT was the first to see them.
-      assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
-    });
-  }
+  await fetchLong(300, false);
+  // Over 256 KiB of lines: the server waits for the socket in the middle of the response,
+  // and fills its buffers again once the socket has written them.
+  // Each APPEND within imap_command_line_limit: the flag lists count towards it.
+  for (let from = 301; from <= 1000; from += 175) await appendLong(from, from + 174);
+  await raw.command('NOOP');
+  await fetchLong(1000, false);
+  await fetchLong(1000, true);
   // Sequence numbers with gaps, and where they gain a digit (9 to 10, 99 to 100).
   const some = await raw.command('FETCH 2,9:11,99:101,300 (FLAGS)');
   assert.deepEqual([...some.matchAll(/^\* (\d+) FETCH/gm)].map((m) => Number(m[1])), [2, 9, 10, 11, 99, 100, 101, 300]);
