@@ -214,7 +214,7 @@ async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
     assert.match(raw.take(), new RegExp(`${tag} OK \\[APPENDUID \\d+ ${from}:${to}\\]`));
   };
   const fetchLong = async (count: number, slowReader: boolean): Promise<void> => {
-    for (const command of ['FETCH 1:* (FLAGS)', 'UID FETCH 1:* (FLAGS)']) {
+    for (const command of ['FETCH 1:* (FLAGS)', 'UID FETCH 1:* (FLAGS)', 'FETCH 1:* (UID FLAGS)']) {
       // A reader that stops after each chunk: the server's writes back up, and what it
       // queued must arrive intact while it goes on making lines.
       const stall = (): void => {
@@ -229,7 +229,7 @@ async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
       assert.equal(lines.length, count, `${command}: one line per message`);
       lines.forEach((m, i) => {
         assert.equal(Number(m[1]), i + 1);
-        if (command.startsWith('UID')) assert.equal(Number(m[2]), i + 1);
+        assert.equal(m[2] === undefined ? undefined : Number(m[2]), command.includes('UID') ? i + 1 : undefined, `${command}: UID of ${i + 1}`);
         const want = [keywords[(i + 1) % 3], keywords[(i + 2) % 3], ...((i + 1) % 2 ? ['\\Seen'] : [])].sort();
         // \Recent: this SELECT was the first to see them.
         assert.deepEqual(m[3]!.split(' ').filter((f) => f !== '\\Recent').sort(), want, `${command}: flags of ${i + 1}`);
@@ -246,6 +246,13 @@ async function fetchAllFlags(t: TestContext, port: number): Promise<void> {
   await raw.command('NOOP');
   await fetchLong(1000, false);
   await fetchLong(1000, true);
+  // UID sets resolved against the UIDs there are: past the end, and around expunged ones.
+  const uidsOf = (answer: string): number[][] => [...answer.matchAll(/^\* (\d+) FETCH \(UID (\d+)[ )]/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.deepEqual(uidsOf(await raw.command('UID FETCH 998:2000 (FLAGS)')), [[998, 998], [999, 999], [1000, 1000]]);
+  await raw.command('STORE 10:12 +FLAGS.SILENT (\\Deleted)');
+  await raw.command('EXPUNGE');
+  assert.deepEqual(uidsOf(await raw.command('UID FETCH 9:13,11,2000:* (FLAGS)')), [[9, 9], [10, 13], [997, 1000]]);
+  assert.deepEqual(uidsOf(await raw.command('UID FETCH 10:12 (UID)')), []);
   // Sequence numbers with gaps, and where they gain a digit (9 to 10, 99 to 100).
   const some = await raw.command('FETCH 2,9:11,99:101,300 (FLAGS)');
   assert.deepEqual([...some.matchAll(/^\* (\d+) FETCH/gm)].map((m) => Number(m[1])), [2, 9, 10, 11, 99, 100, 101, 300]);

@@ -98,8 +98,8 @@ export class SelectedMailbox {
   resolveSeqs(set: SequenceSet | readonly number[], byUid: boolean): Uint32Array {
     const m = this.mailbox;
     const count = m.messageCount;
-    if (isUidList(set) || (byUid && count > 0)) return Uint32Array.from(this.resolve(set, byUid), (r) => r.seq);
-    if (byUid) return new Uint32Array(0);
+    if (isUidList(set)) return Uint32Array.from(this.resolve(set, byUid), (r) => r.seq);
+    if (byUid) return count > 0 ? this.seqsOfUidSet(set) : new Uint32Array(0);
     if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
     const ranges = normalizeSequenceSet(set, count);
     let n = 0;
@@ -107,6 +107,28 @@ export class SelectedMailbox {
     const out = new Uint32Array(n);
     let i = 0;
     for (const [lo, hi] of ranges) for (let seq = lo; seq <= hi; seq++) out[i++] = seq;
+    return out;
+  }
+
+  /**
+   * The sequence numbers of a UID set's messages, from the ranges' bounds in the UID column
+   * (a UID FETCH 1:* of 100,000 messages made an object per message first).
+   */
+  private seqsOfUidSet(set: SequenceSet): Uint32Array {
+    const uids = this.mailbox.uids();
+    const spans: number[] = [];
+    let n = 0;
+    for (const [lo, hi] of normalizeSequenceSet(set, uids[uids.length - 1]!)) {
+      const from = lowerBound(uids, lo);
+      const to = lowerBound(uids, hi + 1);
+      if (to > from) {
+        spans.push(from, to);
+        n += to - from;
+      }
+    }
+    const out = new Uint32Array(n);
+    let i = 0;
+    for (let k = 0; k < spans.length; k += 2) for (let slot = spans[k]!; slot < spans[k + 1]!; slot++) out[i++] = slot + 1;
     return out;
   }
 
