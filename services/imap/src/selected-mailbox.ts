@@ -75,61 +75,48 @@ export class SelectedMailbox {
       }
       return out.sort((a, b) => a.seq - b.seq);
     }
-    const count = m.messageCount;
-    if (!byUid) {
-      if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
-      for (const [lo, hi] of normalizeSequenceSet(set, count)) for (let seq = lo; seq <= hi; seq++) out.push({ seq, uid: m.uidOfSeq(seq) });
-      return out;
-    }
-    if (count === 0) return out;
+    const spans = this.slotSpans(set, byUid);
     const uids = m.uids();
-    const maxUid = uids[count - 1]!;
-    for (const [lo, hi] of normalizeSequenceSet(set, maxUid)) {
-      let i = lowerBound(uids, lo);
-      for (; i < count && uids[i]! <= hi; i++) out.push({ seq: i + 1, uid: uids[i]! });
-    }
+    for (let k = 0; k < spans.length; k += 2) for (let slot = spans[k]!; slot < spans[k + 1]!; slot++) out.push({ seq: slot + 1, uid: uids[slot]! });
     return out;
   }
 
   /**
    * resolve() as sequence numbers only, ascending: one array, not an object per message,
-   * for commands that go over a whole large mailbox.
+   * for commands that go over a whole large mailbox (a UID FETCH 1:* of 100,000 messages
+   * made an object per message first).
    */
   resolveSeqs(set: SequenceSet | readonly number[], byUid: boolean): Uint32Array {
-    const m = this.mailbox;
-    const count = m.messageCount;
     if (isUidList(set)) return Uint32Array.from(this.resolve(set, byUid), (r) => r.seq);
-    if (byUid) return count > 0 ? this.seqsOfUidSet(set) : new Uint32Array(0);
-    if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
-    const ranges = normalizeSequenceSet(set, count);
+    const spans = this.slotSpans(set, byUid);
     let n = 0;
-    for (const [lo, hi] of ranges) n += hi - lo + 1;
-    const out = new Uint32Array(n);
-    let i = 0;
-    for (const [lo, hi] of ranges) for (let seq = lo; seq <= hi; seq++) out[i++] = seq;
-    return out;
-  }
-
-  /**
-   * The sequence numbers of a UID set's messages, from the ranges' bounds in the UID column
-   * (a UID FETCH 1:* of 100,000 messages made an object per message first).
-   */
-  private seqsOfUidSet(set: SequenceSet): Uint32Array {
-    const uids = this.mailbox.uids();
-    const spans: number[] = [];
-    let n = 0;
-    for (const [lo, hi] of normalizeSequenceSet(set, uids[uids.length - 1]!)) {
-      const from = lowerBound(uids, lo);
-      const to = lowerBound(uids, hi + 1);
-      if (to > from) {
-        spans.push(from, to);
-        n += to - from;
-      }
-    }
+    for (let k = 0; k < spans.length; k += 2) n += spans[k + 1]! - spans[k]!;
     const out = new Uint32Array(n);
     let i = 0;
     for (let k = 0; k < spans.length; k += 2) for (let slot = spans[k]!; slot < spans[k + 1]!; slot++) out[i++] = slot + 1;
     return out;
+  }
+
+  /**
+   * The slots a sequence set covers, as [from, to) pairs, ascending: message numbers are
+   * checked against the view, UID ranges are looked up by their bounds in the UID column.
+   */
+  private slotSpans(set: SequenceSet, byUid: boolean): number[] {
+    const count = this.mailbox.messageCount;
+    const spans: number[] = [];
+    if (!byUid) {
+      if (count === 0 || sequenceSetMaxNumber(set) > count) throw bad('Invalid messageset');
+      for (const [lo, hi] of normalizeSequenceSet(set, count)) spans.push(lo - 1, hi);
+      return spans;
+    }
+    if (count === 0) return spans;
+    const uids = this.mailbox.uids();
+    for (const [lo, hi] of normalizeSequenceSet(set, uids[count - 1]!)) {
+      const from = lowerBound(uids, lo);
+      const to = lowerBound(uids, hi + 1);
+      if (to > from) spans.push(from, to);
+    }
+    return spans;
   }
 
   /** flagList() of the message at `seq`. */
