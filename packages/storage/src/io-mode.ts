@@ -8,7 +8,7 @@
  * set*id() call of a seteuid child dearer. Such a process calls setBlockingIo(true), and the
  * calls are made directly, as Dovecot's processes make them.
  */
-import { fdatasync as fdatasyncCb, fdatasyncSync, fsync as fsyncCb, fsyncSync, open as openCb, openSync, unlink as unlinkCb, unlinkSync } from 'node:fs';
+import { fdatasync as fdatasyncCb, fdatasyncSync, fsync as fsyncCb, fsyncSync, linkSync, mkdirSync, open as openCb, openSync, promises as fsp, renameSync, rmSync, unlink as unlinkCb, unlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 let blocking = false;
@@ -28,7 +28,7 @@ const fdatasyncPool = promisify(fdatasyncCb);
 const unlinkPool = promisify(unlinkCb);
 
 /** A synchronous call as the promise the pool's version gives. */
-function direct<T>(call: () => T): Promise<T> {
+export function direct<T>(call: () => T): Promise<T> {
   try {
     return Promise.resolve(call());
   } catch (err) {
@@ -52,4 +52,25 @@ export function fdatasyncFile(fd: number): Promise<void> {
 /** unlink(2) of a message file (freeing its inode and blocks). */
 export function unlinkFile(path: string): Promise<void> {
   return blocking ? direct(() => unlinkSync(path)) : unlinkPool(path);
+}
+
+/** rename(2). */
+export function renameIo(from: string, to: string): Promise<void> {
+  return blocking ? direct(() => renameSync(from, to)) : fsp.rename(from, to);
+}
+
+/** link(2). */
+export function linkIo(existing: string, path: string): Promise<void> {
+  return blocking ? direct(() => linkSync(existing, path)) : fsp.link(existing, path);
+}
+
+/** mkdir(2) of one directory. */
+export function mkdirIo(path: string, mode: number): Promise<void> {
+  return blocking ? direct(() => void mkdirSync(path, { mode })) : fsp.mkdir(path, { mode }).then(() => undefined);
+}
+
+/** Removes `path` (a directory with what is in it, with `recursive`) if it is there; never fails. */
+export function removeIo(path: string, recursive = false): Promise<void> {
+  if (blocking) return direct(() => rmSync(path, { recursive, force: true })).catch(() => undefined);
+  return fsp.rm(path, { recursive, force: true }).catch(() => undefined);
 }

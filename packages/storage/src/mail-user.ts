@@ -17,7 +17,7 @@
  * LIST reads only the list index. STATUS uses the counters cached there while the mailbox's
  * log is unchanged (one lstat), and opens the mailbox only when it has changed.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -212,7 +212,7 @@ export class MailUser {
     const seen = new Set<string>();
     let dirs: string[] = [];
     try {
-      dirs = await fsp.readdir(join(this.root, 'mailboxes'));
+      dirs = readdirSync(join(this.root, 'mailboxes'));
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
@@ -256,7 +256,7 @@ export class MailUser {
     const paths = this.pathsOf(guid);
     await initMailboxDir(paths, { guid, uidValidity, name, createdMs }, this.fsync);
     // STATUS of the new, empty mailbox, so even the first STATUS opens nothing.
-    const log = await fsp.lstat(paths.log);
+    const log = lstatSync(paths.log);
     const status: CachedStatus = { messages: 0, unseen: 0, recent: 0, uidNext: 1, uidValidity, highestModseq: '0', size: 0, deleted: 0, logIno: log.ino, logSize: log.size };
     const entry: ListEntry = { name, guid, uidValidity, createdMs, status, ...(specialUse ? { specialUse } : {}) };
     data.mailboxes.push(entry);

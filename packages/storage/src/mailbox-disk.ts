@@ -14,7 +14,8 @@ import { basename, dirname, join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { decodeIndex, MessageTable, type IndexHeader } from './mail-index.js';
 import { MailboxState } from './mailbox-state.js';
-import { ensureRealDir, fsyncDir, ioError, isErrno, openNoFollow, readFileNoFollow, SyncFile, tempName } from './safe-fs.js';
+import { ensureRealDir, fsyncDir, ioError, isErrno, readFileNoFollow, SyncFile, tempName, writeNewFile } from './safe-fs.js';
+import { linkIo, mkdirIo, removeIo, renameIo } from './io-mode.js';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog, type LogHeader, type LogScan } from './transaction-log.js';
 import type { StorageLogger } from './storage-logger.js';
@@ -73,19 +74,15 @@ export async function writeMeta(paths: MailboxPaths, meta: MailboxMeta, fsync: b
 /** Creates the log if there is none; never replaces one (link() fails on an existing name). */
 export async function createLogExclusive(path: string, header: LogHeader, fsync: boolean): Promise<void> {
   const tmp = tempName(path);
-  const handle = await openNoFollow(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL);
   try {
-    await handle.writeFile(encodeLogHeader(header));
-    if (fsync) await handle.sync();
+    await writeNewFile(tmp, encodeLogHeader(header), fsync);
+    try {
+      await linkIo(tmp, path);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw ioError('link', path, err);
+    }
   } finally {
-    await handle.close();
-  }
-  try {
-    await fsp.link(tmp, path);
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST')) throw ioError('link', path, err);
-  } finally {
-    await fsp.rm(tmp, { force: true });
+    await removeIo(tmp);
   }
 }
 
@@ -103,7 +100,7 @@ export async function initMailboxDir(paths: MailboxPaths, meta: MailboxMeta, fsy
   const parent = dirname(paths.dir);
   const staging = mailboxPaths(join(parent, `${STAGING_PREFIX}${basename(paths.dir)}.${process.pid}.${randomBytes(4).toString('hex')}`));
   try {
-    await fsp.mkdir(staging.dir, { mode: 0o700 });
+    await mkdirIo(staging.dir, 0o700);
   } catch (err) {
     throw ioError('mkdir', staging.dir, err);
   }
@@ -114,12 +111,12 @@ export async function initMailboxDir(paths: MailboxPaths, meta: MailboxMeta, fsy
     if (fsync) await fsyncDir(staging.dir);
     try {
       // A fresh GUID names nothing yet; should it, rename fails rather than merge into it.
-      await fsp.rename(staging.dir, paths.dir);
+      await renameIo(staging.dir, paths.dir);
     } catch (err) {
       throw ioError('rename', paths.dir, err);
     }
   } catch (err) {
-    await fsp.rm(staging.dir, { recursive: true, force: true }).catch(() => undefined);
+    await removeIo(staging.dir, true);
     throw err;
   }
   if (fsync) await fsyncDir(parent);

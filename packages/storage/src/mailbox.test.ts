@@ -1,7 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants } from 'node:fs';
+import { createHook } from 'node:async_hooks';
+import { constants, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLoftError } from '@loft/errors';
 import type { MailUser } from './mail-user.js';
@@ -509,6 +511,34 @@ describe('Mailbox with blocking I/O', () => {
     } finally {
       setBlockingIo(false);
     }
+  });
+});
+
+// A seteuid delivery child must not start libuv's pool: every set*id() call stops each thread.
+describe('A new user with blocking I/O', () => {
+  it('gets its mail root, INBOX, a second mailbox and its first messages without the thread pool', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'loft-blocking-'));
+    const pooled: string[] = [];
+    const hook = createHook({
+      init(_id, type) {
+        if (/^(FSREQ|FILEHANDLE)/.test(type)) pooled.push(`${type}: ${new Error().stack?.split('\n').slice(3, 7).join(' < ')}`);
+      },
+    });
+    setBlockingIo(true);
+    hook.enable();
+    try {
+      const fresh = await openUser(join(home, 'new-user'), { mail_fsync: 'always' });
+      const box = await fresh.openMailbox('INBOX');
+      for (let i = 1; i <= 2; i++) await box.save(testMessage(`n${i}`));
+      await fresh.createMailbox('Sent');
+      await box.close();
+      await fresh.close();
+    } finally {
+      hook.disable();
+      setBlockingIo(false);
+      rmSync(home, { recursive: true, force: true });
+    }
+    assert.deepEqual(pooled, [], 'no file-system call went through the thread pool');
   });
 });
 

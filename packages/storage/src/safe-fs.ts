@@ -7,8 +7,8 @@
  * the user may plant symlinks. Node has no openat(), so a directory swapped between the
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
-import { fsyncFile } from './io-mode.js';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync, writeSync, type Stats } from 'node:fs';
+import { blockingIo, direct, fsyncFile, removeIo, renameIo } from './io-mode.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -129,9 +129,11 @@ export async function ensureRealDir(path: string): Promise<void> {
  */
 export async function ensureRealDirs(path: string): Promise<void> {
   if (realDirStat(path)) return;
-  await fsp.mkdir(path, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+  try {
+    await (blockingIo() ? direct(() => mkdirSync(path, { recursive: true, mode: 0o700 })) : fsp.mkdir(path, { recursive: true, mode: 0o700 }));
+  } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
-  });
+  }
   await assertRealDir(path);
 }
 
@@ -179,18 +181,43 @@ export function tempName(path: string): string {
 /** Replaces `path` atomically: a reader sees the old or the new file, never a mix. */
 export async function atomicWriteFile(path: string, data: Uint8Array | readonly Uint8Array[], fsync: boolean): Promise<void> {
   const tmp = tempName(path);
-  const handle = await openNoFollow(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
+    await writeNewFile(tmp, data instanceof Uint8Array ? data : Buffer.concat(data), fsync);
+    await renameIo(tmp, path);
+  } catch (err) {
+    await removeIo(tmp);
+    throw err instanceof LoftError ? err : ioError('write', path, err);
+  }
+  if (fsync) await fsyncDir(dirname(path));
+}
+
+/**
+ * Creates `path`, which must not exist, holding `data` (synced if `fsync`). With blocking
+ * I/O (see io-mode) by direct calls: a process that never uses libuv's thread pool never
+ * starts its thread, and a seteuid delivery child, which creates a mailbox for a user's
+ * first mail, then has one thread fewer to stop at each set*id() call.
+ */
+export async function writeNewFile(path: string, data: Uint8Array, fsync: boolean): Promise<void> {
+  if (!blockingIo()) {
+    const handle = await openNoFollow(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
-      await handle.writeFile(data instanceof Uint8Array ? data : Buffer.concat(data));
+      await handle.writeFile(data);
       if (fsync) await handle.sync();
     } finally {
       await handle.close();
     }
-    await fsp.rename(tmp, path);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err instanceof LoftError ? err : ioError('write', path, err);
+    return;
   }
-  if (fsync) await fsyncDir(dirname(path));
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (err) {
+    throw ioError('open', path, err);
+  }
+  try {
+    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    if (fsync) await fsyncFile(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
