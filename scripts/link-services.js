@@ -5,12 +5,13 @@
 // files: imap 0.32 s of CPU against 0.10 for a bare node) and keeps the loader's records
 // for good; the mail services are started per user. Runs after `tsc -b` (npm run build).
 //
-// Beside each linked module, <entry>.linked.json lists the files it was made from, with
+// Beside each linked module, <entry>.linked.json names it (<entry>.linked.js, or .linked.cjs
+// for an entry linked as CommonJS, see COMMONJS_ENTRIES) and lists the files it was made from, with
 // their sizes and times: the master (linkedModule() in @loft/service-runtime) runs the
 // linked module only while they are unchanged, so a `tsc -b` on its own never leaves loftd
 // running old code.
 import { readdirSync, readFileSync, writeFileSync, statSync, existsSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -70,15 +71,26 @@ function keepLocatingModulesApart(entryDir, locating) {
   };
 }
 
+/**
+ * Linked as CommonJS (<entry>.linked.cjs): a seteuid delivery child. Node's ES module loader
+ * reads a module's source with an asynchronous readFile, which starts libuv's thread pool; a
+ * CommonJS module is read synchronously, and a child that makes no other call through the
+ * pool (its storage runs with blocking I/O) then never starts the pool's thread. Every
+ * set*id() call of the child stops each of its threads in turn (glibc's setxid broadcast),
+ * and the child makes two or three for each delivery.
+ */
+const COMMONJS_ENTRIES = new Set([join(root, 'services', 'lmtp', 'dist', 'delivery-child.js')]);
+
 async function link(entry, locating) {
   const dir = dirname(entry);
-  const outfile = entry.replace(/\.js$/, '.linked.js');
+  const commonJs = COMMONJS_ENTRIES.has(entry);
+  const outfile = entry.replace(/\.js$/, commonJs ? '.linked.cjs' : '.linked.js');
   const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: commonJs ? 'cjs' : 'esm',
     target: 'node20',
     // No keepNames: it gives every function, closures included, an own `name` property,
     // which cost each idle IMAP session 1.5 KiB (1,000 sessions: 27.6 MiB of heap against
@@ -86,7 +98,12 @@ async function link(entry, locating) {
     // `Decoder` becomes `Decoder2`), and none is an Error class, whose name logs show.
     keepNames: false,
     // CommonJS dependencies (pino, msgpackr, proper-lockfile) call require() for Node's modules.
-    banner: { js: "import { createRequire as loftLinkedRequire } from 'node:module';\nconst require = loftLinkedRequire(import.meta.url);" },
+    banner: {
+      js: commonJs
+        ? "const loftLinkedModuleUrl = require('node:url').pathToFileURL(__filename).href;"
+        : "import { createRequire as loftLinkedRequire } from 'node:module';\nconst require = loftLinkedRequire(import.meta.url);",
+    },
+    define: commonJs ? { 'import.meta.url': 'loftLinkedModuleUrl' } : {},
     external: SEPARATE_PACKAGES,
     metafile: true,
     logLevel: 'warning',
@@ -101,7 +118,7 @@ async function link(entry, locating) {
     const stat = statSync(full);
     inputs[relative(dir, full)] = { size: stat.size, mtimeMs: stat.mtimeMs };
   }
-  writeFileSync(outfile.replace(/\.js$/, '.json'), `${JSON.stringify({ inputs }, null, 1)}\n`);
+  writeFileSync(entry.replace(/\.js$/, '.linked.json'), `${JSON.stringify({ output: basename(outfile), inputs }, null, 1)}\n`);
   return { outfile, bytes: statSync(outfile).size, inputs: Object.keys(inputs).length };
 }
 

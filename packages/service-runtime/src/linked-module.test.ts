@@ -33,6 +33,18 @@ test('a service starts from its linked module while the files it was made from a
   assert.deepEqual(linkedModule(build.main), { path: build.linked });
 });
 
+test('a module linked as CommonJS is found by the name its record gives, and only that one', (t) => {
+  const build = fakeBuild();
+  t.after(() => fs.rmSync(build.dir, { recursive: true, force: true }));
+  const record = path.join(path.dirname(build.main), 'main.linked.json');
+  const cjs = path.join(path.dirname(build.main), 'main.linked.cjs');
+  fs.writeFileSync(record, JSON.stringify({ ...JSON.parse(fs.readFileSync(record, 'utf8')), output: 'main.linked.cjs' }));
+  // Named but missing: the compiled module, not a .linked.js of an older link.
+  assert.deepEqual(linkedModule(build.main), { path: build.main });
+  fs.writeFileSync(cjs, 'const y = 1;\n');
+  assert.deepEqual(linkedModule(build.main), { path: cjs });
+});
+
 test('a dependency compiled again after linking sends the service back to its compiled modules, with the reason', (t) => {
   const build = fakeBuild();
   t.after(() => fs.rmSync(build.dir, { recursive: true, force: true }));

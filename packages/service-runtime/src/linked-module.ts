@@ -26,15 +26,18 @@ export interface LinkedModule {
 export function linkedModule(modulePath: string): LinkedModule {
   if (process.env[UNLINKED_ENV] === '1' || !modulePath.endsWith('.js')) return { path: modulePath };
   const base = modulePath.slice(0, -3);
-  const linked = `${base}.linked.js`;
+  const dir = path.dirname(modulePath);
+  let linked: string;
   let inputs: Record<string, { size: number; mtimeMs: number }>;
   try {
-    inputs = (JSON.parse(fs.readFileSync(`${base}.linked.json`, 'utf8')) as { inputs: typeof inputs }).inputs;
+    const record = JSON.parse(fs.readFileSync(`${base}.linked.json`, 'utf8')) as { output?: string; inputs: typeof inputs };
+    inputs = record.inputs;
+    // `output`: the linked module's name beside it (.linked.js, or .linked.cjs when linked as CommonJS).
+    linked = record.output === undefined ? `${base}.linked.js` : path.join(dir, path.basename(record.output));
     fs.accessSync(linked, fs.constants.R_OK);
   } catch {
     return { path: modulePath };
   }
-  const dir = path.dirname(modulePath);
   for (const [file, recorded] of Object.entries(inputs)) {
     const stat = fs.statSync(path.resolve(dir, file), { throwIfNoEntry: false });
     if (!stat || stat.size !== recorded.size || stat.mtimeMs !== recorded.mtimeMs) {
