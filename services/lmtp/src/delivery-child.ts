@@ -149,6 +149,8 @@ process.on('message', (message: unknown) => {
         .finally(() => {
           inFlight--;
           deliveriesChanged();
+          // After the result has gone out: back to root while idle (see EuidSwitch.relax).
+          if (euid && inFlight === 0) setImmediate(() => euid.relax());
         });
       return;
   }

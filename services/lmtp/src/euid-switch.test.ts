@@ -87,3 +87,32 @@ test('groups are emptied once, a repeated identity switches nothing, egid change
     'egid 5002', 'euid 5002',
   ]);
 });
+
+test('relax() returns an idle switch to root after a change of user, and keeps a repeated one', async () => {
+  const calls = fakeCalls();
+  const euid = new EuidSwitch(logger, calls, (reason) => assert.fail(reason));
+  const a = { uid: 5001, gid: 5001 };
+  const b = { uid: 5002, gid: 5002 };
+  await euid.asUser(a, () => Promise.resolve());
+  await euid.asUser(a, () => Promise.resolve());
+  euid.relax();
+  assert.equal(calls.euid, 5001, 'one identity delivering again and again keeps its euid');
+  await euid.asUser(b, () => Promise.resolve());
+  // Busy, or with a holder queued: relax() must leave the holder's identity alone.
+  let release!: () => void;
+  const holding = euid.asUser(b, () => new Promise<void>((resolve) => (release = resolve)));
+  const queued = euid.asUser(a, () => Promise.resolve(calls.euid));
+  euid.relax();
+  await new Promise((resolve) => setImmediate(resolve));
+  euid.relax();
+  assert.equal(calls.euid, 5002, 'relax() does nothing while a delivery holds the switch');
+  release();
+  await holding;
+  assert.equal(await queued, 5001, 'the queued delivery ran as its own user');
+  calls.trace.length = 0;
+  euid.relax();
+  assert.equal(calls.euid, 0, 'idle after a change of user: back to root');
+  assert.deepEqual(calls.trace, ['euid 0']);
+  assert.equal(await euid.asUser(b, () => Promise.resolve(calls.euid)), 5002, 'the next user enters from root');
+  assert.deepEqual(calls.trace, ['euid 0', 'euid 5002'], 'without a second return to root');
+});
