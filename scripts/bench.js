@@ -91,9 +91,14 @@ async function dovecotSide(fn) {
   try {
     return await fn();
   } catch (err) {
-    console.error(`dovecot: failed: ${err?.stack ?? err}`);
-    return `failed: ${(err?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200)}`;
+    return dovecotFailed(err);
   }
+}
+
+/** What the table shows in Dovecot's column when its side failed (the stack goes to stderr). */
+function dovecotFailed(err) {
+  console.error(`dovecot: failed: ${err?.stack ?? err}`);
+  return `failed: ${(err?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200)}`;
 }
 const field = (result, key) => (typeof result === 'object' && result !== null ? result[key] : result);
 
@@ -214,8 +219,9 @@ const LMTP_BENCH_LINGER = '10 mins';
 async function benchLmtp(durationMs, connections) {
   const names = LMTP_USERS.map((u) => u.user);
   const results = {};
-  /** In turn order: { key, target, cold, delivered, failed, firstError, seconds, cpuSeconds }. */
+  /** In turn order, with what their turns add up. */
   const servers = [];
+  const addServer = (key, target, cold) => servers.push({ key, target, cold, delivered: 0, failed: 0, firstError: undefined, seconds: 0, cpuSeconds: 0 });
   // Both privsep modes' servers start together (each is idle while the other is measured).
   const instances = [];
   let dovecotInstance;
@@ -228,16 +234,15 @@ async function benchLmtp(durationMs, connections) {
     await Promise.all(instances.map(({ loft }) => loftReady(loft, ['lmtp', 'auth'])));
     for (const { mode, loft } of instances) {
       const target = path.join(loft.baseDir, 'run', 'lmtp.sock');
-      servers.push({ key: mode, target, cold: await warmLmtp(target, names, connections, `loft ${mode}`) });
+      addServer(mode, target, await warmLmtp(target, names, connections, `loft ${mode}`));
     }
     if (dovecot === undefined) {
       dovecot = await dovecotSide(async () => {
         dovecotInstance = await startDovecot({ users: LMTP_USERS, lmtp: true, extraConf: 'mail_fsync = optimized\n' });
-        servers.push({ key: 'dovecot', target: dovecotInstance.lmtpSocket, cold: await warmLmtp(dovecotInstance.lmtpSocket, names, connections, 'dovecot') });
+        addServer('dovecot', dovecotInstance.lmtpSocket, await warmLmtp(dovecotInstance.lmtpSocket, names, connections, 'dovecot'));
         return undefined;
       });
     }
-    for (const server of servers) Object.assign(server, { delivered: 0, failed: 0, seconds: 0, cpuSeconds: 0 });
     for (let turn = 0; turn < LMTP_TURNS; turn++) {
       for (const server of servers) {
         if (LMTP_TURN_WARM_MS > 0) await measureDeliveries({ target: server.target, users: names, connections, durationMs: LMTP_TURN_WARM_MS }).catch(() => undefined);
@@ -248,7 +253,7 @@ async function benchLmtp(durationMs, connections) {
           result = await measureDeliveries({ target: server.target, users: names, connections, durationMs: durationMs / LMTP_TURNS });
         } catch (err) {
           if (server.key !== 'dovecot') throw err;
-          dovecot = `failed: ${(err?.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 200)}`;
+          dovecot = dovecotFailed(err);
           servers.splice(servers.indexOf(server), 1);
           break;
         }

@@ -18,11 +18,11 @@
  * Files written before the flags existed have zeros there, and read as they always did.
  * The header is self-describing so a lost index can be rebuilt from the files alone.
  */
-import { closeSync, constants, promises as fsp, writeSync } from 'node:fs';
+import { closeSync, constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { LoftError } from '@loft/errors';
 import { crc32 } from './binary.js';
-import { O_NOFOLLOW, ioError, openNoFollow } from './safe-fs.js';
+import { O_NOFOLLOW, ioError, openNoFollow, writeAllSync } from './safe-fs.js';
 import { blockingIo, fsyncFile, openCreating } from './io-mode.js';
 
 export const DBOX_MAGIC = 0x42444c46;
@@ -168,11 +168,6 @@ async function writeDboxFileDirect(path: string, message: Buffer | AsyncIterable
   }
   closeSync(fd);
   return header;
-}
-
-function writeAllSync(fd: number, data: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 async function writeAll(handle: fsp.FileHandle, data: Uint8Array, position: number): Promise<void> {

@@ -28,7 +28,7 @@ const fdatasyncPool = promisify(fdatasyncCb);
 const unlinkPool = promisify(unlinkCb);
 
 /** A synchronous call as the promise the pool's version gives. */
-export function direct<T>(call: () => T): Promise<T> {
+function direct<T>(call: () => T): Promise<T> {
   try {
     return Promise.resolve(call());
   } catch (err) {
@@ -64,9 +64,9 @@ export function linkIo(existing: string, path: string): Promise<void> {
   return blocking ? direct(() => linkSync(existing, path)) : fsp.link(existing, path);
 }
 
-/** mkdir(2) of one directory. */
-export function mkdirIo(path: string, mode: number): Promise<void> {
-  return blocking ? direct(() => void mkdirSync(path, { mode })) : fsp.mkdir(path, { mode }).then(() => undefined);
+/** mkdir(2) of one directory, or with `recursive` of it and its missing parents. */
+export function mkdirIo(path: string, mode: number, recursive = false): Promise<void> {
+  return blocking ? direct(() => void mkdirSync(path, { mode, recursive })) : fsp.mkdir(path, { mode, recursive }).then(() => undefined);
 }
 
 /** Removes `path` (a directory with what is in it, with `recursive`) if it is there; never fails. */

@@ -8,7 +8,7 @@
  * lstat and the open is a residual race; the default fork privsep mode does not have it.
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promises as fsp, readSync, writeSync, type Stats } from 'node:fs';
-import { blockingIo, direct, fsyncFile, removeIo, renameIo } from './io-mode.js';
+import { blockingIo, fsyncFile, mkdirIo, removeIo, renameIo } from './io-mode.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { LoftError } from '@loft/errors';
@@ -130,7 +130,7 @@ export async function ensureRealDir(path: string): Promise<void> {
 export async function ensureRealDirs(path: string): Promise<void> {
   if (realDirStat(path)) return;
   try {
-    await (blockingIo() ? direct(() => mkdirSync(path, { recursive: true, mode: 0o700 })) : fsp.mkdir(path, { recursive: true, mode: 0o700 }));
+    await mkdirIo(path, 0o700, true);
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
   }
@@ -215,9 +215,15 @@ export async function writeNewFile(path: string, data: Uint8Array, fsync: boolea
     throw ioError('open', path, err);
   }
   try {
-    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    writeAllSync(fd, data, 0);
     if (fsync) await fsyncFile(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** write(2) at `position` until all of `data` is written. */
+export function writeAllSync(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
 }
