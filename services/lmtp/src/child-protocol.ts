@@ -17,8 +17,8 @@ import type { DeliveryOutcome, DeliveryRequest } from './delivery.js';
 /** How a delivery child gets the user's identity. */
 export type ChildMode = 'fork' | 'seteuid';
 
-/** argv of a delivery child: its mode and log level. */
-export type ChildArgv = [mode: ChildMode, logLevel: string];
+/** argv of a delivery child: its mode, log level and how long it keeps an idle user open (ms). */
+export type ChildArgv = [mode: ChildMode, logLevel: string, keepOpenMs: string];
 
 export type ParentToChild =
   /** fork: drop to this identity for good (`user`: system name for initgroups, '' if none). */

@@ -14,10 +14,10 @@ import { isParentMessage, type ChildMode, type ChildToParent, type ParentToChild
 import { deliverMessage, type BodySource, type DeliveryOutcome, type DeliveryRequest } from './delivery.js';
 import { EuidSwitch } from './euid-switch.js';
 import { dropPrivileges } from '@loft/service-runtime/privileges';
-import { OpenMailUsers } from './open-mail-users.js';
+import { OPEN_USER_IDLE_MS, OpenMailUsers } from './open-mail-users.js';
 import { setBlockingIo } from '@loft/storage';
 
-const [modeText = '', levelText = 'info'] = process.argv.slice(2);
+const [modeText = '', levelText = 'info', keepOpenText = ''] = process.argv.slice(2);
 const mode = modeText as ChildMode;
 // The log service files these lines under the lmtp process's pid (they come through its
 // stderr); `child` tells the delivery processes apart.
@@ -44,7 +44,8 @@ function deliveriesChanged(): void {
 }
 deliveriesChanged();
 /** Users kept open between deliveries; a later close runs as the user (seteuid: takes the switch). */
-const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger);
+const keepOpenMs = Number.parseInt(keepOpenText, 10);
+const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger, Number.isSafeInteger(keepOpenMs) && keepOpenMs >= 0 ? keepOpenMs : OPEN_USER_IDLE_MS);
 /** How long a child told to `stop` may take to close the users it keeps open. */
 const EXIT_GRACE_MS = 5_000;
 

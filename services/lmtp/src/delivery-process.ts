@@ -52,9 +52,10 @@ export class DeliveryProcess {
   private stopping = false;
   private ready = false;
 
-  constructor(mode: ChildMode, private readonly logger: Logger, onExit: (child: DeliveryProcess) => void) {
+  /** `keepOpenMs`: how long the child keeps a user it delivered to open (lmtp_privsep_linger). */
+  constructor(mode: ChildMode, private readonly logger: Logger, onExit: (child: DeliveryProcess) => void, keepOpenMs: number) {
     const level = process.env[ENV.LOG_LEVEL] ?? 'info';
-    const argv: ChildArgv = [mode, level];
+    const argv: ChildArgv = [mode, level, String(keepOpenMs)];
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', [ENV.LOG_LEVEL]: level };
     const execArgv = [...process.execArgv];
     if (mode === 'seteuid') {

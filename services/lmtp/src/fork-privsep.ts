@@ -1,5 +1,5 @@
 /**
- * fork privsep (Loft's default): each delivery runs in a child process that serves one
+ * fork privsep (`lmtp_privsep = fork`): each delivery runs in a child process that serves one
  * uid/gid and dropped to it for good. Node cannot fork a loaded process, and starting one
  * costs far more than a delivery, so:
  * - `lmtp_privsep_min_spare` children are kept started (code loaded, still root, nothing
@@ -117,7 +117,7 @@ export class ForkPrivsep implements Deliverer {
   }
 
   private spawn(): DeliveryProcess {
-    return new DeliveryProcess('fork', this.options.logger, (child) => this.onExit(child));
+    return new DeliveryProcess('fork', this.options.logger, (child) => this.onExit(child), this.options.lingerMs);
   }
 
   /** Starts spares up to lmtp_privsep_min_spare. */

@@ -66,3 +66,28 @@ test('messages delivered through kept-open users are all there once they are clo
   await open.closeAll();
   assert.equal(await messages(home, 'INBOX'), 20);
 });
+
+test('a user is kept open for the idle time it was given (lmtp_privsep_linger) and closed after it', async (t) => {
+  const { home, request } = setup(t);
+  const idleMs = 300;
+  const closes: number[] = [];
+  let closed!: () => void;
+  const firstClose = new Promise<void>((resolve) => (closed = resolve));
+  const open = new OpenMailUsers(async (_who, fn) => {
+    await fn();
+    closes.push(performance.now());
+    closed();
+  }, SILENT_LOGGER, idleMs);
+  t.after(() => open.closeAll());
+  const started = performance.now();
+  assert.equal((await deliverMessage(request('INBOX'), body('first'), SILENT_LOGGER, open)).ok, true);
+  // A second delivery within the idle time finds the user open: nothing was closed between.
+  assert.equal((await deliverMessage(request('INBOX'), body('second'), SILENT_LOGGER, open)).ok, true);
+  assert.deepEqual(closes, [], 'closed while deliveries kept coming');
+  // The idle timer does not keep a process alive; this one does, and bounds the wait.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([firstClose, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`not closed ${idleMs + 5_000} ms after the last delivery`)), idleMs + 5_000)))]).finally(() => clearTimeout(timer));
+  assert.equal(closes.length, 1);
+  assert.ok(closes[0]! - started >= idleMs, `closed ${(closes[0]! - started).toFixed(0)} ms after the first delivery began, before its idle time of ${idleMs} ms`);
+  assert.equal(await messages(home, 'INBOX'), 2);
+});

@@ -134,7 +134,7 @@ export class SeteuidPrivsep implements Deliverer {
   }
 
   private spawn(): void {
-    const worker = new DeliveryProcess('seteuid', this.options.logger, (child) => this.onExit(child));
+    const worker = new DeliveryProcess('seteuid', this.options.logger, (child) => this.onExit(child), this.options.lingerMs);
     this.workers.add(worker);
     this.starting++;
     this.options.logger.debug({ pid: worker.pid }, `started seteuid delivery process ${worker.pid}`);

@@ -39,8 +39,8 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
       description: 'seteuid: root delivery processes that take each user\'s effective uid for one delivery at a time (Dovecot\'s way); fork: a child per user uid with privileges dropped for good.',
     },
     lmtp_privsep_linger: {
-      type: 'integer', loftKind: 'duration', minimum: 0, default: 10_000,
-      description: 'fork mode: keep a delivery child this long after its last delivery, so the next message for the same uid reuses it.',
+      type: 'integer', loftKind: 'duration', minimum: 0, default: 60_000,
+      description: 'Keep an idle delivery process this long after its last delivery (beyond lmtp_privsep_min_spare), and the users it delivered to open in it, so that the next message for them reuses both (as Dovecot keeps an idle lmtp process for idle_kill, 1 min).',
     },
     lmtp_privsep_max_children: {
       type: 'integer', loftKind: 'uint', minimum: 1, default: 100,
