@@ -3,6 +3,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import type { ChildArgv } from './child-protocol.js';
 
 const CHILD_MODULE = fileURLToPath(new URL('./delivery-child.js', import.meta.url));
 
@@ -10,8 +11,9 @@ const CHILD_MODULE = fileURLToPath(new URL('./delivery-child.js', import.meta.ur
 // message ('ready') meets a closed channel. It must end quietly, not print a stack trace
 // into the log as an unhandled 'error'.
 test('a delivery child whose lmtp process is gone before it is ready exits quietly', async () => {
-  for (const mode of ['seteuid', 'fork']) {
-    const child = fork(CHILD_MODULE, [mode, 'info'], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
+  for (const mode of ['seteuid', 'fork'] as const) {
+    const argv: ChildArgv = [mode, 'info', '60000'];
+    const child = fork(CHILD_MODULE, argv, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'advanced' });
     let output = '';
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

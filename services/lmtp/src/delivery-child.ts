@@ -14,7 +14,7 @@ import { isParentMessage, type ChildMode, type ChildToParent, type ParentToChild
 import { deliverMessage, type BodySource, type DeliveryOutcome, type DeliveryRequest } from './delivery.js';
 import { EuidSwitch } from './euid-switch.js';
 import { dropPrivileges } from '@loft/service-runtime/privileges';
-import { OPEN_USER_IDLE_MS, OpenMailUsers } from './open-mail-users.js';
+import { OpenMailUsers } from './open-mail-users.js';
 import { setBlockingIo } from '@loft/storage';
 
 const [modeText = '', levelText = 'info', keepOpenText = ''] = process.argv.slice(2);
@@ -26,6 +26,12 @@ let logger = baseLogger;
 
 if (mode !== 'fork' && mode !== 'seteuid') {
   logger.fatal({ mode: modeText }, 'delivery child needs a privsep mode');
+  process.exit(1);
+}
+/** lmtp_privsep_linger, from the parent. */
+const keepOpenMs = Number(keepOpenText);
+if (keepOpenText === '' || !Number.isSafeInteger(keepOpenMs) || keepOpenMs < 0) {
+  logger.fatal({ keepOpen: keepOpenText }, 'delivery child needs the time to keep idle users open, in ms');
   process.exit(1);
 }
 
@@ -44,8 +50,7 @@ function deliveriesChanged(): void {
 }
 deliveriesChanged();
 /** Users kept open between deliveries; a later close runs as the user (seteuid: takes the switch). */
-const keepOpenMs = Number.parseInt(keepOpenText, 10);
-const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger, Number.isSafeInteger(keepOpenMs) && keepOpenMs >= 0 ? keepOpenMs : OPEN_USER_IDLE_MS);
+const openUsers = new OpenMailUsers((who, fn) => (euid ? euid.asUser(who, fn) : fn()), logger, keepOpenMs);
 /** How long a child told to `stop` may take to close the users it keeps open. */
 const EXIT_GRACE_MS = 5_000;
 

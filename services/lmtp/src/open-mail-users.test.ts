@@ -41,7 +41,7 @@ async function messages(home: string, mailbox: string): Promise<number> {
 
 test('a kept-open user delivers again, and a mailbox deleted meanwhile is recreated rather than failing', async (t) => {
   const { home, request } = setup(t);
-  const open = new OpenMailUsers((_who, fn) => fn(), SILENT_LOGGER);
+  const open = new OpenMailUsers((_who, fn) => fn(), SILENT_LOGGER, 60_000);
   t.after(() => open.closeAll());
   for (let i = 0; i < 3; i++) {
     const outcome = await deliverMessage(request('lists'), body(`kept ${i}`), SILENT_LOGGER, open);
@@ -59,7 +59,7 @@ test('a kept-open user delivers again, and a mailbox deleted meanwhile is recrea
 
 test('messages delivered through kept-open users are all there once they are closed', async (t) => {
   const { home, request } = setup(t);
-  const open = new OpenMailUsers((_who, fn) => fn(), SILENT_LOGGER);
+  const open = new OpenMailUsers((_who, fn) => fn(), SILENT_LOGGER, 60_000);
   const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => deliverMessage(request('INBOX'), body(`parallel ${i}`), SILENT_LOGGER, open)));
   assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes.filter((o) => !o.ok)));
   assert.deepEqual(new Set(outcomes.map((o) => (o.ok ? o.uid : 0))).size, 20, 'distinct UIDs');

@@ -21,8 +21,6 @@
 import { MailUser, type Mailbox, type StorageLogger } from '@loft/storage';
 import type { DeliveryRequest } from './delivery.js';
 
-/** An unused entry is closed after this long when the child is not told otherwise (lmtp_privsep_linger's default). */
-export const OPEN_USER_IDLE_MS = 60_000;
 /** Most entries one child keeps; the least recently used idle one is closed beyond. */
 export const OPEN_USER_MAX_ENTRIES = 64;
 
@@ -51,7 +49,8 @@ export class OpenMailUsers {
     /** Runs a later close with the user's identity (seteuid: takes the euid switch). */
     private readonly closeAs: (identity: Identity, fn: () => Promise<void>) => Promise<void>,
     private readonly logger: StorageLogger,
-    private readonly idleMs = OPEN_USER_IDLE_MS,
+    /** An unused entry is closed after this long (lmtp_privsep_linger). */
+    private readonly idleMs: number,
   ) {}
 
   /**
