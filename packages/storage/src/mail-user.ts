@@ -309,11 +309,33 @@ export class MailUser {
     if (options.specialUse !== undefined && !(SPECIAL_USES as readonly string[]).includes(options.specialUse)) {
       throw new LoftError('LOFT_E_STORAGE_INVALID', `special use ${options.specialUse} is not one of ${SPECIAL_USES.join(' ')}`);
     }
-    await this.withList(async (data) => {
-      if (MailUser.find(data, normal)) throw new LoftError('LOFT_E_STORAGE_EXISTS', normal);
-      for (const parent of ancestors(normal)) if (!MailUser.find(data, parent)) await this.addMailbox(data, parent);
-      await this.addMailbox(data, normal, options.specialUse);
-    });
+    const made: string[] = [];
+    try {
+      await this.withList(async (data) => {
+        if (MailUser.find(data, normal)) throw new LoftError('LOFT_E_STORAGE_EXISTS', normal);
+        for (const parent of ancestors(normal)) if (!MailUser.find(data, parent)) made.push((await this.addMailbox(data, parent)).guid);
+        made.push((await this.addMailbox(data, normal, options.specialUse)).guid);
+      });
+    } catch (err) {
+      await this.removeUnlisted(made);
+      throw err;
+    }
+  }
+
+  /**
+   * After a CREATE whose list was not written (a full disk, say): its new mailbox directories
+   * go, or the next rebuild of the list would bring them back as mailboxes nobody created
+   * ("Foo-4bf50143" beside "Foo"). They are kept when the list cannot be read to tell.
+   */
+  private async removeUnlisted(guids: readonly string[]): Promise<void> {
+    if (guids.length === 0) return;
+    const read = await readFramedJson(this.listPath, LIST_MAGIC, LIST_VERSION).catch(() => undefined);
+    if (read?.state !== 'ok') return;
+    const listed = new Set(((read.value as Partial<ListData>).mailboxes ?? []).map((m) => m.guid));
+    for (const guid of guids) {
+      if (listed.has(guid)) continue;
+      await fsp.rm(this.pathsOf(guid).dir, { recursive: true, force: true }).catch((err: unknown) => this.logger.warn({ err, guid }, 'could not remove the directory of a mailbox that was not created'));
+    }
   }
 
   /** DELETE; INBOX and mailboxes with children are refused (as Dovecot does). */
