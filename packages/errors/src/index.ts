@@ -63,6 +63,8 @@ export const ERROR_CODES = {
   LOFT_E_STORAGE_READ_ONLY: 'mailbox is open read-only',
   LOFT_E_STORAGE_EXPUNGED: 'message has been expunged',
   LOFT_E_STORAGE_NO_PARSER: 'no message parser for this cached field',
+  LOFT_E_STORAGE_NO_SPACE: 'not enough disk space',
+  LOFT_E_STORAGE_OVER_QUOTA: 'disk quota exceeded',
   // adm
   LOFT_E_ADM_QUERY: 'search query is not valid',
   LOFT_E_ADM_ARGS: 'invalid mail command arguments',

@@ -19,10 +19,27 @@ export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
+/**
+ * Whether a failure (or anything in its chain of causes) is the file system being full
+ * (ENOSPC) or the user's disk quota (EDQUOT). Clients and MTAs are told so, rather than of
+ * an internal error: an IMAP client shows [OVERQUOTA], an MTA keeps the message and retries.
+ * Not every write goes through ioError(), hence the walk.
+ */
+export function spaceErrorCode(err: unknown): 'LOFT_E_STORAGE_NO_SPACE' | 'LOFT_E_STORAGE_OVER_QUOTA' | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'LOFT_E_STORAGE_NO_SPACE') return 'LOFT_E_STORAGE_NO_SPACE';
+    if (code === 'EDQUOT' || code === 'LOFT_E_STORAGE_OVER_QUOTA') return 'LOFT_E_STORAGE_OVER_QUOTA';
+  }
+  return undefined;
+}
+
 /** Translates a failed system call into the coded error callers see at the module boundary. */
 export function ioError(op: string, path: string, err: unknown): LoftError {
   if (isErrno(err, 'ELOOP')) return new LoftError('LOFT_E_STORAGE_UNSAFE_PATH', `${op} ${path}: is a symlink`, { cause: err });
   if (isErrno(err, 'ENOENT')) return new LoftError('LOFT_E_STORAGE_NOT_FOUND', `${op} ${path}`, { cause: err });
+  const space = spaceErrorCode(err);
+  if (space !== undefined) return new LoftError(space, `${op} ${path}`, { cause: err });
   const code = (err as { code?: string } | null)?.code ?? 'unknown';
   return new LoftError('LOFT_E_STORAGE_IO', `${op} ${path} failed: ${code}`, { cause: err });
 }

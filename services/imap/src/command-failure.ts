@@ -3,9 +3,10 @@
  * the protocol's own answers, and the mapping of storage and parser errors to NO/BAD with
  * the response codes clients act on (TRYCREATE, NONEXISTENT, EXPUNGEISSUED…).
  */
-import { isLoftError } from '@loft/errors';
+import { describeError, ERROR_CODES, isLoftError } from '@loft/errors';
 import type { TaggedStatus } from '@loft/imap-proto';
 import type { Logger } from '@loft/log';
+import { spaceErrorCode } from '@loft/storage';
 
 export class CommandFailure extends Error {
   constructor(
@@ -36,6 +37,13 @@ export interface FailureAnswer {
 /** The tagged answer for an error thrown while running a command; unexpected ones are logged. */
 export function failureAnswer(err: unknown, logger: Logger, command: string): FailureAnswer {
   if (err instanceof CommandFailure) return withCode(err.status, err.message, err.code);
+  // A full file system or quota is the client's answer too (RFC 5530 OVERQUOTA, as Dovecot
+  // answers), and the administrator's to fix: logged as an error, without a stack.
+  const space = spaceErrorCode(err);
+  if (space !== undefined) {
+    logger.error({ command, reason: describeError(err) }, `${command} failed: ${ERROR_CODES[space]}`);
+    return { status: 'NO', text: space === 'LOFT_E_STORAGE_NO_SPACE' ? 'Not enough disk space' : 'Disk quota exceeded', code: 'OVERQUOTA' };
+  }
   if (isLoftError(err)) {
     switch (err.code) {
       case 'LOFT_E_IMAP_SYNTAX':

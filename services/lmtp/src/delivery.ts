@@ -4,8 +4,8 @@
  * an outcome (never throws), and `ok` only after storage's save returned, i.e. the message
  * is on disk per mail_fsync and in the mailbox log.
  */
-import { isLoftError } from '@loft/errors';
-import { MailUser, lstatOrUndefined, parseMailLocation, type Mailbox, type StorageLogger, type StorageSettings } from '@loft/storage';
+import { describeError, ERROR_CODES, isLoftError } from '@loft/errors';
+import { MailUser, lstatOrUndefined, parseMailLocation, spaceErrorCode, type Mailbox, type StorageLogger, type StorageSettings } from '@loft/storage';
 import type { MailboxOpener, OpenMailUsers } from './open-mail-users.js';
 
 /** Everything a delivery needs; plain data, so it crosses the child_process channel. */
@@ -51,6 +51,11 @@ export async function deliverMessage(request: DeliveryRequest, body: BodySource,
       await user.close().catch((err: unknown) => logger.warn({ err, user: request.user }, 'closing the mail user failed'));
     }
   } catch (err) {
+    const space = spaceErrorCode(err);
+    if (space !== undefined) {
+      logger.error({ user: request.user, reason: describeError(err) }, `delivery to ${request.user} failed: ${ERROR_CODES[space]}`);
+      return { ok: false, temporary: true, reason: space };
+    }
     logger.error({ err, user: request.user }, `delivery to ${request.user} failed`);
     return { ok: false, temporary: true, reason: isLoftError(err) ? err.code : 'internal error' };
   }

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from '@loft/log';
 import type { UserLookupResult } from '@loft/master-protocol';
-import type { StorageSettings } from '@loft/storage';
+import { describeError, ERROR_CODES } from '@loft/errors';
+import { spaceErrorCode, type StorageSettings } from '@loft/storage';
 import { DataDecoder } from './data-decoder.js';
 import type { DeliveryOutcome, DeliveryRequest } from './delivery.js';
 import { parsePath, splitRecipient, type Recipient } from './lmtp-address.js';
@@ -43,8 +44,8 @@ interface Transaction {
   decoder?: DataDecoder;
   /** The message exceeded lmtp_max_message_size: it is read to the end, then refused. */
   tooBig: boolean;
-  /** Spooling failed (a large message's temp file): it is read to the end, then 451. */
-  spoolFailed: boolean;
+  /** Why spooling failed (a large message's temp file): it is read to the end, then 4xx. */
+  spoolFailed?: string;
   /** BDAT was used; DATA is then out of sequence. */
   chunking: boolean;
 }
@@ -201,7 +202,7 @@ export class LmtpSession {
         return this.reply(`555 5.5.4 Unsupported parameter ${name}`);
       }
     }
-    this.tx = { sender: path.address, recipients: [], tooBig: false, spoolFailed: false, chunking: false };
+    this.tx = { sender: path.address, recipients: [], tooBig: false, chunking: false };
     this.reply('250 2.1.0 OK');
   }
 
@@ -329,8 +330,10 @@ export class LmtpSession {
     try {
       await tx.spool.append(chunks);
     } catch (err) {
-      this.logger.error({ err }, 'cannot spool the message');
-      tx.spoolFailed = true;
+      const space = spaceErrorCode(err);
+      tx.spoolFailed = space ?? 'spool';
+      if (space === undefined) this.logger.error({ err }, 'cannot spool the message');
+      else this.logger.error({ reason: describeError(err) }, `cannot spool the message: ${ERROR_CODES[space]}`);
     }
   }
 
@@ -340,8 +343,8 @@ export class LmtpSession {
     if (!tx?.spool) return;
     if (tx.tooBig) {
       for (const rcpt of tx.recipients) this.reply(`552 5.3.4 <${rcpt.address}> Message too big for system (lmtp_max_message_size)`);
-    } else if (tx.spoolFailed) {
-      for (const rcpt of tx.recipients) this.reply(`451 4.3.0 <${rcpt.address}> Temporary internal error`);
+    } else if (tx.spoolFailed !== undefined) {
+      for (const rcpt of tx.recipients) this.reply(temporaryFailure(rcpt.address, tx.spoolFailed));
     } else {
       const spool = tx.spool;
       this.delivering = true;
@@ -361,7 +364,7 @@ export class LmtpSession {
       return `250 2.0.0 <${rcpt.address}> ${this.id} Saved`;
     }
     this.logger.warn({ user: rcpt.found.user, reason: outcome.reason }, `delivery to ${rcpt.found.user} failed: ${outcome.reason}`);
-    return outcome.temporary ? `451 4.3.0 <${rcpt.address}> Temporary internal error` : `554 5.3.0 <${rcpt.address}> Delivery failed; contact ${this.deps.settings.postmaster_address}`;
+    return outcome.temporary ? temporaryFailure(rcpt.address, outcome.reason) : `554 5.3.0 <${rcpt.address}> Delivery failed; contact ${this.deps.settings.postmaster_address}`;
   }
 
   private deliveryRequest(tx: Transaction, rcpt: AcceptedRecipient): DeliveryRequest {
@@ -412,4 +415,15 @@ export function rfc5322Date(date: Date): string {
   const abs = Math.abs(offset);
   return `${DAYS[date.getDay()]}, ${pad(date.getDate())} ${MONTHS[date.getMonth()]} ${date.getFullYear()} `
     + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+}
+
+/**
+ * The 4xx for a message that was not kept. A full file system or disk quota is said as such
+ * (RFC 3463 X.3.1, X.2.2) and stays temporary: the MTA keeps the message and retries once
+ * there is room, where Dovecot's default bounces an over-quota message (5.2.2).
+ */
+function temporaryFailure(address: string, reason: string): string {
+  if (reason === 'LOFT_E_STORAGE_NO_SPACE') return `452 4.3.1 <${address}> Insufficient system storage`;
+  if (reason === 'LOFT_E_STORAGE_OVER_QUOTA') return `452 4.2.2 <${address}> Mailbox is full (disk quota exceeded)`;
+  return `451 4.3.0 <${address}> Temporary internal error`;
 }
