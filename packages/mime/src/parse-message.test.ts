@@ -60,6 +60,9 @@ test('part numbers follow IMAP rules, including message/rfc822', () => {
   assert.equal(text(NESTED, root, { part: [3], text: 'MIME' }), 'Content-Type: message/rfc822\r\n\r\n');
   assert.equal(text(NESTED, root, { part: [1], text: 'HEADER' }), '', 'HEADER of a non-message part');
   assert.equal(text(NESTED, root, { part: [9] }), '');
+  assert.equal(text(NESTED, root, { part: [1, 1] }), 'part one', 'part 1 of a leaf is the leaf');
+  assert.equal(text(NESTED, root, { part: [2, 2, 1] }), '<p>inner</p>');
+  assert.equal(text(NESTED, root, { part: [1, 2] }), '', 'a leaf has no part 2');
 });
 
 test('sections are byte-identical slices and BODY[] is the raw message', () => {

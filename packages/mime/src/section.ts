@@ -17,7 +17,8 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * The part a section path points at, or null. In a non-multipart body, part 1 is the body
- * itself; a number after a message/rfc822 part indexes into its embedded message.
+ * itself, at any depth (BODY[2.1] of a leaf part 2 is part 2, as Dovecot answers); a number
+ * after a message/rfc822 part indexes into its embedded message.
  */
 export function findPart(root: MimePart, path: readonly number[]): MimePart | null {
   let container = root;
@@ -28,9 +29,7 @@ export function findPart(root: MimePart, path: readonly number[]): MimePart | nu
     else if (n === 1 && container.contentType.type !== 'multipart') next = container;
     if (!next) return null;
     if (i === path.length - 1) return next;
-    if (next.message) container = next.message;
-    else if (next.parts.length > 0 && next !== container) container = next;
-    else return null;
+    container = next.message ?? next;
   }
   return container;
 }
