@@ -22,12 +22,18 @@ test('RFC 3501 §6.4.4: FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"', () => {
   assert.deepEqual(search('A283 SEARCH TEXT "string not in mailbox"').key, { type: 'text', value: 'string not in mailbox' });
 });
 
-test('RFC 3501 §6.4.4: CHARSET UTF-8 with the string as a literal; other charsets are BADCHARSET', () => {
+test('RFC 3501 §6.4.4: CHARSET UTF-8 with the string as a literal; other charsets are decoded, unknown ones BADCHARSET', () => {
   const parsed = search('A284 SEARCH CHARSET UTF-8 TEXT {7}\r\nZürich');
   assert.deepEqual(parsed, { charset: 'UTF-8', key: { type: 'text', value: 'Zürich' } });
+  // "Привет" in KOI8-R, and "Zürich" in ISO-8859-1, inside OR and parentheses too.
+  const koi8 = parseSearch(parseLine(Buffer.concat([Buffer.from('A285 SEARCH CHARSET koi8-r SUBJECT {6}\r\n'), Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4])])).args);
+  assert.deepEqual(koi8, { charset: 'KOI8-R', key: { type: 'header', field: 'Subject', value: 'Привет' } });
+  const latin1 = parseSearch(parseLine(Buffer.from('A286 SEARCH CHARSET ISO-8859-1 OR (BODY {6}\r\nZ\xfcrich) FROM x', 'latin1')).args);
+  assert.deepEqual(latin1.key, { type: 'or', left: { type: 'body', value: 'Zürich' }, right: { type: 'header', field: 'From', value: 'x' } });
+  assert.equal(parseSortCommand(parseLine(Buffer.from('a SORT (DATE) ISO-8859-1 TEXT "caf\xe9"', 'latin1')).args).key.type, 'text');
   assert.throws(
-    () => search('A285 SEARCH CHARSET KOI8-R TEXT x'),
-    (err) => isLoftError(err, 'LOFT_E_IMAP_BAD_CHARSET') && /KOI8-R/.test(err.message),
+    () => search('A287 SEARCH CHARSET X-NO-SUCH TEXT x'),
+    (err) => isLoftError(err, 'LOFT_E_IMAP_BAD_CHARSET') && /X-NO-SUCH/.test(err.message),
   );
   assert.throws(() => parseSearch(parseLine(Buffer.from('a SEARCH TEXT {2}\r\n\xff\xfe', 'latin1')).args), /not valid UTF-8/);
 });

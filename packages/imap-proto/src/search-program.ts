@@ -5,6 +5,7 @@
  * SORT / THREAD arguments (RFC 5256, SORT=DISPLAY RFC 5957).
  */
 import { LoftError } from '@loft/errors';
+import iconv from 'iconv-lite';
 import { ArgReader, decodeUtf8, describeArg, isPrintableAsciiExcept, parseNumber, syntaxError } from './arg-reader.js';
 import type { ImapArg } from './command-parser.js';
 import { parseSearchDate } from './date-time.js';
@@ -12,7 +13,11 @@ import { parseFetchItems } from './fetch-items.js';
 import { isSequenceSet, parseSequenceSet } from './sequence-set.js';
 import type { SearchKey } from './search-key.js';
 
-/** The charsets SEARCH accepts; the caller's answer to any other is `NO [BADCHARSET (US-ASCII UTF-8)]`. */
+/**
+ * The charsets named in `NO [BADCHARSET (…)]`. SEARCH, SORT and THREAD also take any other
+ * charset iconv-lite knows (ISO-8859-1, KOI8-R, Windows-1252, …), as Dovecot takes any that
+ * iconv knows; their strings are decoded from it.
+ */
 export const SEARCH_CHARSETS = ['US-ASCII', 'UTF-8'] as const;
 /** How deep NOT / OR / parentheses may nest; deeper programs are refused, not recursed into. */
 export const SEARCH_DEPTH_MAX = 100;
@@ -91,13 +96,17 @@ function parseKeyword(text: string): string {
 
 class SearchParser {
   readonly #reader: ArgReader;
+  /** The CHARSET given, when it is neither US-ASCII nor UTF-8. */
+  readonly #charset: string | undefined;
 
-  constructor(reader: ArgReader) {
+  constructor(reader: ArgReader, charset?: string) {
     this.#reader = reader;
+    this.#charset = charset === undefined || (SEARCH_CHARSETS as readonly string[]).includes(charset) ? undefined : charset;
   }
 
   #text(what: string): string {
-    return decodeUtf8(this.#reader.astringBytes(what), what);
+    const bytes = this.#reader.astringBytes(what);
+    return this.#charset === undefined ? decodeUtf8(bytes, what) : iconv.decode(bytes, this.#charset);
   }
 
   #atomText(what: string): string {
@@ -113,7 +122,7 @@ class SearchParser {
     const reader = this.#reader;
     const arg = reader.next('search key');
     if (arg.type === 'list') {
-      const inner = new SearchParser(new ArgReader(arg.items));
+      const inner = new SearchParser(new ArgReader(arg.items), this.#charset);
       const keys: SearchKey[] = [];
       while (!inner.#reader.done) keys.push(inner.key(depth + 1));
       if (keys.length === 0) throw syntaxError('Empty parenthesised search key list');
@@ -250,9 +259,13 @@ export function parseSearchReturn(items: readonly ImapArg[]): SearchReturn {
   return options;
 }
 
+function charsetKnown(name: string): boolean {
+  return (SEARCH_CHARSETS as readonly string[]).includes(name) || iconv.encodingExists(name);
+}
+
 function readCharset(reader: ArgReader): string {
   const charset = reader.astring('charset').toUpperCase();
-  if (!(SEARCH_CHARSETS as readonly string[]).includes(charset)) {
+  if (!charsetKnown(charset)) {
     throw new LoftError('LOFT_E_IMAP_BAD_CHARSET', `${charset.slice(0, 40)} is not supported; use US-ASCII or UTF-8`);
   }
   return charset;
@@ -277,7 +290,7 @@ export function parseSearch(args: readonly ImapArg[], options: SearchOptions = {
     reader.next('CHARSET');
     charset = readCharset(reader);
   }
-  const key = new SearchParser(reader).program();
+  const key = new SearchParser(reader, charset).program();
   const result: ParsedSearch = { key };
   if (charset !== undefined) result.charset = charset;
   if (returnOptions !== undefined) result.returnOptions = returnOptions;
@@ -316,7 +329,7 @@ export function parseSortCommand(args: readonly ImapArg[], options: SearchOption
   const returnOptions = readReturn(reader, options);
   const criteria = parseSortCriteria(reader.next('SORT criteria'));
   const charset = readCharset(reader);
-  const key = new SearchParser(reader).program();
+  const key = new SearchParser(reader, charset).program();
   return returnOptions === undefined ? { criteria, charset, key } : { criteria, charset, key, returnOptions };
 }
 
@@ -335,5 +348,5 @@ export function parseThreadCommand(args: readonly ImapArg[]): { algorithm: Threa
   const reader = new ArgReader(args);
   const algorithm = parseThreadAlgorithm(reader.atom('THREAD algorithm'));
   const charset = readCharset(reader);
-  return { algorithm, charset, key: new SearchParser(reader).program() };
+  return { algorithm, charset, key: new SearchParser(reader, charset).program() };
 }
