@@ -82,6 +82,19 @@ export function decodedHeaderText(raw: Buffer, part?: MimePart): string {
   return fields.map((f) => `${f.name}: ${decodeHeader(unfold(f.value.toString('utf8')))}`).join('\n');
 }
 
+/**
+ * Every header block of the message decoded as decodedHeaderText() does: its own, each MIME
+ * part's (an attachment's file name is there) and each embedded message's. SEARCH TEXT looks
+ * in these, as Dovecot's does: RFC 3501's "header or body", where a part's header is body.
+ */
+export function allHeaderText(raw: Buffer, root: MimePart): string {
+  const out: string[] = [];
+  walk(root, (part) => {
+    out.push(decodedHeaderText(raw, part));
+  });
+  return out.join('\n');
+}
+
 /** RFC 8970 PREVIEW: the first text part, quoted lines dropped, whitespace collapsed, cut to maxChars. */
 export function preview(raw: Buffer, root: MimePart, maxChars = 200): string {
   let text = '';

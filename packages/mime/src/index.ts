@@ -11,7 +11,7 @@ export { envelope, type ImapEnvelope, type EnvelopeAddress } from './envelope.js
 export { bodyStructure, type BodyStructure, type BodyStructureOptions } from './body-structure.js';
 export { writeImapValue, type ImapValue, type ImapNString } from './imap-value.js';
 export { section, findPart, type SectionSpec, type SectionText } from './section.js';
-export { decodedBody, knownTransferEncoding, bodyText, decodedHeaderText, preview, htmlToText } from './body-text.js';
+export { decodedBody, knownTransferEncoding, bodyText, decodedHeaderText, allHeaderText, preview, htmlToText } from './body-text.js';
 export { baseSubject, baseSubjectInfo, type BaseSubject } from './base-subject.js';
 export { sentDate, parseDate, type MessageDate } from './date.js';
 export { messageIds } from './message-id.js';

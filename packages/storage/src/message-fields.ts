@@ -20,7 +20,7 @@ export interface MessageFieldParser {
   parse(field: CachedFieldName, message: Buffer): unknown;
   /** Decoded text of the body for SEARCH BODY (all text parts, charset-decoded). */
   bodyText?(message: Buffer): string;
-  /** All header fields unfolded and RFC 2047-decoded, for SEARCH TEXT. */
+  /** Every header block (the message's, its parts', embedded messages') unfolded and RFC 2047-decoded, for SEARCH TEXT. */
   decodedHeaderText?(message: Buffer): string;
 }
 

@@ -93,6 +93,9 @@ describe('@loft/mime fields', () => {
     assert.deepEqual(search({ type: 'body', value: 'zürich' }), [1]);
     assert.deepEqual(search({ type: 'body', value: 'Subject' }), [], 'BODY does not look in the header');
     assert.deepEqual(search({ type: 'text', value: 'renée' }), [1]);
+    // A part's header is body to RFC 3501: TEXT finds an attachment's type or file name there.
+    assert.deepEqual(search({ type: 'text', value: 'TEXT/HTML; charset' }), [1]);
+    assert.deepEqual(search({ type: 'body', value: 'text/html' }), [], 'BODY searches decoded text only');
     assert.deepEqual(search({ type: 'header', field: 'subject', value: 'café' }), [1]);
     const sorted = sortMessages([box.messageView(1), box.messageView(2)], [{ key: 'SUBJECT', reverse: true }]);
     assert.deepEqual(sorted.map((m) => m.uid), [2, 1]);

@@ -10,9 +10,9 @@
  * with data.
  */
 import {
+  allHeaderText,
   bodyStructure,
   bodyText,
-  decodedHeaderText,
   envelope,
   parseLeafMessage,
   parseMessage,
@@ -109,7 +109,7 @@ export const mimeFieldParser: MessageFieldParser = {
     return bodyText(message, treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message));
   },
   decodedHeaderText(message) {
-    return decodedHeaderText(message);
+    return allHeaderText(message, treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message));
   },
 };
 

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { LoftError } from '@loft/errors';
-import { bodyText, decodedHeaderText, headerValues, parseMessage } from '@loft/mime';
+import { allHeaderText, bodyText, headerValues, parseMessage } from '@loft/mime';
 import { compileSearch, searchMatches, type CompiledSearch, type MailUser, type Mailbox, type MailboxTransaction, type QueryMessage } from '@loft/storage';
 import { strings, type CommandHandler } from './command-context.js';
 import { maildirSource, mboxSource, type SourceMessage } from './mail-sources.js';
@@ -38,7 +38,7 @@ function queryMessage(message: SourceMessage, n: number): QueryMessage {
     size: message.raw.length,
     header: (name) => headerValues(message.raw, name),
     bodyText: () => bodyText(message.raw, tree()),
-    headerText: () => decodedHeaderText(message.raw, tree()),
+    headerText: () => allHeaderText(message.raw, tree()),
   };
 }
 

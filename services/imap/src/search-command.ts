@@ -5,7 +5,7 @@
  */
 import { isLoftError } from '@loft/errors';
 import { formatSequenceSet, parseSearch, parseSortCommand, parseThreadCommand, type ImapCommand, type SearchKey, type SearchReturn, type SortCriterion } from '@loft/imap-proto';
-import { bodyText, decodedHeaderText, parseMessage, type MimePart } from '@loft/mime';
+import { allHeaderText, bodyText, parseMessage, type MimePart } from '@loft/mime';
 import { compileSearch, formatThread, needsBody, searchMatches, sortMessages, sortOrder, threadMessages, type Mailbox, type QueryContext, type QueryMessage } from '@loft/storage';
 import { bad } from './command-failure.js';
 import { requireSelected, writeDecimal } from './command-support.js';
@@ -55,7 +55,7 @@ async function withDecodedText(m: Mailbox, view: QueryMessage): Promise<QueryMes
     },
     header: (name) => view.header(name),
     bodyText: () => bodyText(raw, parsed()),
-    headerText: () => decodedHeaderText(raw, parsed()),
+    headerText: () => allHeaderText(raw, parsed()),
   };
   if (view.memo) decoded.memo = (key, compute) => view.memo!(key, () => compute(decoded));
   return decoded;

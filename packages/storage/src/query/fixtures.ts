@@ -1,5 +1,5 @@
 /** Test messages for the query engine, built from header lines the way storage would serve them. */
-import { bodyText, decodedHeaderText, headerValues, parseMessage } from '@loft/mime';
+import { allHeaderText, bodyText, headerValues, parseMessage } from '@loft/mime';
 import type { QueryMessage } from './query-message.js';
 
 export interface FakeOptions {
@@ -41,7 +41,7 @@ export function fakeMessage(o: FakeOptions): QueryMessage {
       return bodyText(raw, parseMessage(raw));
     },
     headerText(): string {
-      return decodedHeaderText(raw);
+      return allHeaderText(raw, parseMessage(raw));
     },
   };
 }

@@ -20,7 +20,7 @@ export interface QueryMessage {
   header(name: string): string[];
   /** Decoded text of the body for BODY/TEXT; may be slow, so called only when needed. */
   bodyText(): string;
-  /** All header fields decoded, for TEXT. */
+  /** Every header block decoded (the message's, its MIME parts', embedded messages'), for TEXT. */
   headerText(): string;
   /**
    * Optional: `compute()`, or the value it gave before for this message. The storage keeps
