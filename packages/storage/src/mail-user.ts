@@ -519,8 +519,9 @@ export class MailUser {
   }
 
   /**
-   * Opens a mailbox. `readOnly` for EXAMINE; `recent` for IMAP SELECT only: the session
-   * takes \Recent for new messages (LMTP, loftadm and replication must not).
+   * Opens a mailbox. `readOnly` for EXAMINE; `recent` for IMAP SELECT and EXAMINE only: the
+   * session shows \Recent and, unless read-only, takes it for new messages (LMTP, loftadm and
+   * replication must not).
    */
   async openMailbox(name: string, options: { readOnly?: boolean; recent?: boolean } = {}): Promise<Mailbox> {
     const normal = MailUser.checkedName(name);

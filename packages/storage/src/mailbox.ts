@@ -74,7 +74,10 @@ export interface MailboxContext {
   settings: StorageSettings;
   logger: StorageLogger;
   readOnly: boolean;
-  /** This is an IMAP SELECT: take \Recent for messages no session has seen (RFC 3501). */
+  /**
+   * This is an IMAP SELECT or EXAMINE: show \Recent, and unless read-only (EXAMINE must not
+   * change it), take it for the messages no session has seen (RFC 3501).
+   */
   claimRecent?: boolean;
   /** Computes cached fields and search text; default: mimeFieldParser (@loft/mime). */
   parser?: MessageFieldParser;
@@ -206,6 +209,9 @@ export function parseFlags(names: readonly string[]): ParsedFlags {
 export class Mailbox {
   readonly name: string;
   readonly readOnly: boolean;
+  /** An IMAP session's view: \\Recent is shown (SELECT and EXAMINE alike, RFC 3501 §6.3.2). */
+  private readonly showsRecent: boolean;
+  /** A read-write IMAP view: it also takes \\Recent for the messages it shows so. */
   private readonly claimsRecent: boolean;
   private readonly paths: MailboxPaths;
   private readonly lock: MailboxLock;
@@ -248,7 +254,8 @@ export class Mailbox {
   private constructor(ctx: MailboxContext) {
     this.name = ctx.name;
     this.readOnly = ctx.readOnly;
-    this.claimsRecent = (ctx.claimRecent ?? false) && !ctx.readOnly;
+    this.showsRecent = ctx.claimRecent ?? false;
+    this.claimsRecent = this.showsRecent && !ctx.readOnly;
     this.paths = ctx.paths;
     this.logger = ctx.logger;
     this.settings = ctx.settings;
@@ -327,7 +334,7 @@ export class Mailbox {
     const out = new Set<string>();
     const bits = t.flags[slot]!;
     for (const [name, bit] of SYSTEM_FLAGS) if (bits & bit) out.add(name);
-    if (uid >= this.recentFrom && this.claimsRecent) out.add('\\Recent');
+    if (uid >= this.recentFrom && this.showsRecent) out.add('\\Recent');
     for (const id of t.keywordIndexes(slot)) out.add(this.state.header.keywords[id]!);
     return out;
   }
@@ -346,7 +353,7 @@ export class Mailbox {
 
   /** Messages of the view that are \\Recent to it and not expunged (the RECENT count). */
   recentCount(): number {
-    if (!this.claimsRecent) return 0;
+    if (!this.showsRecent) return 0;
     const t = this.state.table;
     let n = 0;
     for (let slot = t.lowerBound(this.recentFrom); slot < this.announced; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) n++;
@@ -393,7 +400,7 @@ export class Mailbox {
       }
       return { ids, texts };
     }
-    const claims = withRecent && this.claimsRecent;
+    const claims = withRecent && this.showsRecent;
     for (let i = 0; i < seqs.length; i++) {
       const seq = seqs[i]!;
       if (seq < 1 || seq > this.announced) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', `sequence ${seq} of ${this.name}`);
@@ -404,7 +411,7 @@ export class Mailbox {
 
   private flagTextOfSlot(slot: number, withRecent: boolean): string {
     const t = this.state.table;
-    const recent = withRecent && t.uids[slot]! >= this.recentFrom && this.claimsRecent;
+    const recent = withRecent && t.uids[slot]! >= this.recentFrom && this.showsRecent;
     let out = systemFlagText(t.flags[slot]!, recent);
     const words = t.kwWords;
     for (let w = 0; w < words; w++) {
@@ -417,7 +424,7 @@ export class Mailbox {
 
   /** Whether `uid` has a system flag (\\Seen, \\Deleted, …) or, for '\\Recent', is recent to this view. */
   hasFlag(uid: number, flag: string): boolean {
-    if (flag === '\\Recent') return this.slotOf(uid) >= 0 && uid >= this.recentFrom && this.claimsRecent;
+    if (flag === '\\Recent') return this.slotOf(uid) >= 0 && uid >= this.recentFrom && this.showsRecent;
     const bit = SYSTEM_BY_NAME.get(flag.toLowerCase());
     if (bit !== undefined) return (this.state.table.flags[this.slotOf(uid)]! & bit) !== 0;
     return this.flags(uid).has(flag);
@@ -960,7 +967,7 @@ export class Mailbox {
     const out = new Set<string>();
     for (const [name, bit] of SYSTEM_FLAGS) if (t.flags[slot]! & bit) out.add(name);
     for (const id of t.keywordIndexes(slot)) out.add(this.state.header.keywords[id]!);
-    if (t.uids[slot]! >= this.recentFrom && this.claimsRecent) out.add('\\Recent');
+    if (t.uids[slot]! >= this.recentFrom && this.showsRecent) out.add('\\Recent');
     return out;
   }
 
