@@ -47,7 +47,7 @@ export async function storeCommand(ctx: SessionContext, command: ImapCommand, by
     failed = (await m.updateFlags(live.map((r) => r.uid), change)).failed;
   }
   const failedSet = new Set(failed);
-  let out = '';
+  let out = sel.newKeywordsResponse();
   for (const ref of live) {
     if (failedSet.has(ref.uid)) continue;
     const uidPart = byUid ? ` UID ${ref.uid}` : '';

@@ -47,6 +47,18 @@ export class SelectedMailbox {
     return `* FLAGS (${all})\r\n* OK [PERMANENTFLAGS (${this.readOnly ? '' : `${all} \\*`})] Flags permitted.\r\n`;
   }
 
+  /**
+   * FLAGS and PERMANENTFLAGS again once the view knows a keyword it has not announced ('' if
+   * none): other sessions' with reportChanges(), this session's own STORE before that STORE's
+   * FETCH responses, as Dovecot sends them.
+   */
+  newKeywordsResponse(): string {
+    const keywords = this.mailbox.keywordCount;
+    if (keywords === this.keywordCount) return '';
+    this.keywordCount = keywords;
+    return this.flagsResponse();
+  }
+
   /** The untagged part of SELECT/EXAMINE. */
   selectResponses(): string {
     const m = this.mailbox;
@@ -166,11 +178,7 @@ export class SelectedMailbox {
       if (ctx.enabled.has('QRESYNC')) out += `* VANISHED ${formatSequenceSet(changes.expunged)}\r\n`;
       else for (const seq of changes.expungedSeqs) out += `* ${seq} EXPUNGE\r\n`;
     }
-    const keywords = m.keywordCount;
-    if (keywords !== this.keywordCount) {
-      this.keywordCount = keywords;
-      out += this.flagsResponse();
-    }
+    out += this.newKeywordsResponse();
     if (changes.appended.length > 0 || changes.expunged.length > 0) {
       const recent = this.mailbox.recentCount();
       if (changes.appended.length > 0) out += `* ${m.messageCount} EXISTS\r\n`;
