@@ -97,7 +97,8 @@ test('on an inet listener: BDAT, RSET, size and line limits, and commands out of
   assert.match(await c.command('DATA'), /^503 5\.5\.1/);
   assert.match(await c.command('MAIL FROM:<a@b>'), /^250 /);
   assert.match(await c.command('RCPT TO:<ghost@example.org>'), /^550 5\.1\.1/);
-  assert.match(await c.command('DATA'), /^554 5\.5\.1/, 'no valid recipient');
+  assert.match(await c.command('DATA'), /^503 5\.5\.1 No valid recipients/, 'no valid recipient: 503, as RFC 2033 §4.2 requires');
+  assert.match(await c.command('STARTTLS'), /^502 5\.5\.1/, 'a command LMTP knows but does not offer');
 
   // A message over the limit is read to its end and refused per recipient; nothing is stored.
   const before = readMail(env.home(BOB.user)).length;

@@ -171,6 +171,8 @@ export class LmtpSession {
       case 'HELO':
       case 'EHLO':
         return this.reply('500 5.5.1 This is LMTP: use LHLO');
+      case 'STARTTLS':
+        return this.reply('502 5.5.1 TLS is not offered on LMTP');
       default:
         return this.reply('500 5.5.1 Unknown command');
     }
@@ -241,7 +243,8 @@ export class LmtpSession {
       return undefined;
     }
     if (this.tx.recipients.length === 0) {
-      this.reply('554 5.5.1 No valid recipients');
+      // RFC 2033 §4.2: MUST be 503 in LMTP (SMTP may also answer 554).
+      this.reply('503 5.5.1 No valid recipients');
       return undefined;
     }
     return this.tx;
