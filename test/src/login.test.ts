@@ -145,7 +145,8 @@ test('hostile input: an 80 MB line, a 2^32 literal on LOGIN and random bytes get
 
 test('plaintext login is refused from another address without TLS, and allowed after STARTTLS', async (t) => {
   const { port } = await loginLoftd(t);
-  const refused = await exchange(port, ['a CAPABILITY\r\n', `b LOGIN ${ALICE.user} ${ALICE.password}\r\n`], /^b (OK|NO|BAD)/m, { localAddress: '127.0.0.2' });
+  const refused = await exchange(port, ['a CAPABILITY\r\n', 'i ID NIL\r\n', `b LOGIN ${ALICE.user} ${ALICE.password}\r\n`], /^b (OK|NO|BAD)/m, { localAddress: '127.0.0.2' });
+  assert.match(refused.text, /^\* ID \("name" "Loft"\)\r$/m, 'ID before login names the server, not its version');
   assert.match(refused.text, /LOGINDISABLED/);
   assert.match(refused.text, /STARTTLS/);
   assert.match(refused.text, /^b NO \[PRIVACYREQUIRED\]/m);

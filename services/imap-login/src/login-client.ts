@@ -32,7 +32,6 @@ export interface LoginEnvironment {
   authenticate(request: Omit<AuthLoginRequest, 'selfTargets' | 'service'>): Promise<AuthLoginReply>;
   /** Give a logged-in client to the master; resolves when the socket has left this process. */
   handoff(client: LoginClient, ticket: string, tag: string, pending: Buffer): Promise<void>;
-  version: string;
 }
 
 type State = 'active' | 'waiting' | 'done';
@@ -175,7 +174,9 @@ export class LoginClient {
         this.send(tagged(tag, 'OK', 'Logout completed.'));
         return this.finish();
       case 'ID':
-        this.send(`* ID ("name" "Loft" "version" "${this.env.version}")\r\n`);
+        // The name only, as after login and as Dovecot's imap_id_send default: no version for
+        // an unauthenticated scanner to match against known bugs.
+        this.send('* ID ("name" "Loft")\r\n');
         return this.send(tagged(tag, 'OK', 'ID completed.'));
       case 'STARTTLS':
         return this.startTls(tag);

@@ -3,11 +3,9 @@
  * (`loftnull`). A successful login goes to the master with auth's one-time ticket; the
  * master, not this process, learns from auth who the user is.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { ReconnectingClient } from '@loft/ipc';
 import { RUN_FILES, type AuthLoginProtocol, type ServiceSettings } from '@loft/master-protocol';
 import { runService, type ServiceContext } from '@loft/service-runtime';
@@ -16,7 +14,6 @@ import { SocketPairFactory } from './socket-pair.js';
 import { ipInNetworks } from '@loft/settings';
 
 const AUTH_TIMEOUT_MS = 60_000;
-const VERSION = String((JSON.parse(fs.readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../package.json'), 'utf8')) as { version: unknown }).version);
 
 type Settings = LoginEnvironment['settings'] & { base_dir: string; service?: Record<string, ServiceSettings> };
 
@@ -82,7 +79,6 @@ await runService({
       settings,
       logger: ctx.logger,
       secureContext: secureContext(settings, ctx),
-      version: VERSION,
       trusted: (ip) => ipInNetworks(ip, settings.login_trusted_networks),
       authenticate: (request) => authenticate({ ...request, selfTargets: selfTargets(settings, request.client) }),
       handoff: async (client, ticket, tag, pending) => {
