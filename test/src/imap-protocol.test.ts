@@ -180,7 +180,8 @@ async function qresync(t: TestContext, port: number): Promise<void> {
   const select = await raw.command('SELECT Resync');
   const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(select)?.[1]);
   const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(select)?.[1]);
-  await raw.command('STORE 1 +FLAGS (\\Flagged)');
+  assert.match(await raw.command('STORE 1 +FLAGS (\\Flagged)'), /^\* 1 FETCH \(FLAGS \(\\Flagged \\Recent\) UID 1 MODSEQ \(\d+\)\)/m, 'under QRESYNC a STORE\'s FETCH carries the UID');
+  assert.match(await raw.command('STORE 2 +FLAGS.SILENT (\\Seen)'), /^\* 2 FETCH \(UID 2 MODSEQ \(\d+\)\)/m);
   await raw.command('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
   const vanished = await raw.command('UID EXPUNGE 3');
   assert.match(vanished, /^\* VANISHED 3\r\n/m, 'under QRESYNC expunges are VANISHED');

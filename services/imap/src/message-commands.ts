@@ -48,12 +48,14 @@ export async function storeCommand(ctx: SessionContext, command: ImapCommand, by
   }
   const failedSet = new Set(failed);
   let out = sel.newKeywordsResponse();
+  // With QRESYNC a client keeps its cache by UID, so the flag changes carry it (as Dovecot sends them).
+  const withUid = byUid || ctx.enabled.has('QRESYNC');
   for (const ref of live) {
     if (failedSet.has(ref.uid)) continue;
-    const uidPart = byUid ? ` UID ${ref.uid}` : '';
+    const uidPart = withUid ? ` UID ${ref.uid}` : '';
     const modseq = ctx.condstore ? ` MODSEQ (${m.modseq(ref.uid)})` : '';
     if (!action.silent) out += `* ${ref.seq} FETCH (FLAGS ${sel.flagList(ref.uid)}${uidPart}${modseq})\r\n`;
-    else if (ctx.condstore) out += `* ${ref.seq} FETCH (${byUid ? `UID ${ref.uid} ` : ''}MODSEQ (${m.modseq(ref.uid)}))\r\n`;
+    else if (ctx.condstore) out += `* ${ref.seq} FETCH (${withUid ? `UID ${ref.uid} ` : ''}MODSEQ (${m.modseq(ref.uid)}))\r\n`;
   }
   if (out !== '') ctx.writer.send(out);
   // Updating searches hear of this session's own flag changes at once (RFC 5267 §4.3.2).
