@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { link, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { link, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MailUser } from './mail-user.js';
+import { LOCK_STALE_MS, MailboxLock, OWNERLESS_BREAK_MS } from './mailbox-lock.js';
+import { SILENT_LOGGER } from './storage-logger.js';
 import { exited, killAll, makeHome, openUser, removeHome, startChild, testMessage, ackedSaves } from './storage-test-support.js';
 
 const SAVES_PER_CHILD = 120;
@@ -92,5 +94,27 @@ describe('several processes of one user', () => {
     assert.ok(Date.now() - started < 2000, 'did not wait for the stale timeout');
     await assert.rejects(stat(join(dir, `loft.lock.holder.${dead.pid}`)), { code: 'ENOENT' }, 'the dead holder file is removed');
     await inbox.close();
+  });
+});
+
+describe('the mailbox lock on a full disk', () => {
+  it('is not broken as ownerless when its holder file has no record, until its mtime is stale', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loft-lock-'));
+    try {
+      // What holderFile() leaves when the file system has an inode but no data block to spare.
+      const holder = join(dir, 'loft.lock.holder.4194300');
+      await writeFile(holder, '');
+      await link(holder, join(dir, 'loft.lock'));
+      const past = (ms: number): Date => new Date(Date.now() - ms);
+      await utimes(join(dir, 'loft.lock'), past(OWNERLESS_BREAK_MS + 1000), past(OWNERLESS_BREAK_MS + 1000));
+      const lock = new MailboxLock(dir, SILENT_LOGGER);
+      assert.equal(await lock.acquire(0), undefined, 'a held lock without a record is still held');
+      await utimes(join(dir, 'loft.lock'), past(LOCK_STALE_MS + 1000), past(LOCK_STALE_MS + 1000));
+      const release = await lock.acquire(0);
+      assert.ok(release, 'taken over once stale, as any lock whose holder stopped refreshing it');
+      await release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

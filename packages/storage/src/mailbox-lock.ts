@@ -17,13 +17,13 @@
  * pid. A `loft.lock` directory (the format before link locks) is broken as ownerless.
  */
 import nodeFs from 'node:fs';
-import { closeSync, constants, linkSync, lstatSync, openSync, promises as fsp, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, openSync, promises as fsp, readdirSync, readSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import { LoftError } from '@loft/errors';
-import { O_NOFOLLOW, isErrno } from './safe-fs.js';
+import { O_NOFOLLOW, isErrno, lstatOrUndefined } from './safe-fs.js';
 import type { StorageLogger } from './storage-logger.js';
 
 export const LOCK_STALE_MS = 10_000;
@@ -72,6 +72,11 @@ function holderFile(dir: string): string {
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, `${process.pid} ${hostname()}\n`);
+  } catch (err) {
+    // A full file system has room for the file (an inode) but not for its record (a data
+    // block). Without the lock nobody could expunge to make room, and with mdbox nobody could
+    // even log in: the lock works without the record (see recordlessHolder()).
+    if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT')) throw err;
   } finally {
     closeSync(fd);
   }
@@ -207,6 +212,21 @@ export class MailboxLock {
   }
 
   /**
+   * Whether the lock (inode `ino`) is a holder file whose record could not be written, the
+   * file system being full. Its holder, of whatever host, is left to proper-lockfile, which
+   * takes the lock over once its mtime (refreshed while held) is LOCK_STALE_MS old.
+   */
+  private recordlessHolder(ino: number): boolean {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return false;
+    }
+    return names.some((name) => name.startsWith(HOLDER_PREFIX) && lstatOrUndefined(join(this.dir, name))?.ino === ino);
+  }
+
+  /**
    * Breaks the lock if its holder is a process of this host that no longer exists (or had
    * our pid: this process never waits for itself, the local queue sees to that), or if it
    * has had no readable holder record for OWNERLESS_BREAK_MS.
@@ -222,7 +242,7 @@ export class MailboxLock {
     if (holder) {
       if (holder.host !== hostname()) return false;
       if (holder.pid !== process.pid && processExists(holder.pid)) return false;
-    } else if (Date.now() - lockStat.mtimeMs < OWNERLESS_BREAK_MS) {
+    } else if (Date.now() - lockStat.mtimeMs < OWNERLESS_BREAK_MS || (lockStat.isFile() && lockStat.size === 0 && this.recordlessHolder(lockStat.ino))) {
       return false;
     }
     // Move the lock aside atomically, then make sure it was the dead holder's we moved.
