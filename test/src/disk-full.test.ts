@@ -70,6 +70,8 @@ async function fullDisk(t: TestContext, { port, home, lmtpSocket, loftd }: { por
   assert.deepEqual((await deliver(lmtp, [ALICE.user, BOB.user], bigMessage('to both'))).map((r) => r.slice(0, 9)), ['452 4.3.1', '250 2.0.0']);
   const logged = await loftd.waitForLog('delivery failure logged', (l) => l.service === 'lmtp' && /delivery to alice failed: not enough disk space/.test(String(l.msg)));
   assert.equal(logged.err, undefined, 'a full disk is logged in one line, without a stack');
+  const stacks = loftd.logLines().filter((l) => /ENOSPC/.test(JSON.stringify(l.err ?? '')));
+  assert.deepEqual(stacks.map((l) => l.msg), [], 'no stack traces for a full disk');
 
   // A first login after the disk filled: its process has never locked anything there.
   const imap = await RawImap.connect(port);

@@ -18,7 +18,7 @@
  * with other processes (it syncs the log under the lock before each save), as it does for
  * IMAP sessions; a stale STATUS cache is detected by the log's inode and size.
  */
-import { MailUser, type Mailbox, type StorageLogger } from '@loft/storage';
+import { MailUser, spaceErrorCode, type Mailbox, type StorageLogger } from '@loft/storage';
 import type { DeliveryRequest } from './delivery.js';
 
 /** Most entries one child keeps; the least recently used idle one is closed beyond. */
@@ -66,7 +66,8 @@ export class OpenMailUsers {
     try {
       return await this.run(kept ?? this.add(key, request, logger), fn);
     } catch (err) {
-      if (!kept || !retry) throw err;
+      // A full disk stays full for the second try: the MTA gets its 452 at once.
+      if (!kept || !retry || spaceErrorCode(err) !== undefined) throw err;
       logger.warn({ err, user: request.user }, 'delivery with the mail user kept open failed; trying once more with it opened again');
       return this.run(this.entries.get(key) ?? this.add(key, request, logger), fn);
     }
