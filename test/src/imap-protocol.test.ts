@@ -32,6 +32,7 @@ test('IMAP protocol exchanges against a real loftd', async (t) => {
   await t.test('STORE UNCHANGEDSINCE answers MODIFIED; ESEARCH and SEARCHRES', (st) => condstoreSearch(st, port));
   await t.test('EXPUNGE order, and no EXPUNGE during FETCH for another session\'s expunge', (st) => expungeOrdering(st, port));
   await t.test('QRESYNC SELECT reports VANISHED (EARLIER) and changed flags', (st) => qresync(st, port));
+  await t.test('an empty mailbox has HIGHESTMODSEQ 1, not 0, and its first message has a higher one', (st) => emptyModseq(st, port));
   await t.test('FETCH 1:* (FLAGS) answers every message, lines longer than usual and over 32 KiB in all', (st) => fetchAllFlags(st, port));
   await t.test('LIST, LIST-STATUS, LSUB, NAMESPACE, modified UTF-7 names, RENAME, DELETE', (st) => mailboxes(st, port));
   await t.test('SORT and THREAD', (st) => sortThread(st, port));
@@ -192,6 +193,21 @@ async function qresync(t: TestContext, port: number): Promise<void> {
   const changed = await raw.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`);
   assert.match(changed, /^\* VANISHED \(EARLIER\) 3\r\n/m);
   assert.match(changed, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)/m);
+}
+
+/**
+ * RFC 7162: HIGHESTMODSEQ is at least 1, and STATUS HIGHESTMODSEQ 0 means a mailbox without
+ * modseqs, after which Horde (Nextcloud Mail) resynchronises the folder on every poll.
+ */
+async function emptyModseq(t: TestContext, port: number): Promise<void> {
+  const raw = await RawImap.login(t, port);
+  await raw.command('CREATE NeverUsed');
+  assert.match(await raw.command('STATUS NeverUsed (HIGHESTMODSEQ)'), /\(HIGHESTMODSEQ 1\)/);
+  assert.match(await raw.command('SELECT NeverUsed (CONDSTORE)'), /^\* OK \[HIGHESTMODSEQ 1\]/m);
+  await append(raw, 'NeverUsed', '()', message({ Subject: 'first' }, 'first\r\n'));
+  const changed = await raw.command('UID FETCH 1:* (UID) (CHANGEDSINCE 1)');
+  assert.match(changed, /^\* 1 FETCH \(UID 1 MODSEQ \((\d+)\)\)/m, 'a client that saw HIGHESTMODSEQ 1 finds the first message');
+  assert.match(await raw.command('STATUS NeverUsed (HIGHESTMODSEQ)'), /\(HIGHESTMODSEQ 2\)/);
 }
 
 /**

@@ -32,6 +32,7 @@ import type { MessageFieldParser } from './message-fields.js';
 import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined, spaceErrorCode } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+import { reportedModseq } from './transaction-log.js';
 
 const LIST_MAGIC = 0x4c4d4c46; // "FLML"
 const SUBS_MAGIC = 0x55534c46; // "FLSU"
@@ -257,7 +258,7 @@ export class MailUser {
     await initMailboxDir(paths, { guid, uidValidity, name, createdMs }, this.fsync);
     // STATUS of the new, empty mailbox, so even the first STATUS opens nothing.
     const log = lstatSync(paths.log);
-    const status: CachedStatus = { messages: 0, unseen: 0, recent: 0, uidNext: 1, uidValidity, highestModseq: '0', size: 0, deleted: 0, logIno: log.ino, logSize: log.size };
+    const status: CachedStatus = { messages: 0, unseen: 0, recent: 0, uidNext: 1, uidValidity, highestModseq: String(reportedModseq(0)), size: 0, deleted: 0, logIno: log.ino, logSize: log.size };
     const entry: ListEntry = { name, guid, uidValidity, createdMs, status, ...(specialUse ? { specialUse } : {}) };
     data.mailboxes.push(entry);
     return entry;
@@ -595,7 +596,7 @@ function expandHome(dir: string, home: string): string {
 }
 
 function fromCached(c: CachedStatus): MailboxStatus {
-  return { messages: c.messages, unseen: c.unseen, recent: c.recent, uidNext: c.uidNext, uidValidity: c.uidValidity, highestModseq: BigInt(c.highestModseq), size: c.size, deleted: c.deleted };
+  return { messages: c.messages, unseen: c.unseen, recent: c.recent, uidNext: c.uidNext, uidValidity: c.uidValidity, highestModseq: BigInt(reportedModseq(Number(c.highestModseq))), size: c.size, deleted: c.deleted };
 }
 
 /** What tells that a file read before changed since: a rewrite is a rename over it (new inode). */

@@ -4,7 +4,7 @@
  * lets log appends go without a lock (see transaction-log.ts).
  */
 import { FLAG_EXPUNGE_PENDING, MessageTable, SYSTEM_FLAG_MASK, type IndexHeader } from './mail-index.js';
-import { FlagOp, bumpsModseq, type LogTransaction } from './transaction-log.js';
+import { FlagOp, bumpsModseq, nextModseq, type LogTransaction } from './transaction-log.js';
 
 /** Changes not yet reported to the session by refresh(). */
 export interface ChangeSink {
@@ -65,7 +65,7 @@ export class MailboxState {
   apply(txn: LogTransaction, sink: ChangeSink | undefined): ApplyResult {
     const h = this.header;
     const t = this.table;
-    if (bumpsModseq(txn)) h.highestModseq += 1;
+    if (bumpsModseq(txn)) h.highestModseq = nextModseq(h.highestModseq);
     const modseq = h.highestModseq;
     const result: ApplyResult = { modseq, updated: [], conflicts: [], expunged: [], rejectedAppends: 0 };
     let dropped = false;

@@ -34,7 +34,7 @@ import { fdatasyncFile, unlinkFile } from './io-mode.js';
 import { O_NOFOLLOW, atomicWriteFile, ensureRealDir, fsyncDir, ioError, isErrno, lstatOrUndefined, openNoFollow, SyncFile, tempName } from './safe-fs.js';
 import type { StorageSettings } from './settings.js';
 import type { StorageLogger } from './storage-logger.js';
-import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransaction, newTxid, scanLog, type LogHeader, type LogRecord } from './transaction-log.js';
+import { FlagOp, LOG_HEADER_BYTES, bumpsModseq, encodeLogHeader, encodeTransaction, newTxid, nextModseq, reportedModseq, scanLog, type LogHeader, type LogRecord } from './transaction-log.js';
 
 /** Log bytes past the checkpoint before a new checkpoint is written: at least this… */
 export const CHECKPOINT_MIN_LOG_BYTES = 64 * 1024;
@@ -293,7 +293,7 @@ export class Mailbox {
   }
 
   get highestModseq(): bigint {
-    return BigInt(this.state.header.highestModseq);
+    return BigInt(reportedModseq(this.state.header.highestModseq));
   }
 
   /** Messages in this session's view (EXISTS). */
@@ -478,7 +478,7 @@ export class Mailbox {
       if (t.uids[slot]! >= h.firstRecentUid) recent++;
       size += t.sizes[slot]!;
     }
-    return { messages, unseen, recent, uidNext: h.uidNext, uidValidity: h.uidValidity, highestModseq: BigInt(h.highestModseq), size, deleted };
+    return { messages, unseen, recent, uidNext: h.uidNext, uidValidity: h.uidValidity, highestModseq: BigInt(reportedModseq(h.highestModseq)), size, deleted };
   }
 
   /** Log identity and length, so a cached STATUS can tell it is still current. */
@@ -1568,7 +1568,7 @@ export class Mailbox {
       let counter = this.logHeader.baseModseq;
       for (const { txn, end } of scan.transactions) {
         if (end > this.readOffset) break;
-        if (bumpsModseq(txn)) counter++;
+        if (bumpsModseq(txn)) counter = nextModseq(counter);
         if (counter <= since) continue;
         for (const r of txn.records) if (r.type === 'expunge') vanished.push(...rangeUids(r.ranges));
       }

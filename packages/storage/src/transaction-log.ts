@@ -29,8 +29,8 @@
  * last - first. A flag change on one message costs about 30 bytes.
  *
  * Modseqs are not written: every reader numbers the valid transactions that change messages
- * (append, flags, expunge) in log order, starting at baseModseq + 1, so all processes agree
- * without a lock. A CONDSTORE condition is evaluated at replay time for the same reason.
+ * (append, flags, expunge) in log order with nextModseq(), from baseModseq, so all processes
+ * agree without a lock. A CONDSTORE condition is evaluated at replay time for the same reason.
  *
  * A torn or corrupted transaction fails its length or crc check. One that ends exactly at the
  * end of the file may still be in the middle of being written, so readers wait for it; one
@@ -313,6 +313,22 @@ function nextValidFrame(data: Buffer, from: number, magic: Buffer): number {
     if (end <= data.length && data.readUInt32LE(at + 8) === crc32(data.subarray(at + TXN_FRAME_BYTES, end))) return at;
   }
   return -1;
+}
+
+/**
+ * The modseq of the next change after `highest`. A mailbox that has never changed has 0,
+ * which it reports as 1 (reportedModseq()): RFC 7162's HIGHESTMODSEQ is at least 1, and a
+ * client reading 0 in STATUS takes it for a mailbox without modseqs (Horde, and so Nextcloud
+ * Mail, then resynchronises an empty folder on every poll). So its first change gets 2, and a
+ * client that saw 1 still finds it with CHANGEDSINCE 1.
+ */
+export function nextModseq(highest: number): number {
+  return Math.max(highest, 1) + 1;
+}
+
+/** The HIGHESTMODSEQ a mailbox whose highest modseq is `highest` reports (see nextModseq()). */
+export function reportedModseq(highest: number): number {
+  return Math.max(highest, 1);
 }
 
 /** True if the transaction changes messages, i.e. gets its own modseq. */
