@@ -186,12 +186,18 @@ async function qresync(t: TestContext, port: number): Promise<void> {
   await raw.command('UID STORE 3 +FLAGS.SILENT (\\Deleted)');
   const vanished = await raw.command('UID EXPUNGE 3');
   assert.match(vanished, /^\* VANISHED 3\r\n/m, 'under QRESYNC expunges are VANISHED');
+  const afterExpunge = Number(/^t\d+ OK \[HIGHESTMODSEQ (\d+)\]/m.exec(vanished)?.[1]);
+  assert.ok(afterExpunge > highest, `the tagged OK of the expunge says where it left HIGHESTMODSEQ: ${vanished}`);
   await raw.command('UNSELECT');
+  await raw.command('SELECT Resync');
+  await raw.command('UID STORE 4 +FLAGS.SILENT (\\Deleted)');
+  const closed = await raw.command('CLOSE');
+  assert.ok(Number(/^t\d+ OK \[HIGHESTMODSEQ (\d+)\]/m.exec(closed)?.[1]) > afterExpunge, `so does CLOSE's: ${closed}`);
   const resync = await raw.command(`SELECT Resync (QRESYNC (${uidValidity} ${highest} 1:4))`);
-  assert.match(resync, /^\* VANISHED \(EARLIER\) 3\r\n/m);
+  assert.match(resync, /^\* VANISHED \(EARLIER\) 3:4\r\n/m);
   assert.match(resync, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)/m);
   const changed = await raw.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest} VANISHED)`);
-  assert.match(changed, /^\* VANISHED \(EARLIER\) 3\r\n/m);
+  assert.match(changed, /^\* VANISHED \(EARLIER\) 3:4\r\n/m);
   assert.match(changed, /^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)/m);
 }
 

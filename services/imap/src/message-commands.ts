@@ -115,7 +115,8 @@ export async function expungeCommand(ctx: SessionContext, command: ImapCommand, 
   if (!byUid && command.args.length > 0) throw bad('EXPUNGE takes no arguments');
   await sel.mailbox.expungeDeleted(uids);
   await sel.reportChanges(ctx);
-  return { text: 'Expunge completed.' };
+  // VANISHED carries no modseq: under QRESYNC the tagged OK says where the expunge left it.
+  return ctx.enabled.has('QRESYNC') ? { text: 'Expunge completed.', code: `HIGHESTMODSEQ ${sel.mailbox.highestModseq}` } : { text: 'Expunge completed.' };
 }
 
 export async function appendCommand(ctx: SessionContext, command: ImapCommand): Promise<Completion> {

@@ -10,13 +10,15 @@ import { SelectedMailbox } from './selected-mailbox.js';
 import { mailboxArg, rev2Enabled, type SessionContext } from './session-context.js';
 
 /** Leaves the selected mailbox; `expunge` for CLOSE, which removes \Deleted messages silently. */
-export async function deselect(ctx: SessionContext, expunge: boolean): Promise<void> {
+/** Closes the selected mailbox (expunging first for CLOSE); its HIGHESTMODSEQ as it closed. */
+export async function deselect(ctx: SessionContext, expunge: boolean): Promise<bigint | undefined> {
   const sel = ctx.selected;
-  if (sel === undefined) return;
+  if (sel === undefined) return undefined;
   ctx.selected = undefined;
   ctx.savedUids = [];
   try {
     if (expunge && !sel.readOnly) await sel.mailbox.expungeDeleted();
+    return sel.mailbox.highestModseq;
   } finally {
     await sel.mailbox.close();
   }
@@ -53,6 +55,9 @@ export async function selectCommand(ctx: SessionContext, command: ImapCommand, r
 
 export async function closeCommand(ctx: SessionContext, expunge: boolean): Promise<Completion> {
   requireSelected(ctx);
-  await deselect(ctx, expunge);
+  const highest = await deselect(ctx, expunge);
+  // Under QRESYNC the client learns the modseq its CLOSE's expunges reached, which it cannot
+  // ask once the mailbox is closed (as Dovecot sends it).
+  if (expunge && highest !== undefined && ctx.enabled.has('QRESYNC')) return { text: 'Close completed.', code: `HIGHESTMODSEQ ${highest}` };
   return { text: expunge ? 'Close completed.' : 'Unselect completed.' };
 }
