@@ -34,4 +34,4 @@ export { lowerBound } from './mail-index.js';
 export type { UidRange } from './binary.js';
 export * from './query/index.js';
 export { setBlockingIo, blockingIo } from './io-mode.js';
-export { lstatOrUndefined, spaceErrorCode } from './safe-fs.js';
+export { lstatOrUndefined, spaceErrorCode, storageErrorFields } from './safe-fs.js';

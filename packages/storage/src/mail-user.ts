@@ -29,7 +29,7 @@ import { MailboxLock } from './mailbox-lock.js';
 import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store.js';
 import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
-import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined, spaceErrorCode } from './safe-fs.js';
+import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined, storageErrorFields } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 import { reportedModseq } from './transaction-log.js';
@@ -576,11 +576,7 @@ export class MailUser {
         const status = pending.get(entry.guid);
         if (status) entry.status = status;
       }
-    }).catch((err: unknown) => {
-      // On a full disk this comes with every close: one line, not a stack each time.
-      const space = spaceErrorCode(err) !== undefined;
-      this.logger.warn(space ? { reason: (err as Error).message } : { err }, 'could not update STATUS counters in the mailbox list index');
-    });
+    }).catch((err: unknown) => this.logger.warn(storageErrorFields(err), 'could not update STATUS counters in the mailbox list index'));
   }
 
   async close(): Promise<void> {

@@ -105,13 +105,17 @@ export const mimeFieldParser: MessageFieldParser = {
     }
   },
   bodyText(message) {
-    // A message without inner parts (most mail) needs no scan for boundaries.
-    return bodyText(message, treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message));
+    return bodyText(message, searchTree(message));
   },
   decodedHeaderText(message) {
-    return allHeaderText(message, treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message));
+    return allHeaderText(message, searchTree(message));
   },
 };
+
+/** The tree BODY and TEXT read: a message without inner parts (most mail) needs no scan for boundaries. */
+function searchTree(message: Buffer): MimePart {
+  return treeOf.get(message) ?? parseLeafMessage(message) ?? tree(message);
+}
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

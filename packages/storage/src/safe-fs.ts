@@ -11,7 +11,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, promis
 import { blockingIo, fsyncFile, mkdirIo, removeIo, renameIo } from './io-mode.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
-import { LoftError } from '@loft/errors';
+import { describeError, LoftError } from '@loft/errors';
 
 export const O_NOFOLLOW = constants.O_NOFOLLOW;
 
@@ -32,6 +32,11 @@ export function spaceErrorCode(err: unknown): 'LOFT_E_STORAGE_NO_SPACE' | 'LOFT_
     if (code === 'EDQUOT' || code === 'LOFT_E_STORAGE_OVER_QUOTA') return 'LOFT_E_STORAGE_OVER_QUOTA';
   }
   return undefined;
+}
+
+/** Log fields for a storage failure: a full disk or quota in one line (its message), anything else with its stack. */
+export function storageErrorFields(err: unknown): { err: unknown } | { reason: string } {
+  return spaceErrorCode(err) === undefined ? { err } : { reason: describeError(err) };
 }
 
 /** Translates a failed system call into the coded error callers see at the module boundary. */

@@ -8,8 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from '@loft/log';
 import type { UserLookupResult } from '@loft/master-protocol';
-import { describeError, ERROR_CODES } from '@loft/errors';
-import { spaceErrorCode, type StorageSettings } from '@loft/storage';
+import { spaceErrorCode, storageErrorFields, type StorageSettings } from '@loft/storage';
 import { DataDecoder } from './data-decoder.js';
 import type { DeliveryOutcome, DeliveryRequest } from './delivery.js';
 import { parsePath, splitRecipient, type Recipient } from './lmtp-address.js';
@@ -333,10 +332,8 @@ export class LmtpSession {
     try {
       await tx.spool.append(chunks);
     } catch (err) {
-      const space = spaceErrorCode(err);
-      tx.spoolFailed = space ?? 'spool';
-      if (space === undefined) this.logger.error({ err }, 'cannot spool the message');
-      else this.logger.error({ reason: describeError(err) }, `cannot spool the message: ${ERROR_CODES[space]}`);
+      tx.spoolFailed = spaceErrorCode(err) ?? 'spool';
+      this.logger.error(storageErrorFields(err), 'cannot spool the message');
     }
   }
 
