@@ -100,6 +100,15 @@ test('hostile plugins: each gets its own clear error within the timeout and leav
   assert.deepEqual(leftDirs, [], 'sandbox working directories are removed');
 });
 
+test('plugin_sandbox_timeout times the plugin, not how long Node took to start', async (t) => {
+  // Node alone takes longer than 100 ms to start here (more under setpriv and unshare, and
+  // far more on a loaded machine); the plugin's import takes a few.
+  const conf = tempConf(t, `plugin_sandbox_timeout = 100ms\nplugins = ${path.join(PLUGINS, 'whoami')}\n`);
+  const result = await loftconf('-c', conf, '-a');
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^whoami_uid = \d+$/m);
+});
+
 test('as root, the sandbox runs as sandbox_user', { skip: IS_ROOT ? false : 'needs root' }, async (t) => {
   const conf = tempConf(t, `plugins = ${path.join(PLUGINS, 'whoami')}\n`);
   const result = await loftconf('-c', conf, '-a');

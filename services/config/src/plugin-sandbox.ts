@@ -17,6 +17,10 @@ import type { LocatedPlugin } from './plugin-locator.js';
 const RESULT_MAX_BYTES = 1024 * 1024;
 const OUTPUT_KEEP_BYTES = 4 * 1024;
 const OUTPUT_MAX_BYTES = 1024 * 1024;
+/** The runner's first byte on fd 3, before it imports the plugin. No JSON starts with it. */
+const STARTED = '+';
+/** How long Node itself may take to start, on a machine busy with other work. */
+const BOOT_TIMEOUT_MS = 30_000;
 
 /**
  * Runs in the sandbox via `node -e`, so that no file of Loft's needs to be readable by
@@ -45,6 +49,9 @@ function describe(err) {
     ? { name: String(err.name), message: String(err.message), code: err.code === undefined ? undefined : String(err.code), permission: err.permission === undefined ? undefined : String(err.permission), resource: err.resource === undefined ? undefined : String(err.resource) }
     : { message: String(err) };
 }
+// One byte before the plugin's code runs: the parent's timeout covers the plugin, not how
+// long a loaded machine took to start Node.
+fs.writeSync(3, '${STARTED}');
 try {
   const mod = await import(pathToFileURL(process.argv[1]).href);
   const manifest = mod.manifest ?? (mod.default && mod.default.manifest);
@@ -137,7 +144,15 @@ function runSandbox(plugin: LocatedPlugin, options: SandboxOptions, workDir: str
         child.kill('SIGKILL');
       }
     };
-    const timer = setTimeout(() => kill(new LoftError('LOFT_E_PLUGIN_TIMEOUT', `${who} did not report its manifest within ${options.timeoutMs} ms (does it loop or wait at import?)`)), options.timeoutMs);
+    // plugin_sandbox_timeout is the plugin's: it starts when the runner says it is about to
+    // import it. Until then a separate, generous bound covers Node's own start.
+    let started = false;
+    let timer = setTimeout(() => kill(new LoftError('LOFT_E_PLUGIN_TIMEOUT', `the sandbox for ${who} did not start within ${BOOT_TIMEOUT_MS} ms`)), BOOT_TIMEOUT_MS);
+    const pluginStarted = (): void => {
+      started = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => kill(new LoftError('LOFT_E_PLUGIN_TIMEOUT', `${who} did not report its manifest within ${options.timeoutMs} ms (does it loop or wait at import?)`)), options.timeoutMs);
+    };
     const keepOutput = (chunk: Buffer): void => {
       outputBytes += chunk.length;
       output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEEP_BYTES);
@@ -147,6 +162,10 @@ function runSandbox(plugin: LocatedPlugin, options: SandboxOptions, workDir: str
     child.stderr?.on('data', keepOutput);
     const resultStream = child.stdio[3] as NodeJS.ReadableStream | null;
     resultStream?.on('data', (chunk: Buffer) => {
+      if (!started && chunk[0] === STARTED.charCodeAt(0)) {
+        pluginStarted();
+        chunk = chunk.subarray(1);
+      }
       resultBytes += chunk.length;
       if (resultBytes > RESULT_MAX_BYTES) kill(new LoftError('LOFT_E_PLUGIN_BAD_OUTPUT', `${who} sent more than ${RESULT_MAX_BYTES} bytes of manifest`));
       else result.push(chunk);

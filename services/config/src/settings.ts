@@ -31,7 +31,7 @@ export const configSettingsSchema: JSONSchemaType<ConfigServiceSettings> = {
     },
     plugin_sandbox_timeout: {
       type: 'integer', loftKind: 'duration', minimum: 100, maximum: 60_000, default: 5_000,
-      description: 'How long a plugin may take to report its manifest before its sandbox is killed.',
+      description: 'How long a plugin may take, from the start of its import, to report its manifest before its sandbox is killed.',
     },
     plugin_sandbox_memory: {
       type: 'integer', loftKind: 'size', minimum: 16 * 1024 * 1024, maximum: 1024 * 1024 * 1024, default: 64 * 1024 * 1024,
