@@ -24,6 +24,8 @@ export const ENV = {
   UID: 'LOFT_UID',
   GID: 'LOFT_GID',
   USER: 'LOFT_USER',
+  /** Comma-separated supplementary gids the process adds when it drops to LOFT_UID. */
+  EXTRA_GIDS: 'LOFT_EXTRA_GIDS',
   /** Clients one process may serve at once (`client_limit`). */
   CLIENT_LIMIT: 'LOFT_CLIENT_LIMIT',
   /** Connections before the process retires (`service_count`, 0 = unlimited). */
@@ -84,6 +86,8 @@ export interface ServiceSettings {
   /** User the processes run as; empty = the user loftd runs as. */
   user: string;
   group: string;
+  /** Supplementary groups beside user's own (names or gids), e.g. shadow for auth. */
+  extra_groups: string[];
   /** Most processes of this service at once (>= 1). */
   process_limit: number;
   /** Processes kept ready to accept clients. */

@@ -14,6 +14,8 @@ export interface PrivilegeTarget {
   gid: number;
   /** For supplementary groups; without it the process keeps no supplementary groups. */
   user?: string;
+  /** Supplementary gids beside the user's own (a service's extra_groups). */
+  extraGids?: number[];
 }
 
 /** @types/node omits initgroups, which Node has on POSIX. */
@@ -22,6 +24,7 @@ type PosixProcess = NodeJS.Process & { initgroups(user: string, extraGroup: numb
 export function dropPrivileges(target: PrivilegeTarget): void {
   if (target.user) (process as PosixProcess).initgroups(target.user, target.gid);
   else process.setgroups!([target.gid]);
+  if (target.extraGids?.length) process.setgroups!([...new Set([...process.getgroups!(), ...target.extraGids])]);
   process.setgid!(target.gid);
   process.setuid!(target.uid);
   // setuid as root changes real, effective and saved uid; check that regaining is impossible.

@@ -120,7 +120,7 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   }
   if (env.uid !== undefined && env.gid !== undefined) {
     try {
-      dropPrivileges({ uid: env.uid, gid: env.gid, user: env.user });
+      dropPrivileges({ uid: env.uid, gid: env.gid, user: env.user, extraGids: env.extraGids });
     } catch (err) {
       logger.fatal({ err, uid: env.uid, gid: env.gid }, `cannot drop privileges to uid ${env.uid}`);
       exitNow(EXIT.PRIVILEGES);
@@ -172,6 +172,7 @@ interface RuntimeEnv {
   uid?: number;
   gid?: number;
   user?: string;
+  extraGids?: number[];
 }
 
 function readEnvironment(): RuntimeEnv {
@@ -189,6 +190,7 @@ function readEnvironment(): RuntimeEnv {
     uid: uid ? Number(uid) : undefined,
     gid: gid ? Number(gid) : undefined,
     user: process.env[ENV.USER] || undefined,
+    extraGids: (process.env[ENV.EXTRA_GIDS] ?? '').split(',').filter((gid) => /^\d+$/.test(gid)).map(Number),
   };
 }
 

@@ -30,7 +30,10 @@ export function resolveExecutable(service: string, settings: ServiceSettings, wa
 
 /** Rootless: everything runs as the invoking user. As root an unset user means root itself. */
 export async function resolveIdentity(service: string, settings: ServiceSettings, rootless: boolean): Promise<ServiceIdentity> {
-  if (rootless || (!settings.user && !settings.group)) return {};
+  if (rootless || (!settings.user && !settings.group)) {
+    if (!rootless && settings.extra_groups.length > 0) throw new LoftError('LOFT_E_MASTER_USER', `service ${service}: extra_groups needs user: a process that stays root has every group's access already`);
+    return {};
+  }
   const user = settings.user ? await lookupUser(settings.user) : undefined;
   if (settings.user && !user) {
     throw new LoftError('LOFT_E_MASTER_USER', `service ${service}: user = ${settings.user}: no such user (check getent passwd ${settings.user})`);
@@ -41,7 +44,13 @@ export async function resolveIdentity(service: string, settings: ServiceSettings
     if (group === undefined) throw new LoftError('LOFT_E_MASTER_USER', `service ${service}: group = ${settings.group}: no such group`);
     gid = group;
   }
-  return { uid: user?.uid ?? 0, gid, user: user?.name };
+  const extraGids: number[] = [];
+  for (const name of settings.extra_groups) {
+    const extra = /^\d+$/.test(name) ? Number(name) : await lookupGroup(name);
+    if (extra === undefined) throw new LoftError('LOFT_E_MASTER_USER', `service ${service}: extra_groups = ${name}: no such group (check getent group ${name})`);
+    extraGids.push(extra);
+  }
+  return { uid: user?.uid ?? 0, gid, user: user?.name, ...(extraGids.length > 0 ? { extraGids } : {}) };
 }
 
 /** Owner of a unix listener's socket file, or undefined to keep loftd's. */

@@ -20,6 +20,8 @@ export interface ServiceIdentity {
   uid?: number;
   gid?: number;
   user?: string;
+  /** Supplementary gids beside the user's own (extra_groups). */
+  extraGids?: number[];
 }
 
 export interface ProcessEntry {
@@ -311,6 +313,7 @@ export class ServicePool {
       env[ENV.UID] = String(identity.uid);
       env[ENV.GID] = String(identity.gid);
       if (identity.user) env[ENV.USER] = identity.user;
+      if (identity.extraGids?.length) env[ENV.EXTRA_GIDS] = identity.extraGids.join(',');
     }
     // A small young generation: V8 lets it grow to 16 MiB per semi-space, which in a dozen
     // mostly idle processes is memory that serves nothing (measured: idle PSS per IMAP

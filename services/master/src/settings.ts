@@ -42,6 +42,7 @@ export const SERVICE_DEFAULTS: Omit<ServiceSettings, 'inet_listener' | 'unix_lis
   type: '',
   user: '',
   group: '',
+  extra_groups: [],
   process_limit: 100,
   process_min_avail: 0,
   client_limit: 1000,
@@ -57,6 +58,7 @@ const serviceSchema: JSONSchemaType<ServiceSettings> = {
     type: { type: 'string', loftKind: 'enum', enum: ['', 'login', 'mail'], default: SERVICE_DEFAULTS.type, description: 'login: pre-auth, hands clients over; mail: one process pool per user uid, started on demand.' },
     user: { type: 'string', default: SERVICE_DEFAULTS.user, description: 'User the processes run as; empty means the user loftd runs as.' },
     group: { type: 'string', default: SERVICE_DEFAULTS.group, description: 'Group the processes run as; empty means the primary group of user.' },
+    extra_groups: { type: 'array', loftKind: 'list', items: { type: 'string' }, default: SERVICE_DEFAULTS.extra_groups, description: 'Supplementary groups the processes get beside their user\'s own, e.g. shadow for service auth with passdb shadow.' },
     process_limit: { type: 'integer', loftKind: 'uint', minimum: 1, default: SERVICE_DEFAULTS.process_limit, description: 'Most processes of this service at once.' },
     process_min_avail: { type: 'integer', loftKind: 'uint', minimum: 0, default: SERVICE_DEFAULTS.process_min_avail, description: 'Processes kept ready to accept clients (a service with listeners always keeps one). For a mail service (imap): spares started ahead with no user, each taken by the next user who needs a new process; while every login has been for one uid (virtual users) and its processes have room, none is kept.' },
     client_limit: { type: 'integer', loftKind: 'uint', minimum: 1, default: SERVICE_DEFAULTS.client_limit, description: 'Clients one process serves at once.' },
@@ -66,7 +68,7 @@ const serviceSchema: JSONSchemaType<ServiceSettings> = {
     inet_listener: { type: 'object', loftSection: 'named', required: [], additionalProperties: inetListenerSchema, default: {}, description: 'TCP listener: inet_listener NAME { address port ssl }.' },
     unix_listener: { type: 'object', loftSection: 'named', required: [], additionalProperties: unixListenerSchema, default: {}, description: 'UNIX socket listener: unix_listener NAME { path mode user group }.' },
   },
-  required: ['executable', 'type', 'user', 'group', 'process_limit', 'process_min_avail', 'client_limit', 'service_count', 'idle_kill', 'vsz_limit', 'inet_listener', 'unix_listener'],
+  required: ['executable', 'type', 'user', 'group', 'extra_groups', 'process_limit', 'process_min_avail', 'client_limit', 'service_count', 'idle_kill', 'vsz_limit', 'inet_listener', 'unix_listener'],
   additionalProperties: false,
 };
 
