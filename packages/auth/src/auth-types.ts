@@ -60,6 +60,8 @@ export interface DriverOptions {
   now?: () => number;
   /** uid/gid names → numbers. Default: `getent passwd` / `getent group`. */
   resolveIds?: IdResolver;
+  /** first_valid_uid / last_valid_uid (0: no bound), for userdbs that list system accounts. Default: 500 and 0. */
+  uids?: { first: number; last: number };
 }
 
 export interface IdResolver {

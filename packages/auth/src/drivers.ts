@@ -5,6 +5,7 @@ import { createPasswdFilePassdb, createPasswdFileUserdb } from './passwd-file-dr
 import type { PassdbSettings, UserdbSettings } from './settings.js';
 import { createSqlPassdb, createSqlUserdb } from './sql-driver.js';
 import { createStaticPassdb, createStaticUserdb } from './static-driver.js';
+import { createPasswdUserdb, createShadowPassdb } from './system-driver.js';
 
 /** The settings a passdb driver reads; a whole `passdb NAME { }` section fits. */
 export type PassdbDriverSettings = Pick<PassdbSettings, 'driver' | 'args'> & Partial<Pick<PassdbSettings, 'default_password_scheme'>>;
@@ -25,8 +26,12 @@ export function createPassdb(settings: PassdbDriverSettings, options: DriverOpti
       return createStaticPassdb(settings.args, scheme);
     case 'sql':
       return createSqlPassdb(settings.args, scheme, context);
+    case 'shadow':
+      return createShadowPassdb(settings.args, context);
+    case 'passwd':
+      throw driverError('passdb', 'passwd is a userdb driver; for the passwords of system accounts use driver = shadow');
     default:
-      throw driverError('passdb', `unknown driver '${settings.driver}'; use passwd-file, static or sql`);
+      throw driverError('passdb', `unknown driver '${settings.driver}'; use passwd-file, static, sql or shadow`);
   }
 }
 
@@ -39,7 +44,11 @@ export function createUserdb(settings: UserdbDriverSettings, options: DriverOpti
       return createStaticUserdb(settings.args, context);
     case 'sql':
       return createSqlUserdb(settings.args, context);
+    case 'passwd':
+      return createPasswdUserdb(settings.args, context, { uids: options.uids });
+    case 'shadow':
+      throw driverError('userdb', 'shadow is a passdb driver; for system accounts use driver = passwd');
     default:
-      throw driverError('userdb', `unknown driver '${settings.driver}'; use passwd-file, static or sql`);
+      throw driverError('userdb', `unknown driver '${settings.driver}'; use passwd-file, static, sql or passwd`);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { AuthRequest, Passdb, PassdbResult, Userdb, UserdbResult } from './auth-types.js';
 import { checkStoredPassword, driverError, resolveUserIds, splitArgs, type DriverContext } from './driver-support.js';
-import { PasswdFileCache, type PasswdEntry } from './passwd-file.js';
+import { parsePasswdFile, PasswdFileCache, type PasswdEntry } from './passwd-file.js';
 import { isAcceptableUserName, isSafePathComponent } from './user-names.js';
 import { expand, hasVariables, parseTemplate, variableValues, type TemplatePiece } from './variables.js';
 
@@ -41,7 +41,7 @@ class PasswdFileSource {
 
   constructor(args: string, readonly context: DriverContext) {
     this.args = parseArgs(args);
-    this.cache = new PasswdFileCache(context.now, context.warn);
+    this.cache = new PasswdFileCache(context.now, context.warn, parsePasswdFile, 'passwd-file');
   }
 
   /** The entry for a request, or the result to give instead. */

@@ -23,8 +23,8 @@ export interface PasswdEntry {
   line: number;
 }
 
-export interface ParsedPasswdFile {
-  entries: ReadonlyMap<string, PasswdEntry>;
+export interface ParsedPasswdFile<E = PasswdEntry> {
+  entries: ReadonlyMap<string, E>;
   /** `path:line: problem` for each line that was skipped or partly ignored. */
   warnings: string[];
 }
@@ -82,8 +82,8 @@ export function parseExtraFields(text: string, warn: (problem: string) => void):
   return { passdbExtra, userdbExtra };
 }
 
-export type PasswdFileLookup =
-  | { kind: 'found'; entry: PasswdEntry }
+export type PasswdFileLookup<E = PasswdEntry> =
+  | { kind: 'found'; entry: E }
   | { kind: 'no-user' }
   | { kind: 'no-file' }
   | { kind: 'error'; reason: string };
@@ -93,29 +93,36 @@ const PASSWD_FILE_CHECK_INTERVAL_MS = 1000;
 /** Per-domain files are kept up to this many; the least recently loaded goes first. */
 const PASSWD_FILE_CACHE_MAX_FILES = 1000;
 
-interface CachedFile {
-  parsed: ParsedPasswdFile;
+interface CachedFile<E> {
+  parsed: ParsedPasswdFile<E>;
   /** Identity of the version read: any change means re-read. */
   version: string;
   checkedAt: number;
 }
 
-export class PasswdFileCache {
-  private readonly files = new Map<string, CachedFile>();
-  private readonly loading = new Map<string, Promise<CachedFile | 'no-file'>>();
+/**
+ * Files of `user:…` lines by path, parsed by `parse` (passwd-file's format by default; the
+ * shadow passdb gives /etc/shadow's), each re-read when it changes.
+ */
+export class PasswdFileCache<E = PasswdEntry> {
+  private readonly files = new Map<string, CachedFile<E>>();
+  private readonly loading = new Map<string, Promise<CachedFile<E> | 'no-file'>>();
 
   constructor(
     private readonly now: () => number,
     private readonly warn: (message: string) => void,
+    private readonly parse: (text: string, path: string) => ParsedPasswdFile<E>,
+    /** How the file is named in messages. */
+    private readonly kind: string,
   ) {}
 
-  async lookup(path: string, user: string): Promise<PasswdFileLookup> {
-    let file: CachedFile | 'no-file';
+  async lookup(path: string, user: string): Promise<PasswdFileLookup<E>> {
+    let file: CachedFile<E> | 'no-file';
     try {
       file = await this.current(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      return { kind: 'error', reason: `passwd-file ${path} cannot be read (${code})` };
+      return { kind: 'error', reason: `${this.kind} ${path} cannot be read (${code})` };
     }
     if (file === 'no-file') return { kind: 'no-file' };
     const entry = file.parsed.entries.get(user);
@@ -123,12 +130,12 @@ export class PasswdFileCache {
   }
 
   /** Every entry of a file (for iterate). */
-  async entries(path: string): Promise<ReadonlyMap<string, PasswdEntry> | 'no-file'> {
+  async entries(path: string): Promise<ReadonlyMap<string, E> | 'no-file'> {
     const file = await this.current(path);
     return file === 'no-file' ? file : file.parsed.entries;
   }
 
-  private async current(path: string): Promise<CachedFile | 'no-file'> {
+  private async current(path: string): Promise<CachedFile<E> | 'no-file'> {
     const cached = this.files.get(path);
     if (cached && this.now() - cached.checkedAt < PASSWD_FILE_CHECK_INTERVAL_MS) return cached;
     // Logins arriving together while the file is checked share one stat and one read.
@@ -140,7 +147,7 @@ export class PasswdFileCache {
     return pending;
   }
 
-  private async refresh(path: string, cached: CachedFile | undefined): Promise<CachedFile | 'no-file'> {
+  private async refresh(path: string, cached: CachedFile<E> | undefined): Promise<CachedFile<E> | 'no-file'> {
     const checkedAt = this.now();
     let version: string;
     try {
@@ -155,7 +162,7 @@ export class PasswdFileCache {
       cached.checkedAt = checkedAt;
       return cached;
     }
-    const parsed = parsePasswdFile(await readFile(path, 'utf8'), path);
+    const parsed = this.parse(await readFile(path, 'utf8'), path);
     for (const warning of parsed.warnings) this.warn(warning);
     const file = { parsed, version, checkedAt };
     this.files.delete(path);

@@ -6,7 +6,8 @@
  */
 import type { JSONSchemaType } from 'ajv';
 
-export const AUTH_DRIVERS = ['passwd-file', 'static', 'sql'] as const;
+/** passdb: passwd-file, static, sql, shadow; userdb: passwd-file, static, sql, passwd. */
+export const AUTH_DRIVERS = ['passwd-file', 'static', 'sql', 'passwd', 'shadow'] as const;
 /** '' is the unset value: checkAuthSettings reports it. */
 export type AuthDriverName = '' | (typeof AUTH_DRIVERS)[number];
 
@@ -55,7 +56,7 @@ const driverProperty = {
   type: 'string',
   enum: ['', ...AUTH_DRIVERS],
   default: '',
-  description: 'passwd-file, static or sql (required).',
+  description: 'passwd-file, static or sql; shadow (passdb) and passwd (userdb) for the system\'s own accounts (required).',
 } as const;
 
 function resultProperty(defaultAction: ResultAction, when: string) {
@@ -114,13 +115,18 @@ export function inConsultOrder<T>(sections: Readonly<Record<string, T>>): [strin
   return Object.entries(sections).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Drivers whose args may be empty. */
+const NO_ARGS_DRIVERS: ReadonlySet<string> = new Set(['static', 'passwd', 'shadow']);
+
 /** What the schema cannot say; each message names the section and the fix. */
 export function checkAuthSettings(settings: Pick<AuthSettings, 'passdb' | 'userdb' | 'auth_mechanisms'>): string[] {
   const problems: string[] = [];
   for (const [kind, sections] of [['passdb', settings.passdb], ['userdb', settings.userdb]] as const) {
     for (const [name, section] of inConsultOrder<PassdbSettings | UserdbSettings>(sections)) {
       if (section.driver === '') problems.push(`${kind} ${name}: driver is not set; set driver = passwd-file, static or sql`);
-      else if (section.driver !== 'static' && section.args.trim() === '') problems.push(`${kind} ${name}: driver ${section.driver} needs args (the file to read)`);
+      else if (kind === 'passdb' && section.driver === 'passwd') problems.push(`passdb ${name}: passwd is a userdb driver; for the passwords of system accounts use driver = shadow`);
+      else if (kind === 'userdb' && section.driver === 'shadow') problems.push(`userdb ${name}: shadow is a passdb driver; for system accounts use driver = passwd`);
+      else if (!NO_ARGS_DRIVERS.has(section.driver) && section.args.trim() === '') problems.push(`${kind} ${name}: driver ${section.driver} needs args (the file to read)`);
     }
   }
   if (Object.keys(settings.passdb).length === 0) problems.push('no passdb is configured, so nobody can log in; add passdb NAME { driver = … }');

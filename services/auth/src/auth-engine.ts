@@ -37,6 +37,8 @@ export interface AuthEngineOptions {
   penalties?: PenaltySource;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** first_valid_uid / last_valid_uid, for userdbs that list system accounts. */
+  uids?: { first: number; last: number };
 }
 
 export class AuthEngine {
@@ -48,7 +50,7 @@ export class AuthEngine {
 
   constructor(private readonly settings: AuthSettings, private readonly options: AuthEngineOptions = {}) {
     this.passdbs = inConsultOrder(settings.passdb).map(([name, s]) => [name, s, createPassdb(s, { warn: options.warn })]);
-    this.userdbs = inConsultOrder(settings.userdb).map(([name, s]) => [name, s, createUserdb(s, { warn: options.warn })]);
+    this.userdbs = inConsultOrder(settings.userdb).map(([name, s]) => [name, s, createUserdb(s, { warn: options.warn, uids: options.uids })]);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
   }

@@ -51,16 +51,19 @@ function anvilPenalties(socketPath: string, logger: Logger): PenaltySource {
   };
 }
 
-function createEngine(settings: AuthSettings & { base_dir: string }, logger: Logger): AuthEngine {
+type AuthServiceSettings = AuthSettings & { base_dir: string; first_valid_uid: number; last_valid_uid: number };
+
+function createEngine(settings: AuthServiceSettings, logger: Logger): AuthEngine {
   return new AuthEngine(settings, {
     warn: (message) => logger.warn(message),
+    uids: { first: settings.first_valid_uid, last: settings.last_valid_uid },
     penalties: anvilPenalties(path.join(settings.base_dir, 'run', RUN_FILES.ANVIL_SOCKET), logger),
   });
 }
 
 await runService({
   start(ctx) {
-    const settings = ctx.settings as unknown as AuthSettings & { base_dir: string };
+    const settings = ctx.settings as unknown as AuthServiceSettings;
     for (const problem of checkAuthSettings(settings)) ctx.logger.warn(`auth: ${problem}`);
     try {
       engine = createEngine(settings, ctx.logger);
