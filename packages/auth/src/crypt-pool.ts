@@ -1,5 +1,5 @@
 /**
- * A small pool of worker threads for SHA-crypt, the one scheme implemented here in
+ * A small pool of worker threads for SHA-crypt and yescrypt, the schemes implemented here in
  * JavaScript (bcryptjs yields between rounds, @node-rs/argon2 runs on libuv's threadpool).
  * Workers start on first use and never keep the process alive while idle.
  */
@@ -7,11 +7,18 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ShaCryptHash } from './sha-crypt.js';
 
-export interface CryptJob {
-  id: number;
-  password: string;
-  setting: Omit<ShaCryptHash, 'digest'>;
-}
+/** One hash to compute; `kind` picks the algorithm, so a new one is a new member here and a case in the worker. */
+export type CryptJob =
+  | { id: number; kind: 'sha-crypt'; password: string; setting: Omit<ShaCryptHash, 'digest'> }
+  /** `setting` is a `$y$` or `$7$` setting or full hash, already checked against our cost bounds. */
+  | { id: number; kind: 'yescrypt'; password: string; setting: string };
+
+/** What a job is called in an error message. */
+const JOB_NAMES: Readonly<Record<CryptJob['kind'], string>> = { 'sha-crypt': 'SHA-crypt', yescrypt: 'yescrypt' };
+
+/** A job before the pool numbers it: Omit applied to each kind, so `kind` still tells them apart. */
+type Unnumbered<Job> = Job extends CryptJob ? Omit<Job, 'id'> : never;
+type CryptRequest = Unnumbered<CryptJob>;
 
 export type CryptReply = { id: number; result: string } | { id: number; error: string };
 
@@ -35,8 +42,17 @@ let nextId = 1;
 
 /** glibc crypt() of `password` with `setting`, computed on a worker thread. */
 export function shaCryptOffloaded(password: string, setting: Omit<ShaCryptHash, 'digest'>): Promise<string> {
+  return offload({ kind: 'sha-crypt', password, setting });
+}
+
+/** libxcrypt crypt() of `password` with a `$y$` or `$7$` setting, computed on a worker thread. */
+export function yescryptOffloaded(password: string, setting: string): Promise<string> {
+  return offload({ kind: 'yescrypt', password, setting });
+}
+
+function offload(request: CryptRequest): Promise<string> {
   return new Promise((resolve, reject) => {
-    queue.push({ job: { id: nextId++, password, setting }, resolve, reject });
+    queue.push({ job: { ...request, id: nextId++ }, resolve, reject });
     dispatch();
   });
 }
@@ -60,7 +76,7 @@ function startWorker(): PoolWorker {
     entry.worker.unref();
     if (pending && pending.job.id === reply.id) {
       if ('result' in reply) pending.resolve(reply.result);
-      else pending.reject(new Error(`SHA-crypt failed: ${reply.error}`));
+      else pending.reject(new Error(`${JOB_NAMES[pending.job.kind]} failed: ${reply.error}`));
     }
     dispatch();
   });

@@ -63,6 +63,31 @@ test('every listed scheme round-trips, names are case-insensitive, CLEARTEXT is 
   assert.equal(await verifyPassword('secret', '{cleartext}secreT'), false);
 });
 
+/** Printed by libxcrypt's crypt() (Python's crypt module, Debian 12): a Debian 12 /etc/shadow entry for 'secret', and scrypt. */
+const LIBXCRYPT_YESCRYPT = '$y$j9T$abcdefghijklmnop$3dL1LkYnZM.OVXuVdnnaKVDlLYT92dRwOzDZ5XiVCe.';
+const LIBXCRYPT_SCRYPT = '$7$C6..../....SodiumChloride$KnaT/KYqe0Wkw8JJxj5dtK/JH3wZT3jEZzX4iCRKXQ0';
+
+test('{CRYPT} and {YESCRYPT} verify a yescrypt hash copied from /etc/shadow, {CRYPT} also scrypt', async () => {
+  assert.equal(await verifyPassword('secret', `{CRYPT}${LIBXCRYPT_YESCRYPT}`), true);
+  assert.equal(await verifyPassword('secreT', `{CRYPT}${LIBXCRYPT_YESCRYPT}`), false);
+  assert.equal(await verifyPassword('secret', `{YESCRYPT}${LIBXCRYPT_YESCRYPT}`), true);
+  assert.equal(await verifyPassword('', `{YESCRYPT}${LIBXCRYPT_YESCRYPT}`), false);
+  assert.equal(await verifyPassword('secret', LIBXCRYPT_YESCRYPT, 'CRYPT'), true, 'a bare shadow hash under default_pass_scheme = CRYPT');
+  assert.equal(await verifyPassword('secret', `{CRYPT}${LIBXCRYPT_SCRYPT}`), true);
+  assert.equal(await verifyPassword('secret!', `{CRYPT}${LIBXCRYPT_SCRYPT}`), false);
+  assert.equal(await verifyPassword('x'.repeat(512), `{CRYPT}${LIBXCRYPT_YESCRYPT}`), false, 'longer than crypt(3) hashes: no match, not an error');
+});
+
+test('{YESCRYPT} writes what Debian\'s passwd writes, and it round-trips', async () => {
+  const stored = await hashPassword('pässwörd €', 'YESCRYPT');
+  assert.match(stored, /^\{YESCRYPT\}\$y\$j9T\$[./0-9A-Za-z]{22}\$[./0-9A-Za-z]{43}$/);
+  assert.equal(await verifyPassword('pässwörd €', stored), true);
+  assert.equal(await verifyPassword('passwörd €', stored), false);
+  assert.equal(await verifyPassword('pässwörd €', `{CRYPT}${stored.slice('{YESCRYPT}'.length)}`), true, 'the same string is a CRYPT hash');
+  assert.notEqual(await hashPassword('pässwörd €', 'YESCRYPT'), stored, 'a fresh salt every time');
+  await assert.rejects(hashPassword('x'.repeat(512), 'YESCRYPT'), schemeError(/longer than 511 bytes/));
+});
+
 test('bare data is read with the default scheme; without one it is an error, not a mismatch', async () => {
   assert.equal(await verifyPassword('secret', '$6$5XY9JnpWhdY83rPO$LzTZjtJeiUcT5fq9eYysgHGhxhQgMaj63QSthiyjP/4JP9xjfB9B4NIeUEOG81IQrn7h05ZAEU0qDQUSsa.Gj.', 'SHA512-CRYPT'), true);
   assert.equal(await verifyPassword('secret', 'secret', 'PLAIN'), true);
@@ -81,7 +106,11 @@ test('an unknown scheme or malformed data is LOFT_E_AUTH_SCHEME and never shows 
   await assert.rejects(verifyPassword('hunter2', '{SSHA512}c2VjcmV0'), schemeError(/malformed SSHA512/));
   await assert.rejects(verifyPassword('hunter2', '{SSHA512}not base64!'), schemeError(/malformed SSHA512/));
   await assert.rejects(verifyPassword('hunter2', '{MD5-CRYPT}$1$kFrONODL$tUN1ZpeNU6zWXhNTUSqUl'), schemeError(/malformed MD5-CRYPT/));
-  await assert.rejects(verifyPassword('hunter2', '{CRYPT}abJnggxhB/yWI'), schemeError(/unsupported kind/));
+  await assert.rejects(verifyPassword('hunter2', '{CRYPT}abJnggxhB/yWI'), schemeError(/unsupported kind.*\$y\$ \(yescrypt\)/));
+  await assert.rejects(verifyPassword('hunter2', '{YESCRYPT}$y$j9T$abcdefghijklmnop$tooshort'), schemeError(/malformed YESCRYPT/));
+  await assert.rejects(verifyPassword('hunter2', '{YESCRYPT}$y$j9T$abcdefghijklmnop'), schemeError(/malformed YESCRYPT/));
+  await assert.rejects(verifyPassword('hunter2', `{YESCRYPT}${LIBXCRYPT_SCRYPT}`), schemeError(/malformed YESCRYPT/));
+  await assert.rejects(verifyPassword('hunter2', '{CRYPT}$y$j9T$a$3dL1LkYnZM.OVXuVdnnaKVDlLYT92dRwOzDZ5XiVCe.'), schemeError(/malformed CRYPT/));
   await assert.rejects(verifyPassword('hunter2', '{SHA512-CRYPT.HEX}x'), schemeError(/no encoding/));
   await assert.rejects(verifyPassword('hunter2', '{NOPE}x'), (err: unknown) => err instanceof Error && !err.message.includes('hunter2'));
   await assert.rejects(verifyPassword('x', '{my secret!}'), schemeError(/unknown password scheme \(not a scheme name\)/));
@@ -95,6 +124,9 @@ test('absurd costs in a stored hash are refused at once instead of hanging the a
   await assert.rejects(verifyPassword('secret', '{ARGON2ID}$argon2id$v=19$m=4194304,t=3,p=1$dVZznPWJ2++XqWgYbSODVw$Pjf1G8j5eusRDPP9icVlvJv50NUvJHKB9nCBEBjHm5I'), schemeError(/m=4194304 KiB is above/));
   await assert.rejects(verifyPassword('secret', '{ARGON2ID}$argon2id$v=19$m=65536,t=100000,p=1$dVZznPWJ2++XqWgYbSODVw$Pjf1G8j5eusRDPP9icVlvJv50NUvJHKB9nCBEBjHm5I'), schemeError(/t=100000 is outside/));
   await assert.rejects(verifyPassword('secret', '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=255$dVZznPWJ2++XqWgYbSODVw$Pjf1G8j5eusRDPP9icVlvJv50NUvJHKB9nCBEBjHm5I'), schemeError(/p=255 is outside/));
+  await assert.rejects(verifyPassword('secret', '{YESCRYPT}$y$jFT$abcdefghijklmnop$3dL1LkYnZM.OVXuVdnnaKVDlLYT92dRwOzDZ5XiVCe.'), schemeError(/1024 MiB .* is above the limit of 64 MiB/));
+  await assert.rejects(verifyPassword('secret', '{CRYPT}$y$jBT/i$abcdefghijklmnop$3dL1LkYnZM.OVXuVdnnaKVDlLYT92dRwOzDZ5XiVCe.'), schemeError(/t=47 would mix/));
+  await assert.rejects(verifyPassword('secret', '{CRYPT}$y$j7559$abcdefghijklmnop$3dL1LkYnZM.OVXuVdnnaKVDlLYT92dRwOzDZ5XiVCe.'), schemeError(/ROM \(NROM\)/));
   assert.ok(Date.now() - started < 1000, 'refused without computing');
 });
 
@@ -104,6 +136,17 @@ test('SHA-crypt runs off the event loop: timers keep firing during a slow verifi
   const timer = setInterval(() => ticks++, 5);
   try {
     assert.equal(await verifyPassword('a short string', slow), true);
+  } finally {
+    clearInterval(timer);
+  }
+  assert.ok(ticks >= 3, `the event loop ran ${ticks} timer ticks while hashing`);
+});
+
+test('yescrypt runs off the event loop too', async () => {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  try {
+    assert.equal(await verifyPassword('secret', `{YESCRYPT}${LIBXCRYPT_YESCRYPT}`), true);
   } finally {
     clearInterval(timer);
   }

@@ -8,9 +8,10 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { LoftError } from '@loft/errors';
 import { hashArgon2, verifyArgon2 } from './argon2-scheme.js';
 import { hashBcrypt, verifyBcrypt } from './bcrypt-scheme.js';
-import { shaCryptOffloaded } from './crypt-pool.js';
+import { shaCryptOffloaded, yescryptOffloaded } from './crypt-pool.js';
 import { md5Crypt, md5CryptSalt } from './md5-crypt.js';
 import { parseShaCrypt, SHA_CRYPT_DEFAULT_ROUNDS, type ShaCryptVariant } from './sha-crypt.js';
+import { parseYescrypt, YESCRYPT_MAX_PASSWORD_BYTES, YESCRYPT_SALT_BYTES, yescryptSetting } from './yescrypt.js';
 
 /** Highest SHA-crypt `rounds=` we compute: 100× glibc's default, about a second of one core. */
 export const SHA_CRYPT_MAX_ROUNDS = 500_000;
@@ -49,6 +50,8 @@ const SCHEMES: Readonly<Record<string, Scheme>> = {
   ARGON2I: { binary: false, verify: (password, data) => verifyArgon2(password, data, 'argon2i'), hash: (password) => hashArgon2(password, 'argon2i') },
   SSHA512: { binary: true, verify: verifySsha512, hash: hashSsha512 },
   'MD5-CRYPT': { binary: false, verify: async (password, data) => verifyMd5Crypt(password, data), hash: async (password) => md5Crypt(password, randomCryptSalt(MD5_CRYPT_SALT_CHARS)) },
+  // What Debian 11+ writes to /etc/shadow, so shadow entries can be copied over as they are.
+  YESCRYPT: { binary: false, verify: (password, data) => verifyYescrypt(password, data, 'YESCRYPT'), hash: hashYescrypt },
   // glibc-style crypt(3) strings: the prefix says which algorithm; doveadm writes bcrypt.
   CRYPT: { binary: false, verify: verifyCrypt, hash: (password) => hashBcrypt(password) },
 };
@@ -131,13 +134,34 @@ function ssha512Digest(password: string, salt: Buffer): Buffer {
   return createHash('sha512').update(password, 'utf8').update(salt).digest();
 }
 
-/** CRYPT: what the glibc crypt(3) prefix says it is. */
+/** Verifies a `$y$` hash ({YESCRYPT}), or under {CRYPT} also libxcrypt's `$7$` scrypt. */
+async function verifyYescrypt(password: string, data: string, schemeName: 'YESCRYPT' | 'CRYPT'): Promise<boolean> {
+  // Throws on its own for a cost above our bounds, naming the parameter.
+  const parsed = parseYescrypt(data);
+  if (!parsed || parsed.digest === '' || (schemeName === 'YESCRYPT' && parsed.kind !== 'y')) {
+    const expected = schemeName === 'YESCRYPT' ? '$y$params$salt$hash' : '$y$params$salt$hash or $7$params salt$hash';
+    throw new LoftError('LOFT_E_AUTH_SCHEME', `malformed ${schemeName} yescrypt hash (expected ${expected})`);
+  }
+  // crypt(3) refuses to hash such a password, so no stored hash can be its.
+  if (Buffer.byteLength(password, 'utf8') > YESCRYPT_MAX_PASSWORD_BYTES) return false;
+  const computed = await yescryptOffloaded(password, data);
+  return constantTimeEqual(Buffer.from(computed), Buffer.from(data));
+}
+
+/** `$y$j9T$` and 16 random bytes of salt: what Debian's passwd and `mkpasswd -m yescrypt` write. */
+async function hashYescrypt(password: string): Promise<string> {
+  if (Buffer.byteLength(password, 'utf8') > YESCRYPT_MAX_PASSWORD_BYTES) throw new LoftError('LOFT_E_AUTH_SCHEME', `YESCRYPT cannot hash a password longer than ${YESCRYPT_MAX_PASSWORD_BYTES} bytes (crypt(3)'s limit)`);
+  return yescryptOffloaded(password, yescryptSetting(randomBytes(YESCRYPT_SALT_BYTES)));
+}
+
+/** CRYPT: what the crypt(3) prefix says it is (glibc's, and libxcrypt's yescrypt and scrypt). */
 async function verifyCrypt(password: string, data: string): Promise<boolean> {
   if (data.startsWith('$6$')) return verifyShaCrypt(password, data, '6');
   if (data.startsWith('$5$')) return verifyShaCrypt(password, data, '5');
   if (/^\$2[aby]\$/.test(data)) return verifyBcrypt(password, data);
   if (data.startsWith('$1$')) return verifyMd5Crypt(password, data);
-  throw new LoftError('LOFT_E_AUTH_SCHEME', 'CRYPT hash of an unsupported kind (DES or unknown prefix); supported: $1$, $5$, $6$, $2a$, $2b$, $2y$');
+  if (data.startsWith('$y$') || data.startsWith('$7$')) return verifyYescrypt(password, data, 'CRYPT');
+  throw new LoftError('LOFT_E_AUTH_SCHEME', 'CRYPT hash of an unsupported kind (DES or unknown prefix); supported: $1$, $5$, $6$, $2a$, $2b$, $2y$, $y$ (yescrypt), $7$ (scrypt)');
 }
 
 function verifyMd5Crypt(password: string, data: string): boolean {
