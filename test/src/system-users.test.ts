@@ -26,9 +26,16 @@ interface SystemUser {
 /** useradd + chpasswd; removed again when the test ends, whatever happened. */
 function addSystemUser(t: TestContext, dir: string, name: string, password: string, method: 'YESCRYPT' | 'SHA512'): SystemUser {
   const home = path.join(dir, name);
-  execFileSync('useradd', ['-m', '-d', home, '-s', '/usr/sbin/nologin', name], { stdio: 'pipe' });
+  // uids far from the ones other tests give their passwd-file users.
+  execFileSync('useradd', ['-m', '-d', home, '-s', '/usr/sbin/nologin', '-K', 'UID_MIN=42000', '-K', 'GID_MIN=42000', name], { stdio: 'pipe' });
   // -f: a test that failed may leave loftd's processes running as the user until its own hook.
-  t.after(() => execFileSync('userdel', ['-f', name], { stdio: 'ignore' }));
+  t.after(() => {
+    try {
+      execFileSync('userdel', ['-f', name], { stdio: 'pipe' });
+    } catch (err) {
+      console.error(`could not remove the test account ${name}: ${(err as { stderr?: Buffer }).stderr?.toString() ?? String(err)}`);
+    }
+  });
   execFileSync('chpasswd', ['-c', method], { input: `${name}:${password}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
   return { name, password, uid, home };
