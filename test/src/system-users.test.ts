@@ -61,6 +61,10 @@ passdb system {
 userdb system {
   driver = passwd
 }
+# Postfix's LMTP client names a local recipient user@domain; the account is the user part.
+protocol lmtp {
+  auth_username_format = %Ln
+}
 `;
 }
 
@@ -104,6 +108,8 @@ test('system accounts log in with their /etc/shadow password (yescrypt, SHA-512)
     assert.equal(answer.code, 1, `${why}: ${answer.stdout}`);
     assert.match(answer.stdout, /passdb: mismatch/, why);
   }
+  const withDomain = await login(`${yes.name}@example.com`, yes.password);
+  assert.equal(withDomain.status, 'NO', 'IMAP keeps the global %Lu: user@domain is no system account');
   const unknown = await loftd.adm('auth', 'test', `nosuch${tag}`, 'x');
   assert.match(unknown.stdout, /passdb: unknown_user/);
   await loftd.waitForLog('the expired account in the log', (l) => String(l.msg).includes(`account '${expired.name}' expired on 1970-01-01`));
@@ -118,7 +124,7 @@ test('system accounts log in with their /etc/shadow password (yescrypt, SHA-512)
   const lmtp = await LmtpConnection.open(t, path.join(loftd.baseDir, 'run', 'lmtp.sock'));
   assert.match(await lmtp.command('LHLO test'), /^250/);
   assert.match(await lmtp.command('MAIL FROM:<sender@example.com>'), /^250/);
-  assert.match(await lmtp.command(`RCPT TO:<${yes.name}>`), /^250/);
+  assert.match(await lmtp.command(`RCPT TO:<${yes.name}@example.com>`), /^250/, 'protocol lmtp { auth_username_format = %Ln } applies to LMTP');
   assert.match(await lmtp.command('DATA'), /^354/);
   assert.match(await lmtp.command('Subject: to a system user\r\n\r\nhello\r\n.'), /^250/);
   const client = await RawImap.connect(port);

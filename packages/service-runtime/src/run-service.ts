@@ -28,6 +28,8 @@ export interface ServiceContext {
   readonly logger: Logger;
   /** This service's settings from config (empty when the service fetches none). */
   readonly settings: Readonly<Record<string, unknown>>;
+  /** The settings as `protocol NAME { }` filters make them, for each of the definition's `protocols`. */
+  readonly protocolSettings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly clientLimit: number;
   /** Count a client until its socket closes; the master learns the free slots. */
   trackClient(socket: net.Socket): void;
@@ -45,6 +47,12 @@ export interface ServiceContext {
 export interface ServiceDefinition {
   /** Fetch settings from config before dropping privileges (false only for config itself). */
   fetchSettings?: false | FilterContext;
+  /**
+   * Also fetch the settings as seen by these protocols (auth answers imap and lmtp alike,
+   * and `protocol lmtp { }` may set its own auth_username_format). Fetched with the rest,
+   * before the privilege drop: config.sock is root's.
+   */
+  protocols?: readonly string[];
   /** Where log lines go; default stderr (relayed by the master to the log service). */
   logDestination?: DestinationStream;
   /** Runs after the privilege drop and before `ready`. */
@@ -103,8 +111,10 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   });
 
   let settings: Readonly<Record<string, unknown>> = Object.freeze({});
+  const protocolSettings: Record<string, Readonly<Record<string, unknown>>> = {};
   if (definition.fetchSettings !== false) {
     settings = await fetchSettings(name, definition.fetchSettings ?? {}, logger);
+    for (const protocol of definition.protocols ?? []) protocolSettings[protocol] = await fetchSettings(name, { ...definition.fetchSettings, protocol }, logger);
   }
   if (isSpare) {
     // A spare: code and settings are loaded; the user comes with the master's assume (it
@@ -127,7 +137,7 @@ export async function runService(definition: ServiceDefinition): Promise<Service
     }
   }
 
-  const runtime = new Runtime(name, env, logger, settings, definition);
+  const runtime = new Runtime(name, env, logger, settings, protocolSettings, definition);
   await definition.start?.(runtime.context);
   route.to = runtime;
   for (const [message, handle] of early) runtime.onMasterMessage(message, handle);
@@ -247,6 +257,7 @@ class Runtime {
     private readonly env: RuntimeEnv,
     readonly logger: Logger,
     settings: Readonly<Record<string, unknown>>,
+    protocolSettings: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
     private readonly definition: ServiceDefinition,
   ) {
     this.context = {
@@ -255,6 +266,7 @@ class Runtime {
       baseDir: env.baseDir,
       logger,
       settings,
+      protocolSettings,
       clientLimit: env.clientLimit,
       trackClient: (socket) => this.trackClient(socket),
       setTitle: (detail) => {

@@ -39,6 +39,12 @@ export interface AuthEngineOptions {
   now?: () => number;
   /** first_valid_uid / last_valid_uid, for userdbs that list system accounts. */
   uids?: { first: number; last: number };
+  /**
+   * auth_username_format as `protocol NAME { }` sets it, by protocol (imap, lmtp, adm), where
+   * it differs from the global one: with system users, Postfix's LMTP client names recipients
+   * user@domain and `protocol lmtp { auth_username_format = %Ln }` drops the domain.
+   */
+  usernameFormats?: Readonly<Record<string, string>>;
 }
 
 export class AuthEngine {
@@ -57,7 +63,7 @@ export class AuthEngine {
 
   async login(request: AuthLoginRequest): Promise<AuthLoginReply> {
     const { client } = request;
-    const user = this.formatUser(request.user);
+    const user = this.formatUser(request.user, request.service);
     if (user === undefined || (request.authzid && request.authzid !== request.user)) {
       return this.failed(client.remoteIp, 'Authentication failed.');
     }
@@ -90,13 +96,13 @@ export class AuthEngine {
   }
 
   async userLookup(user: string, service: string): Promise<UserLookupResult> {
-    const formatted = this.formatUser(user);
+    const formatted = this.formatUser(user, service);
     if (formatted === undefined) return { result: 'unknown_user', user };
     return this.lookup({ user: formatted, service });
   }
 
   async test(user: string, password: string, service: string): Promise<AuthTestResult> {
-    const formatted = this.formatUser(user);
+    const formatted = this.formatUser(user, service);
     if (formatted === undefined) return { result: 'unknown_user', user };
     const verdict = await this.verify({ user: formatted, service }, password);
     if (verdict.status === 'ok') return { result: 'ok', user: verdict.user, passdbExtra: verdict.extra, userdb: await this.lookup({ user: verdict.user, service }) };
@@ -189,11 +195,12 @@ export class AuthEngine {
   }
 
   /** auth_username_format: %u as given, %n without the domain, %d the domain; L/U change case. */
-  private formatUser(user: string): string | undefined {
+  private formatUser(user: string, service: string): string | undefined {
     if (!user || user.length > USER_NAME_MAX_CHARS || /[\p{Cc}\s]/u.test(user)) return undefined;
     const at = user.lastIndexOf('@');
     const parts: Record<string, string> = { u: user, n: at >= 0 ? user.slice(0, at) : user, d: at >= 0 ? user.slice(at + 1) : '' };
-    return this.settings.auth_username_format.replace(/%([LU]?)([und])/g, (_m, mod: string, v: string) =>
+    const format = (Object.hasOwn(this.options.usernameFormats ?? {}, service) ? this.options.usernameFormats?.[service] : undefined) ?? this.settings.auth_username_format;
+    return format.replace(/%([LU]?)([und])/g, (_m, mod: string, v: string) =>
       mod === 'L' ? parts[v].toLowerCase() : mod === 'U' ? parts[v].toUpperCase() : parts[v]);
   }
 }

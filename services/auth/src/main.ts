@@ -9,7 +9,7 @@ import { describeError } from '@loft/errors';
 import { IpcServer, ReconnectingClient } from '@loft/ipc';
 import { EXIT, RUN_FILES, type AnvilProtocol, type AuthLoginProtocol, type AuthUserdbProtocol } from '@loft/master-protocol';
 import type { Logger } from '@loft/log';
-import { runService } from '@loft/service-runtime';
+import { runService, type ServiceContext } from '@loft/service-runtime';
 import { AuthEngine, type PenaltySource } from './auth-engine.js';
 
 const ANVIL_TIMEOUT_MS = 5_000;
@@ -53,8 +53,21 @@ function anvilPenalties(socketPath: string, logger: Logger): PenaltySource {
 
 type AuthServiceSettings = AuthSettings & { base_dir: string; first_valid_uid: number; last_valid_uid: number };
 
-function createEngine(settings: AuthServiceSettings, logger: Logger): AuthEngine {
+/** The protocols whose requests auth answers; a `protocol NAME { }` filter may set auth_username_format for each. */
+const PROTOCOLS = ['imap', 'lmtp', 'adm'] as const;
+
+function usernameFormats(ctx: ServiceContext, global: string): Record<string, string> {
+  const formats: Record<string, string> = {};
+  for (const [protocol, settings] of Object.entries(ctx.protocolSettings)) {
+    const format = settings.auth_username_format;
+    if (typeof format === 'string' && format !== global) formats[protocol] = format;
+  }
+  return formats;
+}
+
+function createEngine(settings: AuthServiceSettings, logger: Logger, formats: Record<string, string>): AuthEngine {
   return new AuthEngine(settings, {
+    usernameFormats: formats,
     warn: (message) => logger.warn(message),
     uids: { first: settings.first_valid_uid, last: settings.last_valid_uid },
     penalties: anvilPenalties(path.join(settings.base_dir, 'run', RUN_FILES.ANVIL_SOCKET), logger),
@@ -62,11 +75,13 @@ function createEngine(settings: AuthServiceSettings, logger: Logger): AuthEngine
 }
 
 await runService({
+  protocols: PROTOCOLS,
   start(ctx) {
     const settings = ctx.settings as unknown as AuthServiceSettings;
     for (const problem of checkAuthSettings(settings)) ctx.logger.warn(`auth: ${problem}`);
+    const formats = usernameFormats(ctx, settings.auth_username_format);
     try {
-      engine = createEngine(settings, ctx.logger);
+      engine = createEngine(settings, ctx.logger, formats);
     } catch (err) {
       // A passdb/userdb that cannot even be set up is a configuration error, not a crash.
       ctx.logger.fatal({ err }, `auth cannot start: ${describeError(err)}`);
