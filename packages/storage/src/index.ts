@@ -2,7 +2,7 @@
  * @loft/storage: the mail storage API that IMAP, LMTP, loftadm and replication use.
  * MailUser -> mailboxes (one private namespace, prefix "", separator "/") -> Mailbox.
  */
-export { MailUser, SPECIAL_USES, type MailUserOptions, type MailboxInfo } from './mail-user.js';
+export { MailUser, type MailUserOptions, type MailboxInfo } from './mail-user.js';
 export type { PurgeResult } from './mdbox-store.js';
 export {
   Mailbox,
@@ -21,12 +21,15 @@ export {
 export { headerFieldParser, headerValues, type CachedFieldName, type MessageFieldParser } from './message-fields.js';
 export { mimeFieldParser } from './mime-fields.js';
 export {
+  SPECIAL_USES,
   STORAGE_SETTINGS_DEFAULTS,
   checkStorageSettings,
   parseMailLocation,
   storageSettingsSchema,
+  type AutoMailbox,
   type MailFsync,
   type MailLocation,
+  type NamespaceSettings,
   type StorageSettings,
 } from './settings.js';
 export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';

@@ -30,7 +30,7 @@ import { MdboxStore, type MailboxMembers, type PurgeResult } from './mdbox-store
 import { AttachmentStore } from './attachment-store.js';
 import type { MessageFieldParser } from './message-fields.js';
 import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined, storageErrorFields } from './safe-fs.js';
-import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, type StorageSettings } from './settings.js';
+import { STORAGE_SETTINGS_DEFAULTS, SPECIAL_USES, checkStorageSettings, configuredMailboxes, parseMailLocation, type AutoMailbox, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
 import { reportedModseq } from './transaction-log.js';
 
@@ -40,7 +40,11 @@ const LIST_VERSION = 1;
 /** Closed mailboxes whose STATUS counters are kept in memory before the list index is rewritten. */
 const STATUS_FLUSH_COUNT = 100;
 
-export const SPECIAL_USES = ['\\All', '\\Archive', '\\Drafts', '\\Flagged', '\\Junk', '\\Sent', '\\Trash'] as const;
+/** A mailbox the namespace settings name: its special use and whether every user gets it. */
+interface ConfiguredMailbox {
+  specialUse: string | undefined;
+  auto: AutoMailbox;
+}
 
 export interface MailUserOptions {
   user: string;
@@ -121,6 +125,8 @@ export class MailUser {
   private store: MdboxStore | undefined;
   /** mail_attachment_dir: single-instance attachment storage; undefined when not set. */
   private attachments: AttachmentStore | undefined;
+  /** The namespace's mailbox sections: special uses LIST shows, mailboxes every user gets. */
+  private readonly configured: ReadonlyMap<string, ConfiguredMailbox>;
 
   private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
     this.user = options.user;
@@ -133,6 +139,7 @@ export class MailUser {
     this.tuning = options.tuning;
     this.lock = new MailboxLock(root, this.logger);
     this.snapshots = options.shareSnapshots ? processSnapshots : new SnapshotStore();
+    this.configured = configuredMailboxes(settings);
   }
 
   static async open(options: MailUserOptions): Promise<MailUser> {
@@ -152,13 +159,30 @@ export class MailUser {
       user.store = new MdboxStore({ dir: join(root, 'storage'), rotateBytes: settings.mdbox_rotate_size, fsync: settings.mail_fsync, logger: user.logger, mailboxes: () => user.mailboxMembers() });
       await user.store.init();
     }
-    // Most opens find INBOX in place and write nothing.
-    if (!(await user.readListShared()).mailboxes.some((m) => m.name === 'INBOX')) {
-      await user.withList(async (data) => {
-        if (!data.mailboxes.some((m) => m.name === 'INBOX')) await user.addMailbox(data, 'INBOX');
-      });
-    }
+    // Most opens find INBOX (and the auto mailboxes) in place and write nothing.
+    const autos = [...user.configured].filter(([, box]) => box.auto !== 'no').map(([name]) => name);
+    const listed = new Set((await user.readListShared()).mailboxes.map((m) => m.name));
+    const missing = ['INBOX', ...autos].filter((name) => !listed.has(name));
+    if (missing.length > 0) await user.createMissing(missing);
     return user;
+  }
+
+  /**
+   * INBOX and the namespace's auto = create / subscribe mailboxes that are not there yet (a
+   * first login, or the user deleted one). A new auto = subscribe mailbox is subscribed once:
+   * a user who unsubscribes it later stays unsubscribed.
+   */
+  private async createMissing(names: readonly string[]): Promise<void> {
+    const created: string[] = [];
+    await this.withList(async (data) => {
+      for (const name of names) {
+        if (MailUser.find(data, name)) continue;
+        for (const parent of ancestors(name)) if (!MailUser.find(data, parent)) await this.addMailbox(data, parent);
+        await this.addMailbox(data, name);
+        created.push(name);
+      }
+    });
+    for (const name of created) if (this.configured.get(name)?.auto === 'subscribe') await this.subscribe(name, true);
   }
 
   private get fsync(): boolean {
@@ -298,8 +322,10 @@ export class MailUser {
       if (!entry) attributes.push(options.subscribedOnly && isSubscribed ? '\\NonExistent' : '\\Noselect');
       attributes.push(withRealChildren.has(name) ? '\\HasChildren' : '\\HasNoChildren');
       if (isSubscribed) attributes.push('\\Subscribed');
-      if (entry?.specialUse) attributes.push(entry.specialUse);
-      out.push({ name, guid: entry?.guid ?? '', attributes, subscribed: isSubscribed, ...(entry?.specialUse ? { specialUse: entry.specialUse } : {}) });
+      // The mailbox's own (CREATE ... USE) first, else the one the namespace settings give its name.
+      const specialUse = entry ? entry.specialUse ?? this.configured.get(name)?.specialUse : undefined;
+      if (specialUse) attributes.push(specialUse);
+      out.push({ name, guid: entry?.guid ?? '', attributes, subscribed: isSubscribed, ...(specialUse ? { specialUse } : {}) });
     }
     return out.sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

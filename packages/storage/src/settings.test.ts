@@ -5,11 +5,12 @@ import { isLoftError } from '@loft/errors';
 import { STORAGE_SETTINGS_DEFAULTS, checkStorageSettings, parseMailLocation, storageSettingsSchema } from './settings.js';
 
 /** The keywords Loft's settings registry accepts (packages/settings). */
-const ALLOWED_KEYWORDS = new Set(['type', 'properties', 'required', 'additionalProperties', 'default', 'description', 'enum', 'minimum', 'maximum', 'loftKind']);
+const ALLOWED_KEYWORDS = new Set(['type', 'properties', 'required', 'additionalProperties', 'default', 'description', 'enum', 'minimum', 'maximum', 'loftKind', 'loftSection', 'items']);
 
 function strictAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
   ajv.addKeyword({ keyword: 'loftKind', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'loftSection', schemaType: 'string' });
   return ajv;
 }
 
@@ -19,15 +20,17 @@ describe('storage settings', () => {
     assert.ok(validate({ ...STORAGE_SETTINGS_DEFAULTS }), JSON.stringify(validate.errors));
     assert.ok(!validate({ ...STORAGE_SETTINGS_DEFAULTS, mail_fsync_typo: 'always' }));
     assert.ok(!validate({ ...STORAGE_SETTINGS_DEFAULTS, mail_fsync: 'sometimes' }));
+    assert.ok(validate({ ...STORAGE_SETTINGS_DEFAULTS, namespace: { inbox: { mailbox: { Sent: { special_use: '\\Sent' } } } } }), JSON.stringify(validate.errors));
+    assert.ok(!validate({ ...STORAGE_SETTINGS_DEFAULTS, namespace: { inbox: { mailbox: { Sent: { auto: 'always' } } } } }));
     assert.deepEqual(checkStorageSettings({ ...STORAGE_SETTINGS_DEFAULTS }), []);
   });
 
   it('uses only the keywords Loft allows, and each property says its kind and default', () => {
     for (const [name, property] of Object.entries(storageSettingsSchema.properties as Record<string, Record<string, unknown>>)) {
       for (const keyword of Object.keys(property)) assert.ok(ALLOWED_KEYWORDS.has(keyword), `${name}.${keyword}`);
-      assert.ok(property.loftKind, `${name} has loftKind`);
+      assert.ok(property.loftKind ?? property.loftSection, `${name} has loftKind (or is a section)`);
       assert.ok(property.description, `${name} has a description`);
-      assert.equal(property.default, (STORAGE_SETTINGS_DEFAULTS as unknown as Record<string, unknown>)[name]);
+      assert.deepEqual(property.default, (STORAGE_SETTINGS_DEFAULTS as unknown as Record<string, unknown>)[name]);
     }
   });
 

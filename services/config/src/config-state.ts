@@ -22,7 +22,7 @@ import { imapLoginSettingsSchema } from '@loft/service-imap-login/settings';
 import { imapSettingsSchema } from '@loft/service-imap/settings';
 import { lmtpSettingsSchema } from '@loft/service-lmtp/settings';
 import { admSettingsSchema } from '@loft/service-adm/settings';
-import { storageSettingsSchema } from '@loft/storage';
+import { checkStorageSettings, storageSettingsSchema, type StorageSettings } from '@loft/storage';
 import { configSettingsSchema, type ConfigServiceSettings } from './settings.js';
 import { PluginLoader, type LoadedPlugin } from './plugin-loader.js';
 import { availablePrefixes } from './plugin-locator.js';
@@ -90,7 +90,9 @@ export async function loadConfiguration(file: string, loader: PluginLoader): Pro
     }
   }
   const snapshot = loadConfig(file, registry, { readFile });
-  return { snapshot, registry, plugins, errors: [...errors, ...snapshot.errors.map(formatConfError)] };
+  // What the schemas cannot say, checked here rather than at each user's first login.
+  const crossField = snapshot.errors.length > 0 ? [] : checkStorageSettings(snapshot.base as unknown as StorageSettings).map((problem) => `LOFT_E_CONF_INVALID: ${file}: ${problem}`);
+  return { snapshot, registry, plugins, errors: [...errors, ...snapshot.errors.map(formatConfError), ...crossField] };
 }
 
 export interface ConfigStateOptions {
