@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   LOFT_E_STORAGE_NO_PARSER: 'no message parser for this cached field',
   LOFT_E_STORAGE_NO_SPACE: 'not enough disk space',
   LOFT_E_STORAGE_OVER_QUOTA: 'disk quota exceeded',
+  LOFT_E_QUOTA_EXCEEDED: 'the user\'s quota (quota_rule) would be exceeded',
   // adm
   LOFT_E_ADM_QUERY: 'search query is not valid',
   LOFT_E_ADM_ARGS: 'invalid mail command arguments',

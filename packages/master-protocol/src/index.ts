@@ -190,6 +190,8 @@ export interface SessionHandoff {
   home: string;
   /** mail_location override from userdb, if any. */
   mail?: string;
+  /** userdb's quota_rule, overriding the global one, if it gives one. */
+  quotaRule?: string;
   /** Tag of the LOGIN/AUTHENTICATE command, answered by the mail process. */
   tag: string;
   client: ClientInfo;

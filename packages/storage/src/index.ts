@@ -33,6 +33,7 @@ export {
   type StorageSettings,
 } from './settings.js';
 export { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+export { QUOTA_ROOT, QUOTA_GRACE_RATIO, checkQuota, hasQuota, parseQuotaRule, type QuotaLimits, type QuotaUsage } from './quota.js';
 export { lowerBound } from './mail-index.js';
 export type { UidRange } from './binary.js';
 export * from './query/index.js';

@@ -20,7 +20,7 @@
 import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { LoftError } from '@loft/errors';
+import { isLoftError, LoftError } from '@loft/errors';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { ancestors, listMatcher, normalizeName, SEPARATOR, validateName } from './list-pattern.js';
 import { Mailbox, SnapshotStore, processSnapshots, type MailboxStatus, type StorageTuning } from './mailbox.js';
@@ -32,6 +32,7 @@ import type { MessageFieldParser } from './message-fields.js';
 import { assertInside, ensureRealDir, ensureRealDirs, isErrno, lstatOrUndefined, storageErrorFields } from './safe-fs.js';
 import { STORAGE_SETTINGS_DEFAULTS, SPECIAL_USES, checkStorageSettings, configuredMailboxes, parseMailLocation, type AutoMailbox, type StorageSettings } from './settings.js';
 import { SILENT_LOGGER, type StorageLogger } from './storage-logger.js';
+import { checkQuota, hasQuota, parseQuotaRule, type QuotaLimits, type QuotaUsage } from './quota.js';
 import { reportedModseq } from './transaction-log.js';
 
 const LIST_MAGIC = 0x4c4d4c46; // "FLML"
@@ -127,6 +128,8 @@ export class MailUser {
   private attachments: AttachmentStore | undefined;
   /** The namespace's mailbox sections: special uses LIST shows, mailboxes every user gets. */
   private readonly configured: ReadonlyMap<string, ConfiguredMailbox>;
+  /** quota_rule's limits (no limit: both 0). */
+  readonly quotaLimits: QuotaLimits;
 
   private constructor(options: MailUserOptions, root: string, settings: StorageSettings) {
     this.user = options.user;
@@ -140,6 +143,7 @@ export class MailUser {
     this.lock = new MailboxLock(root, this.logger);
     this.snapshots = options.shareSnapshots ? processSnapshots : new SnapshotStore();
     this.configured = configuredMailboxes(settings);
+    this.quotaLimits = parseQuotaRule(settings.quota_rule);
   }
 
   static async open(options: MailUserOptions): Promise<MailUser> {
@@ -526,6 +530,33 @@ export class MailUser {
     }
   }
 
+  /**
+   * What the user's mailboxes hold, for the quota: each mailbox's STATUS (from the list
+   * index while unchanged; a mailbox this user has open counts as its view has it).
+   */
+  async quotaUsage(): Promise<QuotaUsage> {
+    const openByGuid = new Map([...this.open].map((mailbox) => [mailbox.guid, mailbox]));
+    let storage = 0;
+    let messages = 0;
+    for (const entry of (await this.readListShared()).mailboxes) {
+      let status: MailboxStatus;
+      const open = openByGuid.get(entry.guid);
+      try {
+        status = open ? open.status() : await this.status(entry.name);
+      } catch (err) {
+        if (isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND')) continue; // deleted meanwhile
+        throw err;
+      }
+      storage += status.size;
+      messages += status.messages;
+    }
+    return { storage, messages };
+  }
+
+  private async enforceQuota(bytes: number, messages: number, grace: boolean): Promise<void> {
+    checkQuota(this.quotaLimits, await this.quotaUsage(), bytes, messages, grace);
+  }
+
   /** STATUS from the list index while the mailbox's log is unchanged; else opens it. */
   async status(name: string): Promise<MailboxStatus> {
     const normal = MailUser.checkedName(name);
@@ -571,6 +602,7 @@ export class MailUser {
       ...(this.attachments ? { attachments: this.attachments } : {}),
       onClose: (m) => this.mailboxClosed(m),
       snapshots: this.snapshots,
+      ...(hasQuota(this.quotaLimits) ? { quota: (bytes: number, messages: number, grace: boolean) => this.enforceQuota(bytes, messages, grace) } : {}),
     });
     this.open.add(mailbox);
     return mailbox;

@@ -90,6 +90,19 @@ export interface MailboxContext {
   attachments?: AttachmentStore;
   /** Where closed views of this owner (a MailUser) leave their state for the next open. */
   snapshots?: SnapshotStore;
+  /**
+   * The owner's quota: throws LOFT_E_QUOTA_EXCEEDED when saving `bytes` in `messages` would
+   * pass it (`grace`: a delivery, which may go a little past). Absent: no quota.
+   */
+  quota?: (bytes: number, messages: number, grace: boolean) => Promise<void>;
+}
+
+/** How saves count against the owner's quota. */
+export interface QuotaMode {
+  /** A MOVE within the user: what it adds, the expunge takes away (Dovecot does not check it either). */
+  exempt?: boolean;
+  /** A delivery: may take the user a little past a limit (quota.ts, QUOTA_GRACE_RATIO). */
+  grace?: boolean;
 }
 
 /** Internal thresholds; tests and benchmarks lower them to exercise the rare paths. */
@@ -132,6 +145,8 @@ export interface SaveOptions {
   internalDate?: Date;
   /** Message GUID (32 hex digits); new if absent. Replication and COPY keep it. */
   guid?: string;
+  /** A delivery (LMTP): the quota's grace applies. */
+  quotaGrace?: boolean;
 }
 
 export interface FlagChange {
@@ -219,6 +234,7 @@ export class Mailbox {
   private readonly settings: StorageSettings;
   private readonly parser: MessageFieldParser;
   private readonly onClose: MailboxContext['onClose'];
+  private readonly quota: MailboxContext['quota'];
   private readonly checkpointMinLogBytes: number;
   private readonly checkpointMaxLogBytes: number;
   private readonly logRotateBytes: number;
@@ -261,6 +277,7 @@ export class Mailbox {
     this.settings = ctx.settings;
     this.parser = ctx.parser ?? mimeFieldParser;
     this.onClose = ctx.onClose;
+    this.quota = ctx.quota;
     this.checkpointMinLogBytes = ctx.tuning?.checkpointMinLogBytes ?? CHECKPOINT_MIN_LOG_BYTES;
     this.checkpointMaxLogBytes = ctx.tuning?.checkpointMaxLogBytes ?? CHECKPOINT_MAX_LOG_BYTES;
     this.logRotateBytes = ctx.tuning?.logRotateBytes ?? LOG_ROTATE_BYTES;
@@ -902,8 +919,10 @@ export class Mailbox {
   }
 
   /** Commits saves and changes as one log transaction. */
-  async commitPrepared(saves: readonly PreparedSave[], records: readonly LogRecord[]): Promise<CommitResult> {
+  async commitPrepared(saves: readonly PreparedSave[], records: readonly LogRecord[], quotaMode: QuotaMode = {}): Promise<CommitResult> {
     this.assertWritable();
+    // Checked before the lock, as Dovecot's count quota does: two saves at once may both pass.
+    if (this.quota && saves.length > 0 && !quotaMode.exempt) await this.quota(saves.reduce((sum, save) => sum + save.size, 0), saves.length, quotaMode.grace ?? false);
     return this.exclusive(async () => {
       for (let attempt = 0; ; attempt++) {
         const txid = newTxid();
@@ -1037,7 +1056,7 @@ export class Mailbox {
   /** Saves one message; when this returns, it is on disk per mail_fsync and in the log. */
   async save(message: Buffer | AsyncIterable<Uint8Array>, options: SaveOptions = {}): Promise<{ uid: number; guid: string }> {
     const prepared = await this.prepareSave(message, options);
-    const result = await this.commitPrepared([prepared], []).catch(async (err: unknown) => {
+    const result = await this.commitPrepared([prepared], [], { grace: options.quotaGrace ?? false }).catch(async (err: unknown) => {
       await discardPrepared(prepared);
       throw err;
     });
@@ -1133,7 +1152,7 @@ export class Mailbox {
   }
 
   /** Copies messages into `target` keeping their GUIDs (UIDPLUS: source UID -> new UID). */
-  async copy(uids: readonly number[], target: Mailbox): Promise<Map<number, number>> {
+  async copy(uids: readonly number[], target: Mailbox, quotaMode: QuotaMode = {}): Promise<Map<number, number>> {
     this.assertOpen();
     target.assertWritable();
     const t = this.state.table;
@@ -1144,7 +1163,7 @@ export class Mailbox {
     const saves: PreparedSave[] = [];
     try {
       for (const uid of sources) saves.push(await this.prepareCopy(uid, target));
-      const result = await target.commitPrepared(saves, []);
+      const result = await target.commitPrepared(saves, [], quotaMode);
       return new Map(sources.map((uid, i) => [uid, result.saved[i]!.uid]));
     } catch (err) {
       for (const save of saves) await discardPrepared(save);
@@ -1184,7 +1203,7 @@ export class Mailbox {
   /** COPY then expunge from here. A crash in between leaves a copy in both, never in neither. */
   async move(uids: readonly number[], target: Mailbox): Promise<Map<number, number>> {
     this.assertWritable();
-    const map = await this.copy(uids, target);
+    const map = await this.copy(uids, target, { exempt: true });
     await this.expunge([...map.keys()]);
     return map;
   }

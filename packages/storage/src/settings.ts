@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { JSONSchemaType } from 'ajv';
 import { LoftError } from '@loft/errors';
 import { normalizeName, validateName } from './list-pattern.js';
+import { parseQuotaRule } from './quota.js';
 
 export type MailFsync = 'always' | 'optimized' | 'never';
 
@@ -53,6 +54,8 @@ export interface StorageSettings {
   mail_attachment_min_size: number;
   /** At most one: the user's namespace, with its special-use and auto-created mailboxes. */
   namespace: Record<string, NamespaceSettings>;
+  /** Dovecot's quota_rule for the whole user (`*:storage=1G:messages=10000`); '' = no quota. userdb's quota_rule field overrides it. */
+  quota_rule: string;
 }
 
 export const STORAGE_SETTINGS_DEFAULTS: Readonly<StorageSettings> = Object.freeze({
@@ -63,6 +66,7 @@ export const STORAGE_SETTINGS_DEFAULTS: Readonly<StorageSettings> = Object.freez
   mail_attachment_dir: '',
   mail_attachment_min_size: 128 * 1024,
   namespace: {},
+  quota_rule: '',
 });
 
 const namespaceMailboxSchema: JSONSchemaType<NamespaceMailboxSettings> = {
@@ -96,9 +100,10 @@ export const storageSettingsSchema: JSONSchemaType<StorageSettings> = {
     mdbox_rotate_size: { type: 'integer', loftKind: 'size', minimum: 1024, default: STORAGE_SETTINGS_DEFAULTS.mdbox_rotate_size, description: 'mdbox: start a new storage file once one reaches this size.' },
     mail_attachment_dir: { type: 'string', loftKind: 'path', default: STORAGE_SETTINGS_DEFAULTS.mail_attachment_dir, description: 'Directory for single-instance attachment storage; empty disables it.' },
     mail_attachment_min_size: { type: 'integer', loftKind: 'size', minimum: 0, default: STORAGE_SETTINGS_DEFAULTS.mail_attachment_min_size, description: 'Attachments at least this large are stored once in mail_attachment_dir.' },
+    quota_rule: { type: 'string', loftKind: 'string', default: STORAGE_SETTINGS_DEFAULTS.quota_rule, description: 'Quota of every user, as Dovecot\'s quota_rule: *:storage=1G, *:messages=10000 or both (*:storage=1G:messages=10000); userdb\'s quota_rule overrides it; empty: no quota.' },
     namespace: { type: 'object', loftSection: 'named', required: [], additionalProperties: namespaceSchema, default: {}, description: 'The user\'s namespace, as Dovecot\'s namespace inbox { mailbox Sent { special_use = \\Sent } }; at most one.' },
   },
-  required: ['mail_location', 'mail_fsync', 'mail_dir_hash', 'mdbox_rotate_size', 'mail_attachment_dir', 'mail_attachment_min_size', 'namespace'],
+  required: ['mail_location', 'mail_fsync', 'mail_dir_hash', 'mdbox_rotate_size', 'mail_attachment_dir', 'mail_attachment_min_size', 'namespace', 'quota_rule'],
   additionalProperties: false,
 };
 
@@ -137,6 +142,11 @@ export function checkStorageSettings(settings: StorageSettings): string[] {
     problems.push(`mail_attachment_dir (${attachmentDir}) needs an absolute path or one starting with ~/`);
   }
   problems.push(...checkNamespaces(settings.namespace ?? {}));
+  try {
+    parseQuotaRule(settings.quota_rule ?? '');
+  } catch (err) {
+    problems.push(err instanceof Error ? err.message : String(err));
+  }
   return problems;
 }
 

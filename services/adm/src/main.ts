@@ -26,7 +26,7 @@ await runService({
         const request = checkRequest(params);
         const identity = await lookupMailUser(ctx.baseDir, request.user, uidRange);
         ctx.logger.info({ user: identity.user, cmd: request.command.cmd }, `loftadm ${request.command.cmd} for ${identity.user}`);
-        const job = { type: 'run' as const, user: identity.user, home: identity.home, settings: storageSettingsFor(ctx.settings, identity.mail), command: request.command };
+        const job = { type: 'run' as const, user: identity.user, home: identity.home, settings: storageSettingsFor(ctx.settings, identity.mail, identity.quotaRule), command: request.command };
         yield* workers.run(job, identity, call.signal);
       },
     }, { logger: ctx.logger, name: 'adm.sock' });

@@ -17,6 +17,8 @@ export interface MailIdentity {
   home: string;
   /** userdb's mail_location override, if it has one. */
   mail?: string;
+  /** userdb's quota_rule, if it has one. */
+  quotaRule?: string;
 }
 
 export interface UidRange {
@@ -46,5 +48,5 @@ export async function lookupMailUser(baseDir: string, user: string, range: UidRa
   const own = process.getuid!();
   if (own !== 0 && own !== uid) throw new LoftError('LOFT_E_ADM_USER', `${user}: loftd runs without root (uid ${own}), so it can only reach mail of uid ${own}, not ${uid}`);
   if (!path.isAbsolute(reply.home)) throw new LoftError('LOFT_E_ADM_USER', `${user}: userdb home '${reply.home}' is not an absolute path`);
-  return { user: reply.user, uid, gid, home: reply.home, ...(reply.mail ? { mail: reply.mail } : {}) };
+  return { user: reply.user, uid, gid, home: reply.home, ...(reply.mail ? { mail: reply.mail } : {}), ...(reply.extra.quota_rule !== undefined ? { quotaRule: reply.extra.quota_rule } : {}) };
 }

@@ -44,9 +44,9 @@ const CAPABILITY_LIST = [
   'I18NLEVEL=1',
 ];
 
-/** The post-login CAPABILITY line's words; `APPENDLIMIT=n` carries imap_append_limit. */
-export function capabilities(appendLimitBytes: number): string {
-  return [...CAPABILITY_LIST, `APPENDLIMIT=${appendLimitBytes}`].join(' ');
+/** The post-login CAPABILITY line's words; `APPENDLIMIT=n` carries imap_append_limit; QUOTA when the user has one. */
+export function capabilities(appendLimitBytes: number, quota = false): string {
+  return [...CAPABILITY_LIST, ...(quota ? ['QUOTA'] : []), `APPENDLIMIT=${appendLimitBytes}`].join(' ');
 }
 
 /** ENABLE-able capabilities (RFC 5161), upper-cased. */

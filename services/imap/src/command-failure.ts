@@ -64,6 +64,8 @@ export function failureAnswer(err: unknown, logger: Logger, command: string): Fa
         return { status: 'NO', text: 'Mailbox is read-only', code: 'CANNOT' };
       case 'LOFT_E_STORAGE_EXPUNGED':
         return { status: 'NO', text: 'Some of the requested messages no longer exist', code: 'EXPUNGEISSUED' };
+      case 'LOFT_E_QUOTA_EXCEEDED':
+        return { status: 'NO', text: 'Quota exceeded (mailbox for user is full)', code: 'OVERQUOTA' };
       case 'LOFT_E_STORAGE_LOCKED':
         return { status: 'NO', text: 'Mailbox is locked, try again later', code: 'INUSE' };
       default:

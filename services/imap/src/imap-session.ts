@@ -12,12 +12,12 @@ import type net from 'node:net';
 import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapArg, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
 import type { SessionHandoff } from '@loft/master-protocol';
 import { LazyChildLogger, type Logger } from '@loft/log';
-import { MailUser, STORAGE_SETTINGS_DEFAULTS, type StorageSettings } from '@loft/storage';
+import { MailUser, STORAGE_SETTINGS_DEFAULTS, hasQuota, type StorageSettings } from '@loft/storage';
 import { ENABLEABLE, capabilities, enabledName } from './capabilities.js';
 import { bad, failureAnswer, no } from './command-failure.js';
 import { requireSelected } from './command-support.js';
 import { fetchCommand } from './fetch-command.js';
-import { createCommand, deleteCommand, listCommand, lsubCommand, namespaceCommand, renameCommand, statusCommand, subscribeCommand } from './mailbox-commands.js';
+import { createCommand, deleteCommand, getQuotaCommand, getQuotaRootCommand, listCommand, lsubCommand, namespaceCommand, renameCommand, setQuotaCommand, statusCommand, subscribeCommand } from './mailbox-commands.js';
 import { appendCommand, copyCommand, expungeCommand, storeCommand, type Completion } from './message-commands.js';
 import { NOTIFY_POLL_INTERVAL_MS, parseNotifyCommand, type NotifyState } from './notify.js';
 import { searchCommand, sortCommand, threadCommand } from './search-command.js';
@@ -172,7 +172,7 @@ export class ImapSession implements SessionContext {
       return;
     }
     if (this.closedValue) return void this.userValue.close();
-    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit)}`));
+    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit, hasQuota(this.userValue.quotaLimits))}`));
     this.log.once('info', { remote: session.client.remoteIp }, `logged in: ${session.user} from ${session.client.remoteIp}`);
     const pending = Buffer.from(session.pending, 'base64');
     if (pending.length > 0) this.receive(pending);
@@ -184,6 +184,7 @@ export class ImapSession implements SessionContext {
     const out: Record<string, unknown> = {};
     for (const key of STORAGE_KEYS) if (this.allSettings[key] !== undefined) out[key] = this.allSettings[key];
     if (this.session.mail !== undefined && this.session.mail !== '') out.mail_location = this.session.mail;
+    if (this.session.quotaRule !== undefined) out.quota_rule = this.session.quotaRule;
     return out as Partial<StorageSettings>;
   }
 
@@ -377,7 +378,7 @@ export class ImapSession implements SessionContext {
     const base = uid ? name.slice(4) : name;
     switch (base) {
       case 'CAPABILITY':
-        this.writer.send(`* CAPABILITY ${capabilities(this.settings.imap_append_limit)}\r\n`);
+        this.writer.send(`* CAPABILITY ${capabilities(this.settings.imap_append_limit, hasQuota(this.user.quotaLimits))}\r\n`);
         return 'Capability completed.';
       case 'NOOP':
         return 'NOOP completed.';
@@ -413,6 +414,12 @@ export class ImapSession implements SessionContext {
         return lsubCommand(this, command);
       case 'NAMESPACE':
         return namespaceCommand(this);
+      case 'GETQUOTAROOT':
+        return getQuotaRootCommand(this, command);
+      case 'GETQUOTA':
+        return getQuotaCommand(this, command);
+      case 'SETQUOTA':
+        return setQuotaCommand();
       case 'STATUS':
         return statusCommand(this, command);
       case 'CREATE':

@@ -1,11 +1,12 @@
 /**
  * Commands on mailboxes as a whole: LIST (LIST-EXTENDED RFC 5258, SPECIAL-USE RFC 6154,
  * LIST-STATUS RFC 5819), LSUB, NAMESPACE, STATUS (STATUS=SIZE RFC 8438), CREATE, DELETE,
- * RENAME, SUBSCRIBE and UNSUBSCRIBE. Names and STATUS counters come from the storage's list
- * index, so LIST opens no mailbox.
+ * RENAME, SUBSCRIBE and UNSUBSCRIBE, and QUOTA's GETQUOTAROOT, GETQUOTA and SETQUOTA
+ * (RFC 9208). Names and STATUS counters come from the storage's list index, so LIST opens no
+ * mailbox.
  */
 import { ArgReader, decodeMailboxName, parseListCommand, parseStatusItems, type ImapCommand, type StatusItem } from '@loft/imap-proto';
-import { SPECIAL_USES, type MailboxInfo, type MailboxStatus } from '@loft/storage';
+import { QUOTA_ROOT, SPECIAL_USES, hasQuota, type MailboxInfo, type MailboxStatus } from '@loft/storage';
 import { bad, no } from './command-failure.js';
 import { mailboxArg, normalizeInbox, utf8Enabled, wireName, type SessionContext } from './session-context.js';
 
@@ -108,6 +109,44 @@ export async function lsubCommand(ctx: SessionContext, command: ImapCommand): Pr
 export function namespaceCommand(ctx: SessionContext): string {
   ctx.writer.send('* NAMESPACE (("" "/")) NIL NIL\r\n');
   return 'Namespace completed.';
+}
+
+/**
+ * `* QUOTA "User quota" (STORAGE used limit MESSAGE used limit)`: the limits quota_rule sets,
+ * STORAGE in KiB (RFC 9208 §5.1), the usage what the user's mailboxes hold.
+ */
+async function quotaLine(ctx: SessionContext): Promise<string> {
+  const limits = ctx.user.quotaLimits;
+  const used = await ctx.user.quotaUsage();
+  const resources: string[] = [];
+  if (limits.storage > 0) resources.push(`STORAGE ${Math.ceil(used.storage / 1024)} ${Math.floor(limits.storage / 1024)}`);
+  if (limits.messages > 0) resources.push(`MESSAGE ${used.messages} ${limits.messages}`);
+  return `* QUOTA "${QUOTA_ROOT}" (${resources.join(' ')})\r\n`;
+}
+
+/** GETQUOTAROOT mailbox: every mailbox of a user with a quota is in the one root. */
+export async function getQuotaRootCommand(ctx: SessionContext, command: ImapCommand): Promise<string> {
+  const name = mailboxArg(ctx, command.args[0]);
+  if (command.args.length > 1) throw bad('Too many GETQUOTAROOT arguments');
+  if (!(await ctx.user.listMailboxes('', name)).some((m) => m.name === name && m.guid !== '')) throw no(`Mailbox doesn't exist: ${name}`, 'NONEXISTENT');
+  const quota = hasQuota(ctx.user.quotaLimits);
+  ctx.writer.send(Buffer.concat([Buffer.from('* QUOTAROOT '), wireName(ctx, name), Buffer.from(quota ? ` "${QUOTA_ROOT}"\r\n` : '\r\n')]));
+  if (quota) ctx.writer.send(await quotaLine(ctx));
+  return 'Getquotaroot completed.';
+}
+
+export async function getQuotaCommand(ctx: SessionContext, command: ImapCommand): Promise<string> {
+  const reader = new ArgReader(command.args);
+  const root = reader.astring('quota root');
+  reader.end('GETQUOTA');
+  if (root !== QUOTA_ROOT || !hasQuota(ctx.user.quotaLimits)) throw no('Quota root does not exist', 'NONEXISTENT');
+  ctx.writer.send(await quotaLine(ctx));
+  return 'Getquota completed.';
+}
+
+/** Limits come from quota_rule and userdb; a user cannot change their own. */
+export function setQuotaCommand(): never {
+  throw no('Quota limits are set by the administrator', 'NOPERM');
 }
 
 /** CREATE name [(USE (\Sent))] (RFC 6154 §5). */

@@ -51,6 +51,7 @@ export async function deliverMessage(request: DeliveryRequest, body: BodySource,
       await user.close().catch((err: unknown) => logger.warn({ err, user: request.user }, 'closing the mail user failed'));
     }
   } catch (err) {
+    if (isLoftError(err, 'LOFT_E_QUOTA_EXCEEDED')) return { ok: false, temporary: false, reason: err.code };
     const space = spaceErrorCode(err);
     if (space !== undefined) {
       logger.error({ user: request.user, reason: describeError(err) }, `delivery to ${request.user} failed: ${ERROR_CODES[space]}`);
@@ -63,7 +64,7 @@ export async function deliverMessage(request: DeliveryRequest, body: BodySource,
 
 async function saveInto(user: MailUser, open: MailboxOpener, request: DeliveryRequest, body: BodySource): Promise<DeliveryOutcome> {
   const { mailbox, name } = await openTarget(user, open, request);
-  const saved = await mailbox.save(withPrepend(request.prepend, body), {});
+  const saved = await mailbox.save(withPrepend(request.prepend, body), { quotaGrace: true });
   return { ok: true, mailbox: name, uid: saved.uid };
 }
 

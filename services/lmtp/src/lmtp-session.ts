@@ -363,6 +363,11 @@ export class LmtpSession {
       this.logger.info({ user: rcpt.found.user, mailbox: outcome.mailbox, uid: outcome.uid }, `saved mail to ${outcome.mailbox}`);
       return `250 2.0.0 <${rcpt.address}> ${this.id} Saved`;
     }
+    if (outcome.reason === 'LOFT_E_QUOTA_EXCEEDED') {
+      this.logger.info({ user: rcpt.found.user }, `delivery to ${rcpt.found.user} refused: quota exceeded`);
+      // RFC 3463 X.2.2, mailbox full; Dovecot bounces unless quota_full_tempfail.
+      return this.deps.settings.quota_full_tempfail ? `452 4.2.2 <${rcpt.address}> Quota exceeded (mailbox for user is full)` : `552 5.2.2 <${rcpt.address}> Quota exceeded (mailbox for user is full)`;
+    }
     this.logger.warn({ user: rcpt.found.user, reason: outcome.reason }, `delivery to ${rcpt.found.user} failed: ${outcome.reason}`);
     return outcome.temporary ? temporaryFailure(rcpt.address, outcome.reason) : `554 5.3.0 <${rcpt.address}> Delivery failed; contact ${this.deps.settings.postmaster_address}`;
   }
@@ -375,7 +380,7 @@ export class LmtpSession {
       uid: found.uid,
       gid: found.gid,
       home: found.home,
-      storage: { ...this.deps.storage, ...(found.mail ? { mail_location: found.mail } : {}) },
+      storage: { ...this.deps.storage, ...(found.mail ? { mail_location: found.mail } : {}), ...(found.extra.quota_rule !== undefined ? { quota_rule: found.extra.quota_rule } : {}) },
       mailbox: detailBox ? rcpt.detail : 'INBOX',
       autocreate: this.deps.settings.lda_mailbox_autocreate,
       prepend: this.traceHeaders(tx, rcpt),

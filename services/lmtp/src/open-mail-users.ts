@@ -18,6 +18,7 @@
  * with other processes (it syncs the log under the lock before each save), as it does for
  * IMAP sessions; a stale STATUS cache is detected by the log's inode and size.
  */
+import { isLoftError } from '@loft/errors';
 import { MailUser, spaceErrorCode, type Mailbox, type StorageLogger } from '@loft/storage';
 import type { DeliveryRequest } from './delivery.js';
 
@@ -66,8 +67,8 @@ export class OpenMailUsers {
     try {
       return await this.run(kept ?? this.add(key, request, logger), fn);
     } catch (err) {
-      // A full disk stays full for the second try: the MTA gets its 452 at once.
-      if (!kept || !retry || spaceErrorCode(err) !== undefined) throw err;
+      // A full disk or quota stays full for the second try: the MTA gets its answer at once.
+      if (!kept || !retry || spaceErrorCode(err) !== undefined || isLoftError(err, 'LOFT_E_QUOTA_EXCEEDED')) throw err;
       logger.warn({ err, user: request.user }, 'delivery with the mail user kept open failed; trying once more with it opened again');
       return this.run(this.entries.get(key) ?? this.add(key, request, logger), fn);
     }

@@ -27,6 +27,8 @@ export interface LmtpSettings {
   lmtp_save_to_detail_mailbox: boolean;
   /** Address shown in error replies for people to contact. */
   postmaster_address: string;
+  /** Over quota (quota_rule): 452 (the MTA retries) instead of 552 (it bounces). */
+  quota_full_tempfail: boolean;
   /** Host name in the greeting, LHLO reply and Received header; empty = the system host name. */
   hostname: string;
 }
@@ -74,6 +76,10 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
       type: 'boolean', loftKind: 'bool', default: false,
       description: 'Deliver user+detail@domain into the mailbox named detail instead of INBOX.',
     },
+    quota_full_tempfail: {
+      type: 'boolean', loftKind: 'bool', default: false,
+      description: 'A recipient over quota (quota_rule) gets 452 4.2.2 and the MTA retries, instead of 552 5.2.2 and a bounce (Dovecot\'s default).',
+    },
     postmaster_address: {
       type: 'string', loftKind: 'string', default: 'postmaster',
       description: 'Address named in error replies as the one to contact.',
@@ -85,7 +91,7 @@ export const lmtpSettingsSchema: JSONSchemaType<LmtpSettings> = {
   },
   required: [
     'lmtp_privsep', 'lmtp_privsep_linger', 'lmtp_privsep_max_children', 'lmtp_privsep_seteuid_processes', 'lmtp_privsep_min_spare', 'lmtp_max_message_size', 'lmtp_max_recipients',
-    'lda_mailbox_autocreate', 'recipient_delimiter', 'lmtp_save_to_detail_mailbox', 'postmaster_address', 'hostname',
+    'lda_mailbox_autocreate', 'recipient_delimiter', 'lmtp_save_to_detail_mailbox', 'postmaster_address', 'quota_full_tempfail', 'hostname',
   ],
   additionalProperties: false,
 };

@@ -106,6 +106,7 @@ export class HandoffBroker {
     return {
       id: randomUUID(),
       user: identity.user, uid: identity.uid, gid: identity.gid, home: identity.home, mail: identity.mail,
+      ...(identity.extra.quota_rule !== undefined ? { quotaRule: identity.extra.quota_rule } : {}),
       tag: message.tag, client, pending: '',
       overLimit: limit > 0 && count >= limit ? limit : undefined,
     };
