@@ -57,6 +57,12 @@ test('quota_rule and userdb\'s quota_rule: QUOTA, GETQUOTAROOT, OVERQUOTA, and L
   await alice.command('EXPUNGE');
   assert.match(verdict(await append(alice, 'INBOX', kib)), /^OK/);
 
+  const got = await loftd.adm('quota', 'get', '-u', ALICE.user);
+  assert.equal(got.code, 0, got.stderr);
+  const bytes = fits * kib.length;
+  assert.match(got.stdout, new RegExp(`User quota\\s+STORAGE\\s+${Math.ceil(bytes / 1024)}\\s+4\\s+${Math.floor((bytes * 100) / 4096)}\\n`), 'doveadm quota get\'s columns: KiB used, KiB limit, %');
+  assert.match(got.stdout, new RegExp(`User quota\\s+MESSAGE\\s+${fits}\\s+-\\s+0\\n`));
+
   // carol's own rule (userdb) wins over the global one: two messages, whatever their size.
   const carol = await RawImap.login(t, port, CAROL);
   const small = message({ Subject: 'small' }, 'hi');

@@ -11,7 +11,7 @@ import type { IpcClient } from '@loft/ipc';
 import type { FilterContext, MasterControlProtocol } from '@loft/master-protocol';
 import { connectMaster, findBaseDir, NotRunningError } from './master-client.js';
 import { formatDuration, formatRows, OUTPUT_FORMATS, type OutputFormat } from './output.js';
-import { expungeCommand, fetchCommand, flagsCommand, forceResyncCommand, importCommand, indexCommand, mailboxCommand, purgeCommand, saveCommand, searchCommand } from './mail-commands.js';
+import { expungeCommand, fetchCommand, flagsCommand, forceResyncCommand, importCommand, indexCommand, mailboxCommand, purgeCommand, quotaCommand, saveCommand, searchCommand } from './mail-commands.js';
 
 const EXIT_FAILED = 1;
 const EXIT_NOT_RUNNING = 2;
@@ -210,6 +210,7 @@ await yargs(hideBin(process.argv))
   .command(indexCommand)
   .command(forceResyncCommand)
   .command(purgeCommand)
+  .command(quotaCommand)
   .command(importCommand)
   .command('stop', 'Stop loftd and every service', {}, (args) =>
     withMaster(global(args), async (m) => {

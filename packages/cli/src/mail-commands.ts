@@ -1,7 +1,7 @@
 /**
  * loftadm's mail commands, with doveadm's syntax: `mailbox list|create|delete|rename|status|
  * subscribe|unsubscribe`, `save`, `fetch`, `search`, `expunge`, `flags add|remove|replace`,
- * `index`, `force-resync`, `purge`, `import`. Each runs as the user (-u) in the adm service.
+ * `index`, `force-resync`, `purge`, `import`, `quota get`. Each runs as the user (-u) in the adm service.
  * `-A` (every user) is not offered: userdb iteration is not exposed by the auth service.
  */
 import fs from 'node:fs';
@@ -122,6 +122,16 @@ export const mailboxCommand: CommandModule = {
   command: 'mailbox',
   describe: 'Mailboxes of a user: list, create, delete, rename, status, subscribe, unsubscribe',
   builder: mailboxCommands,
+  handler: () => undefined,
+};
+
+export const quotaCommand: CommandModule = {
+  command: 'quota',
+  describe: 'Quota of a user: get',
+  builder: (y) => y
+    .command('get', 'Usage and limits of the user\'s quota (quota_rule), STORAGE in KiB', (z) => mailOptions(z), (a) =>
+      runMail(a, { cmd: 'quota-get' }))
+    .demandCommand(1, 'loftadm quota: name a subcommand (get)'),
   handler: () => undefined,
 };
 

@@ -35,6 +35,8 @@ export type AdmCommand =
   | { cmd: 'index'; patterns: string[] }
   | { cmd: 'force-resync'; patterns: string[] }
   | { cmd: 'purge' }
+  /** doveadm quota get: usage and limits of the user's quota root. */
+  | { cmd: 'quota-get' }
   /**
    * source: `mbox:<file or directory>` or `maildir:<directory>` (absolute, or `~/` for the
    * user's home), read as the user. Mailboxes land under destParent ('' = top level).

@@ -8,7 +8,7 @@ import { MailUser } from '@loft/storage';
 import type { CommandContext, CommandHandler } from './command-context.js';
 import { Output, type Emit } from './command-output.js';
 import { importMail } from './mail-import.js';
-import { forceResync, indexMailboxes, mailboxCreate, mailboxDelete, mailboxList, mailboxRename, mailboxStatus, mailboxSubscribe, purge } from './mailbox-commands.js';
+import { forceResync, indexMailboxes, mailboxCreate, mailboxDelete, mailboxList, mailboxRename, mailboxStatus, mailboxSubscribe, purge, quotaGet } from './mailbox-commands.js';
 import { expunge, fetch, flags, save, search } from './message-commands.js';
 import type { WorkerJob } from './worker-protocol.js';
 
@@ -28,6 +28,7 @@ const HANDLERS: { [K in AdmCommand['cmd']]: CommandHandler<K> } = {
   'force-resync': forceResync,
   purge,
   import: importMail,
+  'quota-get': quotaGet,
 };
 
 function dispatch<K extends AdmCommand['cmd']>(command: Extract<AdmCommand, { cmd: K }>, ctx: CommandContext): Promise<void> {

@@ -3,7 +3,7 @@
  * maintenance ones (index, force-resync, purge). They change names and counters only;
  * mutating ones print nothing, as doveadm's do.
  */
-import type { MailboxStatus, MailUser } from '@loft/storage';
+import { QUOTA_ROOT, type MailboxStatus, type MailUser } from '@loft/storage';
 import { argsError, mailboxesMatching, strings, type CommandHandler } from './command-context.js';
 
 const STATUS_FIELDS = ['messages', 'recent', 'uidnext', 'uidvalidity', 'unseen', 'highestmodseq', 'guid', 'deleted', 'size'] as const;
@@ -129,6 +129,20 @@ function purger(mail: MailUser): (() => Promise<unknown>) | undefined {
   const candidate = (mail as unknown as { purge?: unknown }).purge;
   return typeof candidate === 'function' ? () => (candidate as () => Promise<unknown>).call(mail) : undefined;
 }
+
+/**
+ * doveadm quota get's rows: the root, STORAGE in KiB and MESSAGE, each with its limit ('-'
+ * when none) and how much of it is used. A user without a limit gets no rows, as in Dovecot.
+ */
+export const quotaGet: CommandHandler<'quota-get'> = async (_command, { mail, out }) => {
+  await out.header(['quota name', 'type', 'value', 'limit', '%']);
+  const { storage, messages } = mail.quotaLimits;
+  if (storage === 0 && messages === 0) return;
+  const used = await mail.quotaUsage();
+  const percent = (value: number, limit: number): string => (limit === 0 ? '0' : String(Math.floor((value * 100) / limit)));
+  await out.row([QUOTA_ROOT, 'STORAGE', String(Math.ceil(used.storage / 1024)), storage === 0 ? '-' : String(Math.floor(storage / 1024)), percent(used.storage, storage)]);
+  await out.row([QUOTA_ROOT, 'MESSAGE', String(used.messages), messages === 0 ? '-' : String(messages), percent(used.messages, messages)]);
+};
 
 export const purge: CommandHandler<'purge'> = async (_command, { mail, out }) => {
   const run = purger(mail);

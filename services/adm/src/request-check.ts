@@ -8,7 +8,7 @@ import type { AdmCommand, AdmRequest } from '@loft/master-protocol';
 
 const COMMANDS: ReadonlySet<AdmCommand['cmd']> = new Set<AdmCommand['cmd']>([
   'mailbox-list', 'mailbox-create', 'mailbox-delete', 'mailbox-rename', 'mailbox-status', 'mailbox-subscribe',
-  'save', 'fetch', 'search', 'expunge', 'flags', 'index', 'force-resync', 'purge', 'import',
+  'save', 'fetch', 'search', 'expunge', 'flags', 'index', 'force-resync', 'purge', 'import', 'quota-get',
 ]);
 
 export function checkRequest(params: unknown): AdmRequest {
