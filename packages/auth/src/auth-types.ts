@@ -60,8 +60,14 @@ export interface DriverOptions {
   now?: () => number;
   /** uid/gid names → numbers. Default: `getent passwd` / `getent group`. */
   resolveIds?: IdResolver;
-  /** first_valid_uid / last_valid_uid (0: no bound), for userdbs that list system accounts. Default: 500 and 0. */
-  uids?: { first: number; last: number };
+  /** first_valid_uid / last_valid_uid, for userdbs that list system accounts. Default: 500 and 0. */
+  uids?: UidRange;
+}
+
+/** The uid range whose accounts are mail users (first_valid_uid / last_valid_uid); last 0 = no upper bound. */
+export interface UidRange {
+  first: number;
+  last: number;
 }
 
 export interface IdResolver {

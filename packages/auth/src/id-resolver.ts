@@ -10,6 +10,16 @@ const ID_CACHE_TTL_MS = 60_000;
 const GETENT_TIMEOUT_MS = 5_000;
 const SYSTEM_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*\$?$/;
 
+/** `getent DATABASE NAME`'s first line, or undefined when there is no such entry (exit code 2). */
+export async function getentLine(database: 'passwd' | 'group', name: string): Promise<string | undefined> {
+  try {
+    return (await run('getent', [database, name], { timeout: GETENT_TIMEOUT_MS })).stdout.split('\n')[0];
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 2) return undefined;
+    throw err;
+  }
+}
+
 export function createGetentResolver(now: () => number = Date.now): IdResolver {
   const cache = new Map<string, { id: number; at: number }>();
   async function resolve(database: 'passwd' | 'group', nameOrNumber: string): Promise<number> {
@@ -18,16 +28,15 @@ export function createGetentResolver(now: () => number = Date.now): IdResolver {
     const key = `${database}:${nameOrNumber}`;
     const cached = cache.get(key);
     if (cached && now() - cached.at < ID_CACHE_TTL_MS) return cached.id;
-    let stdout: string;
+    let line: string | undefined;
     try {
-      ({ stdout } = await run('getent', [database, nameOrNumber], { timeout: GETENT_TIMEOUT_MS }));
+      line = await getentLine(database, nameOrNumber);
     } catch (err) {
-      // getent exits 2 for "no such name"; anything else (no getent binary, a hung NSS backend) is said as it is.
-      const code = (err as { code?: unknown }).code;
-      const problem = code === 2 ? `no such ${database === 'passwd' ? 'user' : 'group'}` : `failed (${err instanceof Error ? err.message : String(err)})`;
-      throw new LoftError('LOFT_E_AUTH_DRIVER', `getent ${database} ${nameOrNumber}: ${problem}`, { cause: err });
+      // No getent binary, a hung NSS backend: said as it is.
+      throw new LoftError('LOFT_E_AUTH_DRIVER', `getent ${database} ${nameOrNumber}: failed (${err instanceof Error ? err.message : String(err)})`, { cause: err });
     }
-    const id = checkedId(Number(stdout.split(':')[2]), nameOrNumber);
+    if (line === undefined) throw new LoftError('LOFT_E_AUTH_DRIVER', `getent ${database} ${nameOrNumber}: no such ${database === 'passwd' ? 'user' : 'group'}`);
+    const id = checkedId(Number(line.split(':')[2]), nameOrNumber);
     cache.set(key, { id, at: now() });
     return id;
   }

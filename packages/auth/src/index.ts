@@ -6,7 +6,7 @@
 export { PASSWORD_SCHEMES, SHA_CRYPT_MAX_ROUNDS, hashPassword, verifyPassword } from './password-scheme.js';
 export { BCRYPT_MAX_COST } from './bcrypt-scheme.js';
 export { ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_PARALLELISM, ARGON2_MAX_TIME_COST } from './argon2-scheme.js';
-export type { AuthRequest, DriverOptions, ExtraFields, IdResolver, Passdb, PassdbResult, Userdb, UserdbResult } from './auth-types.js';
+export type { AuthRequest, DriverOptions, ExtraFields, IdResolver, Passdb, PassdbResult, UidRange, Userdb, UserdbResult } from './auth-types.js';
 export { createPassdb, createUserdb, type PassdbDriverSettings, type UserdbDriverSettings } from './drivers.js';
 export { parsePasswdFile, type ParsedPasswdFile, type PasswdEntry } from './passwd-file.js';
 export { createGetentResolver } from './id-resolver.js';

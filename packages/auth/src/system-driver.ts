@@ -10,26 +10,17 @@
  * resolve as they do for login(1). /etc/shadow is `root:shadow 0640` on Debian: the auth
  * service reads it with `extra_groups = shadow` in `service auth`, never as root.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import type { AuthRequest, Passdb, PassdbResult, Userdb, UserdbResult } from './auth-types.js';
+import type { AuthRequest, Passdb, PassdbResult, UidRange, Userdb, UserdbResult } from './auth-types.js';
 import { checkStoredPassword, driverError, resolveUserIds, type DriverContext } from './driver-support.js';
+import { getentLine } from './id-resolver.js';
 import { parsePasswdFile, PasswdFileCache, type ParsedPasswdFile, type PasswdEntry } from './passwd-file.js';
 
 export const PASSWD_PATH = '/etc/passwd';
 export const SHADOW_PATH = '/etc/shadow';
 
-const run = promisify(execFile);
-const GETENT_TIMEOUT_MS = 5_000;
 const DAY_MS = 86_400_000;
 /** What useradd accepts (plus `$` for machine accounts); anything else, e.g. `alice@example.com`, is no system user. */
 const SYSTEM_USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,255}\$?$/;
-
-/** The uid range whose accounts are mail users (first_valid_uid / last_valid_uid); 0 = no upper bound. */
-export interface UidRange {
-  first: number;
-  last: number;
-}
 
 /** Paths and the NSS fallback, for tests. */
 export interface SystemDriverOptions {
@@ -46,20 +37,11 @@ function noArgs(kind: string, args: string): void {
   if (words.length > 0) throw driverError(kind, `takes no args, got '${args}'`);
 }
 
-async function getentPasswd(user: string): Promise<string | undefined> {
-  try {
-    return (await run('getent', ['passwd', user], { timeout: GETENT_TIMEOUT_MS })).stdout.split('\n')[0];
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 2) return undefined; // no such user
-    throw err;
-  }
-}
-
 export function createPasswdUserdb(args: string, context: DriverContext, options: SystemDriverOptions = {}): Userdb {
   noArgs('passwd', args);
   const path = options.passwdPath ?? PASSWD_PATH;
   const cache = new PasswdFileCache(context.now, context.warn, parsePasswdFile, 'passwd');
-  const getent = options.getent ?? getentPasswd;
+  const getent = options.getent ?? ((name: string) => getentLine('passwd', name));
   const uids = options.uids ?? { first: 500, last: 0 };
 
   async function find(user: string): Promise<{ entry: PasswdEntry; where: string } | UserdbResult> {

@@ -178,15 +178,26 @@ export class MailUser {
    */
   private async createMissing(names: readonly string[]): Promise<void> {
     const created: string[] = [];
-    await this.withList(async (data) => {
-      for (const name of names) {
-        if (MailUser.find(data, name)) continue;
-        for (const parent of ancestors(name)) if (!MailUser.find(data, parent)) await this.addMailbox(data, parent);
-        await this.addMailbox(data, name);
-        created.push(name);
-      }
-    });
+    const made: string[] = [];
+    try {
+      await this.withList(async (data) => {
+        for (const name of names) {
+          if (MailUser.find(data, name)) continue;
+          await this.addWithParents(data, name, made);
+          created.push(name);
+        }
+      });
+    } catch (err) {
+      await this.removeUnlisted(made);
+      throw err;
+    }
     for (const name of created) if (this.configured.get(name)?.auto === 'subscribe') await this.subscribe(name, true);
+  }
+
+  /** Adds `name` and its missing parent levels to the list; their GUIDs go into `made`. */
+  private async addWithParents(data: ListData, name: string, made: string[], specialUse?: string): Promise<void> {
+    for (const parent of ancestors(name)) if (!MailUser.find(data, parent)) made.push((await this.addMailbox(data, parent)).guid);
+    made.push((await this.addMailbox(data, name, specialUse)).guid);
   }
 
   private get fsync(): boolean {
@@ -344,8 +355,7 @@ export class MailUser {
     try {
       await this.withList(async (data) => {
         if (MailUser.find(data, normal)) throw new LoftError('LOFT_E_STORAGE_EXISTS', normal);
-        for (const parent of ancestors(normal)) if (!MailUser.find(data, parent)) made.push((await this.addMailbox(data, parent)).guid);
-        made.push((await this.addMailbox(data, normal, options.specialUse)).guid);
+        await this.addWithParents(data, normal, made, options.specialUse);
       });
     } catch (err) {
       await this.removeUnlisted(made);

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import {
-  createPassdb, createUserdb, inConsultOrder,
+  createPassdb, createUserdb, inConsultOrder, type UidRange,
   type AuthRequest, type AuthSettings, type Passdb, type PassdbSettings, type Userdb, type UserdbResult, type UserdbSettings,
 } from '@loft/auth';
 import type { AuthLoginReply, AuthLoginRequest, AuthTestResult, UserLookupResult } from '@loft/master-protocol';
@@ -38,7 +38,7 @@ export interface AuthEngineOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   /** first_valid_uid / last_valid_uid, for userdbs that list system accounts. */
-  uids?: { first: number; last: number };
+  uids?: UidRange;
   /**
    * auth_username_format as `protocol NAME { }` sets it, by protocol (imap, lmtp, adm), where
    * it differs from the global one: with system users, Postfix's LMTP client names recipients
@@ -53,12 +53,14 @@ export class AuthEngine {
   private readonly tickets = new Map<string, Ticket>();
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
+  private readonly usernameFormats: ReadonlyMap<string, string>;
 
   constructor(private readonly settings: AuthSettings, private readonly options: AuthEngineOptions = {}) {
     this.passdbs = inConsultOrder(settings.passdb).map(([name, s]) => [name, s, createPassdb(s, { warn: options.warn })]);
     this.userdbs = inConsultOrder(settings.userdb).map(([name, s]) => [name, s, createUserdb(s, { warn: options.warn, uids: options.uids })]);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
+    this.usernameFormats = new Map(Object.entries(options.usernameFormats ?? {}));
   }
 
   async login(request: AuthLoginRequest): Promise<AuthLoginReply> {
@@ -199,7 +201,7 @@ export class AuthEngine {
     if (!user || user.length > USER_NAME_MAX_CHARS || /[\p{Cc}\s]/u.test(user)) return undefined;
     const at = user.lastIndexOf('@');
     const parts: Record<string, string> = { u: user, n: at >= 0 ? user.slice(0, at) : user, d: at >= 0 ? user.slice(at + 1) : '' };
-    const format = (Object.hasOwn(this.options.usernameFormats ?? {}, service) ? this.options.usernameFormats?.[service] : undefined) ?? this.settings.auth_username_format;
+    const format = this.usernameFormats.get(service) ?? this.settings.auth_username_format;
     return format.replace(/%([LU]?)([und])/g, (_m, mod: string, v: string) =>
       mod === 'L' ? parts[v].toLowerCase() : mod === 'U' ? parts[v].toUpperCase() : parts[v]);
   }
