@@ -3,7 +3,7 @@
  * dovecot-sql.conf.ext. A database that cannot answer gives `tempfail` with the reason,
  * and the pool reconnects on its own when the server is back.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { AuthRequest, Passdb, PassdbResult, Userdb, UserdbResult } from './auth-types.js';
 import { checkStoredPassword, driverError, resolveUserIds, type DriverContext } from './driver-support.js';
 import { readSqlConf, type SqlConf } from './sql-conf.js';
@@ -20,16 +20,33 @@ const SQL_IDLE_TIMEOUT_MS = 60_000;
 
 type Row = Record<string, unknown>;
 
+/**
+ * pg, loaded when a sql passdb or userdb first queries: importing it costs ~0.1 s of CPU
+ * (it builds a fetch Response to detect Cloudflare Workers, which loads Node's undici), and
+ * the config and auth processes that import this module mostly have no sql driver.
+ */
+let pgModule: Promise<typeof pg> | undefined;
+const loadPg = (): Promise<typeof pg> => (pgModule ??= import('pg').then((m) => m.default));
+
 class SqlBackend {
   readonly conf: SqlConf;
-  private readonly pool: pg.Pool;
+  private pool: Promise<pg.Pool> | undefined;
+  private ended = false;
 
   constructor(args: string, private readonly context: DriverContext) {
     const path = args.trim();
     if (path === '' || /\s/.test(path)) throw driverError('sql', `args must be the path of a dovecot-sql.conf.ext, got '${args}'`);
     this.conf = readSqlConf(path, context.warn);
+  }
+
+  private connection(): Promise<pg.Pool> {
+    this.pool ??= loadPg().then((driver) => this.createPool(driver));
+    return this.pool;
+  }
+
+  private createPool(driver: typeof pg): pg.Pool {
     const { connect } = this.conf;
-    this.pool = new pg.Pool({
+    const pool = new driver.Pool({
       host: connect.host,
       port: connect.port,
       database: connect.database,
@@ -43,7 +60,8 @@ class SqlBackend {
       allowExitOnIdle: true,
     });
     // An idle connection that the server drops must not crash the auth process.
-    this.pool.on('error', (err) => context.warn(`sql (${path}): idle connection lost: ${err.message}`));
+    pool.on('error', (err) => this.context.warn(`sql (${this.conf.path}): idle connection lost: ${err.message}`));
+    return pool;
   }
 
   compile(setting: 'password_query' | 'user_query' | 'iterate_query'): CompiledQuery | undefined {
@@ -54,13 +72,20 @@ class SqlBackend {
   /** Rows, or the reason the database could not give them. `password` is for `%w` and is kept out of the reason. */
   async query(query: CompiledQuery, request: AuthRequest | undefined, password = ''): Promise<Row[] | { reason: string }> {
     const config = { text: query.text, values: request ? queryValues(query, variableValues(request, password)) : [] };
+    if (this.ended) return { reason: `sql (${this.conf.path}): the driver is closed` };
+    let pool: pg.Pool;
     try {
-      return (await this.pool.query(config)).rows as Row[];
+      pool = await this.connection();
+    } catch (err) {
+      return { reason: `sql (${this.conf.path}): the PostgreSQL driver (pg) could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+    }
+    try {
+      return (await pool.query(config)).rows as Row[];
     } catch (first) {
       // A connection the server closed while idle fails once; a fresh one tells whether the server is really gone.
       if (!isStaleConnectionError(first)) return { reason: this.describe(first, password) };
       try {
-        return (await this.pool.query(config)).rows as Row[];
+        return (await pool.query(config)).rows as Row[];
       } catch (second) {
         return { reason: this.describe(second, password) };
       }
@@ -71,8 +96,9 @@ class SqlBackend {
     return this.context.ids;
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
+  async close(): Promise<void> {
+    this.ended = true;
+    await (await this.pool)?.end();
   }
 
   private describe(err: unknown, password: string): string {
