@@ -32,6 +32,20 @@ test('a name registered by another owner is refused; the same owner may declare 
   assert.equal(registry.owners().get('service'), 'master');
 });
 
+test('a fork has the declarations of its base, and what it registers stays in the fork', () => {
+  const base = testRegistry();
+  const fork = base.fork();
+  assert.equal(fork.owners().get('log_path'), 'core');
+  assert.deepEqual(fork.defaults(), base.defaults());
+  schemaError(() => fork.register('rogue-plugin', declaration({ log_path: { type: 'string', default: '', description: 'Mine now.' } })), /'log_path' is already registered by 'core'/);
+  fork.register('plugin', declaration({ plugin_level: { type: 'integer', minimum: 1, default: 3, description: 'A plugin setting.' } }));
+  assert.equal(fork.defaults().plugin_level, 3);
+  assert.equal(fork.complete({ plugin_level: 0 }).errors[0]?.instancePath, '/plugin_level');
+  assert.equal(base.owners().has('plugin_level'), false);
+  assert.equal(base.defaults().plugin_level, undefined);
+  assert.match(base.complete({ plugin_level: 3 }).errors[0]?.message ?? '', /additional properties/);
+});
+
 test('filter names are reserved, and names must be writable in a conf file', () => {
   const registry = new SchemaRegistry();
   schemaError(() => registry.register('x', declaration({ protocol: { type: 'string', default: '', description: 'No.' } })), /'protocol' is reserved for filters/);

@@ -32,7 +32,19 @@ export const LOFT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const LOFT_VERSION = String((JSON.parse(fs.readFileSync(path.join(LOFT_ROOT, 'package.json'), 'utf8')) as { version: unknown }).version);
 
 /** Every core declaration; plugins add theirs in the second pass. */
+let builtins: SchemaRegistry | undefined;
+
+/**
+ * A registry of every built-in setting: a fork of one made (checked and compiled) once per
+ * process, so a load, its second pass with plugins and each reload compile only what the
+ * plugins add.
+ */
 export function createRegistry(): SchemaRegistry {
+  builtins ??= registerBuiltins();
+  return builtins.fork();
+}
+
+function registerBuiltins(): SchemaRegistry {
   const registry = new SchemaRegistry();
   registry.register('master', masterSettingsSchema);
   registry.register('log', logSettingsSchema);
@@ -44,6 +56,7 @@ export function createRegistry(): SchemaRegistry {
   registry.register('lmtp', lmtpSettingsSchema);
   registry.register('adm', admSettingsSchema);
   registry.register('storage', storageSettingsSchema);
+  registry.defaults(); // compiles the root schema, which forks without plugins reuse
   return registry;
 }
 
