@@ -23,11 +23,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  */
 const SEPARATE_PACKAGES = ['@node-rs/*', 'msgpackr-extract', 'pg', 'pg-native'];
 
-/** What the master forks: every service's main but the master's own, and lmtp's delivery child. */
+/** Every service's main (the master's too: loftd starts from it), and lmtp's delivery child. */
 function entries() {
   const out = [];
   for (const name of readdirSync(join(root, 'services'))) {
-    if (name === 'master') continue;
     const main = join(root, 'services', name, 'dist', 'main.js');
     if (existsSync(main)) out.push(main);
   }
