@@ -4,8 +4,11 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-/** One login cycle on a raw socket: the load generator must cost less than the servers. */
-function loginOnce(port, user, password) {
+/**
+ * One login cycle on a raw socket (connect, LOGIN, SELECT INBOX, LOGOUT): the load generator
+ * must cost less than the servers. Resolves with the LOGIN round trip in ms.
+ */
+export function loginOnce(port, user, password) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let buffer = '';

@@ -69,8 +69,9 @@ function waitForPort(port, child, log) {
 
 /**
  * users: [{ user, password, uid }] (PLAIN passwords). Homes are made under the instance
- * dir, owned by each uid. Returns { port, lmtpSocket, dir, conf, pid, log(), halt(), stop() }:
- * halt stops the server and keeps dir, stop also removes it.
+ * dir, owned by each uid. Returns { port, lmtpSocket, dir, conf, pid, started, log(), halt(),
+ * stop() }: started is process.hrtime.bigint() right before the spawn; halt stops the
+ * server and keeps dir, stop also removes it.
  */
 export async function startDovecot({ users, lmtp = false, mailLocation = 'sdbox:~/mail', extraConf = '' }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loft-dovecot-'));
@@ -124,6 +125,7 @@ service lmtp {
 ${extraConf}
 `);
   fs.mkdirSync(path.join(dir, 'state'), { recursive: true });
+  const started = process.hrtime.bigint();
   // exec keeps the pid: the shell only raises the fd limit (root may raise the hard limit).
   const child = spawn('/bin/sh', ['-c', `ulimit -n ${NOFILE} 2>/dev/null || ulimit -n $(ulimit -Hn); exec dovecot -F -c "$0"`, conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -151,5 +153,5 @@ ${extraConf}
     throw err;
   }
   await quiesce(); // a server still stopping in the background must not share the measured time
-  return { port, lmtpSocket, dir, conf, pid: child.pid, log, halt, stop };
+  return { port, lmtpSocket, dir, conf, pid: child.pid, started, log, halt, stop };
 }

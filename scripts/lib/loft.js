@@ -100,9 +100,14 @@ export async function loftReady(loft, services, timeoutMs = 30_000) {
   }
 }
 
+/** The settings of a loftd serving IMAP on `port` to the users of passwd-file `usersFile`. */
+export function loftImapConf({ port, usersFile, extraConf = '' }) {
+  return `service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_max_userip_connections = 0\npassdb bench {\n  driver = passwd-file\n  args = ${usersFile}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${usersFile}\n}\n${extraConf}`;
+}
+
 /** A loftd serving IMAP on a free port to the users of passwd-file `usersFile`. */
 export async function startLoftImap({ port, usersFile, extraConf = '' }) {
-  const loft = await startLoft(`service imap-login {\n  inet_listener imap {\n    port = ${port}\n  }\n}\nmail_max_userip_connections = 0\npassdb bench {\n  driver = passwd-file\n  args = ${usersFile}\n}\nuserdb bench {\n  driver = passwd-file\n  args = ${usersFile}\n}\n${extraConf}`);
+  const loft = await startLoft(loftImapConf({ port, usersFile, extraConf }));
   try {
     const t0 = Date.now();
     await loftReady(loft, ['imap-login', 'auth']);
