@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { ImapClient } from '../lib/imap-client.js';
-import { processTree } from '../lib/bench-util.js';
+import { processCpuMs, processTree } from '../lib/bench-util.js';
 import { loginOnce } from './logins.js';
 import { prepareUsers } from './imap.js';
 
@@ -81,21 +81,11 @@ function uidOf(pid) {
   }
 }
 
-function cpuTicksOf(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return -1;
-  }
-}
-
 /** The process under `rootPid` running as `uid` that has used the most CPU: the busy user's imap process. */
 export function busiestProcessOf(rootPid, uid) {
-  const candidates = processTree(rootPid).filter((pid) => pid !== rootPid && uidOf(pid) === uid);
+  const candidates = processTree(rootPid).filter((pid) => pid !== rootPid && uidOf(pid) === uid).map((pid) => ({ pid, cpu: processCpuMs(pid) }));
   if (candidates.length === 0) throw new Error(`no process of uid ${uid} under pid ${rootPid}`);
-  return candidates.reduce((a, b) => (cpuTicksOf(b) > cpuTicksOf(a) ? b : a));
+  return candidates.reduce((a, b) => (b.cpu > a.cpu ? b : a)).pid;
 }
 
 /**

@@ -215,20 +215,21 @@ export function processTree(rootPid) {
   return out;
 }
 
+/** CPU time (user + system, ms) used so far by one process; 0 once it has exited. */
+export function processCpuMs(pid) {
+  const ticksMs = 1000 / 100; // USER_HZ, 100 on Linux
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * ticksMs;
+  } catch {
+    return 0; // exited meanwhile
+  }
+}
+
 /** CPU time (user + system, ms) used so far by a process and all its living descendants. */
 export function treeCpuMs(rootPid) {
-  const ticksMs = 1000 / 100; // USER_HZ, 100 on Linux
-  let ms = 0;
-  for (const pid of processTree(rootPid)) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ms += (Number(fields[11]) + Number(fields[12])) * ticksMs;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ms;
+  return processTree(rootPid).reduce((ms, pid) => ms + processCpuMs(pid), 0);
 }
 
 /** Summed PSS (KiB) of a process and all its descendants, and how many processes that is. */
