@@ -6,13 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { IpcClient } from '@loft/ipc';
 import type { AuthUserdbProtocol } from '@loft/master-protocol';
-import { FIXTURES, IS_ROOT, TEST_USERS, freePort, loginConf, python, readUid, startLoftd, waitFor, type Loftd } from './harness.js';
+import { FIXTURES, IS_ROOT, TEST_USERS, freePort, isAlive, loginConf, python, readUid, startLoftd, waitFor, type Loftd } from './harness.js';
+import { RawImap } from './imap-support.js';
 
 const [ALICE, BOB] = TEST_USERS;
 
@@ -204,6 +206,44 @@ test('loftadm who shows an open session and kick ends it; mail_max_userip_connec
   assert.equal(JSON.parse(kick.stdout)[0].kicked, 2);
   await Promise.all(closed);
   await waitFor('who to be empty', async () => JSON.parse((await loftd.adm('-f', 'json', 'who')).stdout).length === 0);
+});
+
+/**
+ * Bytes waiting unread in the IPC channel of `pid` (its end of the pipe from loftd), from the
+ * kernel's socket table; undefined where `ss` is missing.
+ */
+function unreadIpcBytes(pid: number): number | undefined {
+  const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+  const fd = environ.find((v) => v.startsWith('NODE_CHANNEL_FD='))?.split('=')[1];
+  const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+  const ss = spawnSync('ss', ['-xnH'], { encoding: 'utf8' });
+  if (ss.status !== 0 || !inode) return undefined;
+  for (const line of ss.stdout.split('\n')) {
+    const cols = line.trim().split(/\s+/); // netid state recv-q send-q local port peer port
+    if (cols[5] === inode) return Number(cols[2]);
+  }
+  return 0;
+}
+
+test('a login whose imap process is killed before it takes the session is served by another process', { skip: IS_ROOT ? false : 'needs root to stop and kill a process of another uid' }, async (t) => {
+  const { loftd, port } = await loginLoftd(t);
+  await RawImap.login(t, port, ALICE);
+  const { pid } = await sessionUid(loftd, ALICE.user);
+  // Stopped, the process cannot read what loftd sends it: the next login of alice is passed
+  // to it (it is ready and has free slots) and waits in its channel, and kill -9 comes then.
+  process.kill(pid, 'SIGSTOP');
+  t.after(() => isAlive(pid) && process.kill(pid, 'SIGKILL'));
+  const before = unreadIpcBytes(pid) ?? 0;
+  const second = RawImap.login(t, port, ALICE);
+  if (unreadIpcBytes(pid) !== undefined) await waitFor('the session to wait in the stopped process\'s channel', () => unreadIpcBytes(pid)! > before);
+  process.kill(pid, 'SIGKILL');
+  const client = await second;
+  const select = await client.command('SELECT INBOX');
+  assert.match(select.split('\r\n').at(-2) ?? '', /OK \[READ-WRITE\]/);
+  const now = await sessionUid(loftd, ALICE.user);
+  assert.notEqual(now.pid, pid, 'the new session is served by a live process');
+  assert.equal(now.uid, ALICE.uid);
+  await loftd.waitForLog('why the session moved', (l) => String(l.msg).includes(`child ${pid} ended before taking a session of ${ALICE.user}`));
 });
 
 test('loftadm auth test, user and pw', async (t) => {

@@ -256,6 +256,12 @@ export type ChildToMaster =
   | { type: 'reply'; id: number; result?: unknown; error?: string }
   /** Login service: an authenticated client; its socket comes with this message. */
   | { type: 'handoff'; handoffId: number; service: string; ticket: string; tag: string; client: ClientInfo; pending: string }
+  /**
+   * Mail service: this process has the session's socket and serves it from now on. Sent
+   * before a byte of the client's is read; until the master hears it, the master keeps a copy
+   * of the socket and passes the session to another process if this one dies first.
+   */
+  | { type: 'session-start'; sessionId: string }
   /** Mail service: a session handed over earlier has ended. */
   | { type: 'session-end'; sessionId: string };
 

@@ -323,6 +323,9 @@ class Runtime {
       return;
     }
     const socket = handle;
+    // First, before anything is read from the client or said to it: the master keeps its copy
+    // of the socket until it hears this, and would give the session to another process.
+    sendToMaster({ type: 'session-start', sessionId: session.id });
     this.trackClient(socket);
     // 'close' comes once: on() rather than once(), which wraps each listener (~200 bytes a client).
     socket.on('close', () => sendToMaster({ type: 'session-end', sessionId: session.id }));

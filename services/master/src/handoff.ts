@@ -33,9 +33,35 @@ export interface HandoffHost {
 
 type HandoffMessage = Extract<ChildToMaster, { type: 'handoff' }>;
 
+/**
+ * How many mail processes a session is offered to. One that dies before it says it took
+ * the session (session-start) is skipped; a session whose every offer ends so is refused
+ * with a temporary failure, which the login process answers.
+ */
+const HANDOFF_ATTEMPTS = 3;
+
+/**
+ * After a mail process exited, how long to wait for what it sent before it died (read from
+ * its IPC channel, which closes last) before deciding that it never took a session.
+ */
+const EXITED_CHANNEL_WAIT_MS = 2_000;
+
+/** A session passed to a mail process that has not yet said it took it. */
+interface InFlight {
+  readonly login: ProcessEntry;
+  readonly message: HandoffMessage;
+  readonly socket: net.Socket;
+  readonly session: SessionHandoff;
+  readonly pool: ServicePool;
+  target?: ProcessEntry;
+  attempts: number;
+}
+
 export class HandoffBroker {
   /** Open sessions: id → the mail process serving it and what anvil knows of it. */
   private readonly sessions = new Map<string, { pid: number; anvil: AnvilSession }>();
+  /** Sessions offered to a mail process that has not taken them yet, by session id. */
+  private readonly inFlight = new Map<string, InFlight>();
 
   constructor(private readonly host: HandoffHost) {}
 
@@ -49,40 +75,71 @@ export class HandoffBroker {
     // Not a byte of the client's may be read here or lost: stop reading at once, and pass on
     // whatever the stream already buffered behind what the login process sent.
     socket.pause();
-    const giveBack = (reason: string, temporary: boolean): void => {
-      const reply: MasterToChild = { type: 'handoff-failed', handoffId: message.handoffId, reason, temporary };
-      // Sent or not, this object is done with (see below); unsent, the client is dropped.
-      login.child.send(reply, socket, undefined, () => socket.destroy());
-    };
     try {
       const session = await this.prepare(login, message);
-      if (typeof session === 'string') return giveBack(session, false);
+      if (typeof session === 'string') return giveBack(login, message, socket, session, false);
       const pool = this.host.mailPool(message.service, session.uid, session.gid);
-      if (!pool) return giveBack(`no mail service '${message.service}' is configured`, false);
-      const target = await pool.acquire();
+      if (!pool) return giveBack(login, message, socket, `no mail service '${message.service}' is configured`, false);
       session.pending = Buffer.concat([Buffer.from(message.pending, 'base64'), ...drain(socket)]).toString('base64');
-      const sent: MasterToChild = { type: 'connection', session };
-      target.child.send(sent, socket, undefined, (err) => {
-        // Once sent, Node has taken the descriptor out of this object, which would never close
-        // by itself: the login process's listener, which asks the master whether the sockets
-        // it passed on are closed, would wait for it forever. Unsent, the client is dropped.
-        socket.destroy();
-        if (err) {
-          this.host.logger.error({ err, pid: target.pid }, `service(${message.service}): passing a session to child ${target.pid} failed`);
-          return;
-        }
-        // The login process keeps what a refusal would need until it hears this.
-        const done: MasterToChild = { type: 'handoff-done', handoffId: message.handoffId };
-        if (login.child.connected) login.child.send(done, undefined, {}, () => undefined);
-        if (session.overLimit !== undefined) return;
-        const anvil: AnvilSession = { id: session.id, user: session.user, service: message.service, pid: target.pid, remoteIp: session.client.remoteIp, started: Date.now() };
-        this.sessions.set(session.id, { pid: target.pid, anvil });
-        this.host.notifyAnvil('start', anvil);
-      });
+      await this.offer({ login, message, socket, session, pool, attempts: 0 });
     } catch (err) {
       this.host.logger.error({ err }, `hand-off to ${message.service} failed: ${describeError(err)}`);
-      giveBack('Internal error occurred. Refer to server log for more information.', true);
+      giveBack(login, message, socket, INTERNAL_ERROR, true);
     }
+  }
+
+  /**
+   * Passes the session to a process of its pool. The master keeps its copy of the socket
+   * (keepOpen) until that process says it took the session: a process killed between the
+   * pool's choice and its reading of the message (kill -9 of a busy user's process) would
+   * otherwise take the client down with it, unanswered.
+   */
+  private async offer(flight: InFlight): Promise<void> {
+    flight.attempts++;
+    const target = await flight.pool.acquire();
+    flight.target = target;
+    const { session } = flight;
+    this.inFlight.set(session.id, flight);
+    const sent: MasterToChild = { type: 'connection', session };
+    target.child.send(sent, flight.socket, { keepOpen: true }, (err) => {
+      if (!err || this.inFlight.get(session.id) !== flight || flight.target !== target) return;
+      this.host.logger.warn({ err, pid: target.pid }, `service(${flight.message.service}): passing a session of ${session.user} to child ${target.pid} failed: ${describeError(err)}`);
+      this.offerAgain(flight);
+    });
+  }
+
+  /** The process offered a session did not take it: another one, or a temporary failure. */
+  private offerAgain(flight: InFlight): void {
+    const { login, message, socket, session } = flight;
+    this.inFlight.delete(session.id);
+    if (flight.attempts >= HANDOFF_ATTEMPTS) {
+      this.host.logger.error({ user: session.user }, `service(${message.service}): ${flight.attempts} processes did not take a session of ${session.user}; login refused`);
+      giveBack(login, message, socket, INTERNAL_ERROR, true);
+      return;
+    }
+    this.offer(flight).catch((err: unknown) => {
+      this.host.logger.error({ err }, `hand-off to ${message.service} failed: ${describeError(err)}`);
+      giveBack(login, message, socket, INTERNAL_ERROR, true);
+    });
+  }
+
+  /** A mail process took a session: the client is its now. */
+  sessionStarted(entry: ProcessEntry, sessionId: string): void {
+    const flight = this.inFlight.get(sessionId);
+    if (!flight || flight.target !== entry) return; // not offered to this process
+    this.inFlight.delete(sessionId);
+    const { login, message, socket, session } = flight;
+    // The descriptor the master kept: closing it does not end the connection, which the mail
+    // process has. The login process's listener also waits for this close (it asks the master
+    // whether the sockets it passed on are closed).
+    socket.destroy();
+    // The login process keeps what a refusal would need until it hears this.
+    const done: MasterToChild = { type: 'handoff-done', handoffId: message.handoffId };
+    if (login.child.connected) login.child.send(done, undefined, {}, () => undefined);
+    if (session.overLimit !== undefined) return;
+    const anvil: AnvilSession = { id: session.id, user: session.user, service: message.service, pid: entry.pid, remoteIp: session.client.remoteIp, started: Date.now() };
+    this.sessions.set(session.id, { pid: entry.pid, anvil });
+    this.host.notifyAnvil('start', anvil);
   }
 
   /** The session a ticket entitles to, or why not. */
@@ -143,13 +200,32 @@ export class HandoffBroker {
     this.host.notifyAnvil('end', session.anvil);
   }
 
-  /** A mail process died: its sessions are over. */
-  processGone(pid: number): void {
+  /**
+   * A mail process exited: its sessions are over, and sessions offered to it that it did not
+   * take go to another process. What it sent before dying may still be in its IPC channel,
+   * which Node reads after 'exit': the decision waits for the channel to close ('close').
+   */
+  processGone(entry: ProcessEntry): void {
     for (const [id, session] of this.sessions) {
-      if (session.pid !== pid) continue;
+      if (session.pid !== entry.pid) continue;
       this.sessions.delete(id);
       this.host.notifyAnvil('end', session.anvil);
     }
+    if (![...this.inFlight.values()].some((f) => f.target === entry)) return;
+    let decided = false;
+    const decide = (): void => {
+      if (decided) return;
+      decided = true;
+      clearTimeout(timer);
+      for (const flight of [...this.inFlight.values()]) {
+        if (flight.target !== entry) continue;
+        this.host.logger.warn({ pid: entry.pid, user: flight.session.user }, `service(${flight.message.service}): child ${entry.pid} ended before taking a session of ${flight.session.user}; passing it to another process`);
+        this.offerAgain(flight);
+      }
+    };
+    const timer = setTimeout(decide, EXITED_CHANNEL_WAIT_MS);
+    if (entry.child.channel) entry.child.once('close', decide);
+    else decide();
   }
 
   /** Processes serving this user now. */
@@ -160,6 +236,20 @@ export class HandoffBroker {
   sessionsOf(user: string): number {
     return [...this.sessions.values()].filter((s) => s.anvil.user === user).length;
   }
+}
+
+const INTERNAL_ERROR = 'Internal error occurred. Refer to server log for more information.';
+
+/** The client goes back to its login process, which answers it with `reason`. */
+function giveBack(login: ProcessEntry, message: HandoffMessage, socket: net.Socket, reason: string, temporary: boolean): void {
+  const reply: MasterToChild = { type: 'handoff-failed', handoffId: message.handoffId, reason, temporary };
+  // Sent or not, this object is done with: sent, Node has taken the descriptor out of it, and
+  // it would never close by itself; unsent, the client is dropped.
+  if (!login.child.connected) {
+    socket.destroy();
+    return;
+  }
+  login.child.send(reply, socket, undefined, () => socket.destroy());
 }
 
 function drain(socket: net.Socket): Buffer[] {

@@ -105,7 +105,7 @@ export class Master implements PoolHost, HandoffHost {
   onProcessExit(entry: ProcessEntry): void {
     if (entry.pool.name === 'log') this.relay.setSink(undefined);
     if (entry.pool.settings.type === 'mail') {
-      this.broker.processGone(entry.pid);
+      this.broker.processGone(entry);
       this.onMailPoolChange(entry.pool);
     }
     if (!entry.pool.current && entry.pool.processes.size === 0) this.draining.delete(entry.pool);
@@ -113,6 +113,10 @@ export class Master implements PoolHost, HandoffHost {
 
   onHandoff(entry: ProcessEntry, message: Extract<ChildToMaster, { type: 'handoff' }>, socket: unknown): void {
     void this.broker.handoff(entry, message, socket);
+  }
+
+  onSessionStart(entry: ProcessEntry, sessionId: string): void {
+    this.broker.sessionStarted(entry, sessionId);
   }
 
   onSessionEnd(entry: ProcessEntry, sessionId: string): void {

@@ -53,6 +53,8 @@ export interface PoolHost {
   onProcessExit(entry: ProcessEntry): void;
   /** A login process hands over an authenticated client (only type = login services may). */
   onHandoff(entry: ProcessEntry, message: Extract<ChildToMaster, { type: 'handoff' }>, socket: unknown): void;
+  /** A mail process took a session passed to it (only type = mail services may). */
+  onSessionStart(entry: ProcessEntry, sessionId: string): void;
   /** A mail process says a session ended (only type = mail services may). */
   onSessionEnd(entry: ProcessEntry, sessionId: string): void;
   /** A waiting spare of mail service `service`, taken out of its pool, if there is one. */
@@ -214,7 +216,7 @@ export class ServicePool {
 
   private freeProcess(): ProcessEntry | undefined {
     for (const entry of this.processes) {
-      if (entry.state === 'ready' && entry.available > 0) {
+      if (entry.state === 'ready' && entry.available > 0 && entry.child.connected) {
         entry.available--;
         entry.clients++;
         return entry;
@@ -395,6 +397,10 @@ export class ServicePool {
         if (this.settings.type !== 'login' || !isCount(msg.handoffId) || typeof msg.ticket !== 'string' || typeof msg.tag !== 'string' ||
           typeof msg.service !== 'string' || typeof msg.pending !== 'string' || typeof msg.client !== 'object' || msg.client === null) break;
         this.host.onHandoff(entry, msg, handle);
+        return;
+      case 'session-start':
+        if (this.settings.type !== 'mail' || typeof msg.sessionId !== 'string') break;
+        this.host.onSessionStart(entry, msg.sessionId);
         return;
       case 'session-end':
         if (this.settings.type !== 'mail' || typeof msg.sessionId !== 'string') break;
