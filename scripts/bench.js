@@ -144,6 +144,11 @@ async function benchSupervision(rounds) {
       await dovecot.stop();
     }
   }
+  if (process.env.LOFT_BENCH_VERBOSE) {
+    for (const server of ['loft', 'dovecot']) {
+      for (const r of results[server]) console.error(`supervision ${server}: cold start ${r.coldStartMs.toFixed(0)} ms, kill to login ${r.killToLoginMs.toFixed(0)} ms, ${r.failedAfterKill} failed`);
+    }
+  }
   const med = (server, key) => (server === 'dovecot' && dovecotError) || median(results[server].map((r) => r[key]));
   const label = `median of ${rounds}`;
   record('supervision', `cold start: server spawned to its first login (connect, LOGIN, SELECT INBOX, LOGOUT), ${label}`, 'ms', med('loft', 'coldStartMs'), med('dovecot', 'coldStartMs'), false);
