@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { isLoftError } from '@loft/errors';
 import { parseLine } from './command-parser.js';
 import { parseSearch, parseSortCommand, parseThreadCommand, type ParsedSearch } from './search-program.js';
@@ -7,6 +8,21 @@ import { parseSearch, parseSortCommand, parseThreadCommand, type ParsedSearch } 
 function search(line: string, esearch = true): ParsedSearch {
   return parseSearch(parseLine(line).args, { esearch });
 }
+
+test('the charset converters load only for a search in another charset (~3 MiB of every imap process)', () => {
+  // A fresh process: whether iconv-lite is in the CommonJS cache after each search.
+  const script = `
+    import { createRequire } from 'node:module';
+    import { parseLine, parseSearch } from '@loft/imap-proto';
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('iconv-lite'));
+    parseSearch(parseLine('a SEARCH CHARSET UTF-8 SUBJECT "caf\u00e9"').args, {});
+    const afterUtf8 = loaded();
+    parseSearch(parseLine('a SEARCH CHARSET ISO-8859-1 SUBJECT x').args, {});
+    console.log(JSON.stringify({ afterUtf8, afterLatin1: loaded() }));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('../../..', import.meta.url).pathname });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { afterUtf8: false, afterLatin1: true });
+});
 
 test('RFC 3501 §6.4.4: FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"', () => {
   assert.deepEqual(search('A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"'), {

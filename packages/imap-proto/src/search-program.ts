@@ -5,7 +5,7 @@
  * SORT / THREAD arguments (RFC 5256, SORT=DISPLAY RFC 5957).
  */
 import { LoftError } from '@loft/errors';
-import iconv from 'iconv-lite';
+import { decodeCharset, knownCharset } from '@loft/mime';
 import { ArgReader, decodeUtf8, describeArg, isPrintableAsciiExcept, parseNumber, syntaxError } from './arg-reader.js';
 import type { ImapArg } from './command-parser.js';
 import { parseSearchDate } from './date-time.js';
@@ -15,8 +15,8 @@ import type { SearchKey } from './search-key.js';
 
 /**
  * The charsets named in `NO [BADCHARSET (…)]`. SEARCH, SORT and THREAD also take any other
- * charset iconv-lite knows (ISO-8859-1, KOI8-R, Windows-1252, …), as Dovecot takes any that
- * iconv knows; their strings are decoded from it.
+ * charset @loft/mime converts (ISO-8859-1, KOI8-R, Windows-1252, …: iconv-lite's, loaded only
+ * then), as Dovecot takes any that iconv knows; their strings are decoded from it.
  */
 export const SEARCH_CHARSETS = ['US-ASCII', 'UTF-8'] as const;
 /** How deep NOT / OR / parentheses may nest; deeper programs are refused, not recursed into. */
@@ -106,7 +106,7 @@ class SearchParser {
 
   #text(what: string): string {
     const bytes = this.#reader.astringBytes(what);
-    return this.#charset === undefined ? decodeUtf8(bytes, what) : iconv.decode(bytes, this.#charset);
+    return this.#charset === undefined ? decodeUtf8(bytes, what) : decodeCharset(bytes, this.#charset);
   }
 
   #atomText(what: string): string {
@@ -260,7 +260,7 @@ export function parseSearchReturn(items: readonly ImapArg[]): SearchReturn {
 }
 
 function charsetKnown(name: string): boolean {
-  return (SEARCH_CHARSETS as readonly string[]).includes(name) || iconv.encodingExists(name);
+  return (SEARCH_CHARSETS as readonly string[]).includes(name) || knownCharset(name);
 }
 
 function readCharset(reader: ArgReader): string {

@@ -31,24 +31,36 @@ function load(): Converters {
   return converters;
 }
 
+function isUtf8(name: string): boolean {
+  return name === '' || name === 'utf-8' || name === 'utf8' || name === 'us-ascii' || name === 'ascii';
+}
+
+/** Whether libmime's decoder converts from `name` (lower case), loading the converters. */
+function convertible(name: string): boolean {
+  return load().iconv.encodingExists(name) || /2022|shift|jis/.test(name);
+}
+
+/**
+ * Whether decodeCharset() converts from `charset` rather than reading it as UTF-8. The
+ * converters are loaded only for a charset other than UTF-8 and ASCII.
+ */
+export function knownCharset(charset: string): boolean {
+  const name = charset.trim().toLowerCase();
+  return isUtf8(name) || convertible(name);
+}
+
 /**
  * Decodes `bytes` from `charset` to a string. Unknown charsets are read as UTF-8 and
  * invalid sequences become U+FFFD, so broken mail never makes a search fail.
  */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
   const name = (charset ?? '').trim().toLowerCase();
-  if (name === '' || name === 'utf-8' || name === 'utf8' || name === 'us-ascii' || name === 'ascii') {
+  if (isUtf8(name) || !convertible(name)) return bytes.toString('utf8');
+  try {
+    return load().decode(bytes, name);
+  } catch {
     return bytes.toString('utf8');
   }
-  const { iconv, decode } = load();
-  if (iconv.encodingExists(name) || /2022|shift|jis/.test(name)) {
-    try {
-      return decode(bytes, name);
-    } catch {
-      return bytes.toString('utf8');
-    }
-  }
-  return bytes.toString('utf8');
 }
 
 /**

@@ -5,7 +5,7 @@
 export type { MimePart, ContentType, Disposition } from './mime-part.js';
 export { parseMessage, parseLeafMessage, MAX_PART_DEPTH, MAX_PART_COUNT } from './parse-message.js';
 export { readHeaders, headerValues, unfold, type HeaderField } from './header.js';
-export { decodeHeader, decodeCharset } from './charset.js';
+export { decodeHeader, decodeCharset, knownCharset } from './charset.js';
 export { parseAddresses, type ImapAddress } from './address.js';
 export { envelope, type ImapEnvelope, type EnvelopeAddress } from './envelope.js';
 export { bodyStructure, type BodyStructure, type BodyStructureOptions } from './body-structure.js';
