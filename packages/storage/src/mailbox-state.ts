@@ -27,6 +27,12 @@ export class MailboxState {
   readonly keywordIds = new Map<string, number>();
   /** Set when apply() marks a slot FLAG_EXPUNGE_PENDING; false means the table holds none (refresh() then skips its scan). */
   expungesMarked = false;
+  /**
+   * Mailbox.firstUnseenSeq()'s last answer and what it was worked out on. Every change of a
+   * message's flags or of the slots comes with a new modseq (apply()), or moves the slots
+   * (dropExpunged(), which forgets it), or brings a new table.
+   */
+  firstUnseen: { table: MessageTable; modseq: number; count: number; end: number; seq: number } | undefined;
 
   /**
    * @param deferExpunges keep expunged messages in the table, marked FLAG_EXPUNGE_PENDING,
@@ -55,6 +61,7 @@ export class MailboxState {
     if (!this.expungesMarked) return;
     this.table.dropExpungePending();
     this.expungesMarked = false;
+    this.firstUnseen = undefined;
   }
 
   /** True if `slot` is a message the log still has (not expunged, even if not yet announced). */

@@ -13,6 +13,33 @@ describe('reopening a mailbox from the state its last view left', () => {
   let user: MailUser;
   useTestUser((h, u) => { home = h; user = u; });
 
+  it('the first unseen message is right after a reopen, after another writer\'s flag change and after an expunge', async () => {
+    await user.createMailbox('Unseen');
+    const first = await user.openMailbox('Unseen');
+    for (let i = 1; i <= 4; i++) await first.save(testMessage(`u${i}`), { flags: ['\\Seen'] });
+    await first.refresh();
+    assert.equal(first.firstUnseenSeq(), 0);
+    await first.close();
+
+    const again = await user.openMailbox('Unseen'); // the state the first view left, and what it knew
+    assert.equal(again.firstUnseenSeq(), 0);
+    const other = await openUser(home);
+    try {
+      const box = await other.openMailbox('Unseen');
+      await box.updateFlags([3], { op: 'remove', flags: ['\\Seen'] });
+      await box.close();
+    } finally {
+      await other.close();
+    }
+    await again.refresh();
+    assert.equal(again.firstUnseenSeq(), 3);
+    await again.expunge([1]);
+    assert.equal(again.firstUnseenSeq(), 3, 'the expunge is not announced yet');
+    await again.refresh();
+    assert.equal(again.firstUnseenSeq(), 2, 'announced: the messages moved up');
+    await again.close();
+  });
+
   it('sees saves, flag changes and expunges another writer made while it was closed', async () => {
     const first = await user.openMailbox('INBOX');
     for (let i = 1; i <= 4; i++) await first.save(testMessage(`m${i}`));
