@@ -125,6 +125,25 @@ describe('MailUser and the mailbox list index', () => {
     await other.close();
   });
 
+  it('STATUS after a SELECT that took \\Recent: RECENT changes, the other counters stay right', async () => {
+    await user.createMailbox('Taken');
+    const box = await user.openMailbox('Taken');
+    await box.save(testMessage('t1'), { flags: ['\\Seen'] });
+    await box.save(testMessage('t2'));
+    await box.close();
+    const before = await user.status('Taken');
+    assert.deepEqual([before.messages, before.unseen, before.recent], [2, 1, 2]);
+    const selected = await user.openMailbox('Taken', { recent: true }); // logs that the recent ones are taken
+    await selected.close();
+    const after = await user.status('Taken');
+    assert.deepEqual([after.messages, after.unseen, after.recent, after.size, after.uidNext], [2, 1, 0, before.size, 3]);
+    const writer = await user.openMailbox('Taken');
+    await writer.updateFlags([2], { op: 'add', flags: ['\\Seen', '\\Deleted'] });
+    await writer.close();
+    const flagged = await user.status('Taken');
+    assert.deepEqual([flagged.unseen, flagged.deleted, flagged.recent], [0, 1, 0], 'a flag change is counted again');
+  });
+
   it('does not rewrite the list index when a session only looked at a mailbox', async () => {
     const box = await user.openMailbox('INBOX');
     await box.save(testMessage('looked'));

@@ -629,7 +629,7 @@ export class MailUser {
     const listed = this.listCache?.data.mailboxes.find((entry) => entry.guid === mailbox.guid)?.status;
     const known = this.pendingStatus.get(mailbox.guid) ?? listed;
     if (known && known.logIno === stat.ino && known.logSize === stat.size) return;
-    const status = mailbox.status();
+    const status = known ? mailbox.statusSince(known) : mailbox.status();
     this.pendingStatus.set(mailbox.guid, { ...status, highestModseq: status.highestModseq.toString(), logIno: stat.ino, logSize: stat.size });
     if (this.pendingStatus.size >= STATUS_FLUSH_COUNT) await this.flushStatus();
   }

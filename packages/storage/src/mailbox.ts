@@ -492,6 +492,23 @@ export class Mailbox {
     return this.state.table.guidHex(this.slotOf(uid));
   }
 
+  /**
+   * status(), given the counters of an earlier point of this log (`known`). When no modseq
+   * came since, nothing but \\Recent records did (every save, flag change and expunge brings
+   * one), so only RECENT is counted, from the first recent UID on: a SELECT of 100,000 read
+   * messages then does not cost a pass over all of them when it is closed.
+   */
+  statusSince(known: Omit<MailboxStatus, 'highestModseq' | 'recent'> & { highestModseq: string }): MailboxStatus {
+    const h = this.state.header;
+    const highestModseq = BigInt(reportedModseq(h.highestModseq));
+    if (known.highestModseq !== highestModseq.toString() || known.uidNext !== h.uidNext || known.uidValidity !== h.uidValidity) return this.status();
+    const t = this.state.table;
+    let recent = 0;
+    for (let slot = t.lowerBound(h.firstRecentUid); slot < t.count; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) recent++;
+    const { messages, unseen, size, deleted, uidNext, uidValidity } = known;
+    return { messages, unseen, recent, uidNext, uidValidity, highestModseq, size, deleted };
+  }
+
   /** STATUS counters of the mailbox as the log has it (not just this view). */
   status(): MailboxStatus {
     const t = this.state.table;
