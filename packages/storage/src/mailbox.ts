@@ -385,10 +385,14 @@ export class Mailbox {
 
   /** Messages of the view that are \\Recent to it and not expunged (the RECENT count). */
   recentCount(): number {
-    if (!this.showsRecent) return 0;
+    return this.showsRecent ? this.liveFrom(this.recentFrom, this.announced) : 0;
+  }
+
+  /** Messages of the table's slots below `end` with a UID from `uid` on that are not expunged. */
+  private liveFrom(uid: number, end: number): number {
     const t = this.state.table;
     let n = 0;
-    for (let slot = t.lowerBound(this.recentFrom); slot < this.announced; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) n++;
+    for (let slot = t.lowerBound(uid); slot < end; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) n++;
     return n;
   }
 
@@ -502,9 +506,7 @@ export class Mailbox {
     const h = this.state.header;
     const highestModseq = BigInt(reportedModseq(h.highestModseq));
     if (known.highestModseq !== highestModseq.toString() || known.uidNext !== h.uidNext || known.uidValidity !== h.uidValidity) return this.status();
-    const t = this.state.table;
-    let recent = 0;
-    for (let slot = t.lowerBound(h.firstRecentUid); slot < t.count; slot++) if ((t.flags[slot]! & FLAG_EXPUNGE_PENDING) === 0) recent++;
+    const recent = this.liveFrom(h.firstRecentUid, this.state.table.count);
     const { messages, unseen, size, deleted, uidNext, uidValidity } = known;
     return { messages, unseen, recent, uidNext, uidValidity, highestModseq, size, deleted };
   }
