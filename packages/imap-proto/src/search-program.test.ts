@@ -51,6 +51,7 @@ test('RFC 3501 §6.4.4: CHARSET UTF-8 with the string as a literal; other charse
     () => search('A287 SEARCH CHARSET X-NO-SUCH TEXT x'),
     (err) => isLoftError(err, 'LOFT_E_IMAP_BAD_CHARSET') && /X-NO-SUCH/.test(err.message),
   );
+  assert.throws(() => search('A288 SEARCH CHARSET "" TEXT x'), (err) => isLoftError(err, 'LOFT_E_IMAP_BAD_CHARSET'), 'an empty charset is none');
   assert.throws(() => parseSearch(parseLine(Buffer.from('a SEARCH TEXT {2}\r\n\xff\xfe', 'latin1')).args), /not valid UTF-8/);
 });
 

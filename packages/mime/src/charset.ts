@@ -41,12 +41,12 @@ function convertible(name: string): boolean {
 }
 
 /**
- * Whether decodeCharset() converts from `charset` rather than reading it as UTF-8. The
- * converters are loaded only for a charset other than UTF-8 and ASCII.
+ * Whether `charset` names UTF-8, ASCII or a charset decodeCharset() converts from (an empty
+ * name is none). The converters are loaded only for a charset other than UTF-8 and ASCII.
  */
 export function knownCharset(charset: string): boolean {
   const name = charset.trim().toLowerCase();
-  return isUtf8(name) || convertible(name);
+  return name !== '' && (isUtf8(name) || convertible(name));
 }
 
 /**
