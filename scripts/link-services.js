@@ -141,7 +141,7 @@ function asciiOnly(outfile) {
     if (!(code.startsWith('*') || code.startsWith('/*') || code.startsWith('//'))) {
       throw new Error(`${relative(root, outfile)}:${i + 1}: a character outside ASCII that is not in a comment: ${code.slice(0, 120)}`);
     }
-    lines[i] = lines[i].replace(/[\u{80}-\u{10ffff}]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+    lines[i] = lines[i].replace(new RegExp(NON_ASCII.source, 'gu'), (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
   }
   writeFileSync(outfile, lines.join('\n'));
 }

@@ -259,13 +259,9 @@ export function parseSearchReturn(items: readonly ImapArg[]): SearchReturn {
   return options;
 }
 
-function charsetKnown(name: string): boolean {
-  return (SEARCH_CHARSETS as readonly string[]).includes(name) || knownCharset(name);
-}
-
 function readCharset(reader: ArgReader): string {
   const charset = reader.astring('charset').toUpperCase();
-  if (!charsetKnown(charset)) {
+  if (!knownCharset(charset)) {
     throw new LoftError('LOFT_E_IMAP_BAD_CHARSET', `${charset.slice(0, 40)} is not supported; use US-ASCII or UTF-8`);
   }
   return charset;

@@ -32,7 +32,7 @@ export class MailboxState {
    * message's flags or of the slots comes with a new modseq (apply()), or moves the slots
    * (dropExpunged(), which forgets it), or brings a new table.
    */
-  firstUnseen: { table: MessageTable; modseq: number; count: number; end: number; seq: number } | undefined;
+  firstUnseen: { table: MessageTable; modseq: number; end: number; seq: number } | undefined;
 
   /**
    * @param deferExpunges keep expunged messages in the table, marked FLAG_EXPUNGE_PENDING,

@@ -369,7 +369,7 @@ export class Mailbox {
     const t = state.table;
     const memo = state.firstUnseen;
     const modseq = state.header.highestModseq;
-    if (memo && memo.table === t && memo.modseq === modseq && memo.count === t.count && memo.end === this.announced) return memo.seq;
+    if (memo && memo.table === t && memo.modseq === modseq && memo.end === this.announced) return memo.seq;
     const flags = t.flags;
     const mask = SEEN_BIT | FLAG_EXPUNGE_PENDING;
     let seq = 0;
@@ -379,7 +379,7 @@ export class Mailbox {
         break;
       }
     }
-    state.firstUnseen = { table: t, modseq, count: t.count, end: this.announced, seq };
+    state.firstUnseen = { table: t, modseq, end: this.announced, seq };
     return seq;
   }
 

@@ -83,9 +83,14 @@ export class HandoffBroker {
       session.pending = Buffer.concat([Buffer.from(message.pending, 'base64'), ...drain(socket)]).toString('base64');
       await this.offer({ login, message, socket, session, pool, attempts: 0 });
     } catch (err) {
-      this.host.logger.error({ err }, `hand-off to ${message.service} failed: ${describeError(err)}`);
-      giveBack(login, message, socket, INTERNAL_ERROR, true);
+      this.failed(login, message, socket, err);
     }
+  }
+
+  /** The hand-off broke down (auth, the pool): logged, and the client gets a temporary failure. */
+  private failed(login: ProcessEntry, message: HandoffMessage, socket: net.Socket, err: unknown): void {
+    this.host.logger.error({ err }, `hand-off to ${message.service} failed: ${describeError(err)}`);
+    giveBack(login, message, socket, INTERNAL_ERROR, true);
   }
 
   /**
@@ -117,10 +122,7 @@ export class HandoffBroker {
       giveBack(login, message, socket, INTERNAL_ERROR, true);
       return;
     }
-    this.offer(flight).catch((err: unknown) => {
-      this.host.logger.error({ err }, `hand-off to ${message.service} failed: ${describeError(err)}`);
-      giveBack(login, message, socket, INTERNAL_ERROR, true);
-    });
+    this.offer(flight).catch((err: unknown) => this.failed(login, message, socket, err));
   }
 
   /** A mail process took a session: the client is its now. */
