@@ -14,7 +14,25 @@ export interface UserEntry {
   home: string;
 }
 
-async function getent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
+/**
+ * Lookups still running, by database and key: the master resolves every service's user and
+ * sockets' owners side by side at start and reload, mostly the same few names, and each
+ * getent is a process of its own. Only a running lookup is shared, so a later one sees the
+ * NSS sources as they are then.
+ */
+const running = new Map<string, Promise<string[] | undefined>>();
+
+function getent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
+  const id = `${database}:${key}`;
+  let lookup = running.get(id);
+  if (!lookup) {
+    lookup = runGetent(database, key).finally(() => running.delete(id));
+    running.set(id, lookup);
+  }
+  return lookup;
+}
+
+async function runGetent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
   if (!/^[A-Za-z0-9._-][A-Za-z0-9._$-]*$/.test(key)) return undefined;
   try {
     const { stdout } = await run('getent', [database, key], { timeout: 5000 });

@@ -26,6 +26,16 @@ import { resolveExecutable, resolveIdentity, resolveSocketOwner } from './identi
 import { UNLINKED_ENV } from '@loft/service-runtime';
 
 const CORE_STOP_GRACE_MS = 5_000;
+/**
+ * At start, what a login needs is forked first: these, the login services and the mail
+ * services' spares; the rest (lmtp, adm, ...) once these are ready, or after
+ * LATER_SERVICES_WAIT_MS. Each service is a Node process that takes ~0.2 s of CPU to start,
+ * and on two cores the login path waited behind the others (cold start to the first login
+ * 1.93 s with everything at once; see docs/benchmark-notes.md). Their listeners are open
+ * from the start, so a delivery that comes meanwhile waits in the backlog.
+ */
+const LOGIN_PATH_SERVICES: readonly string[] = ['log', 'auth', 'anvil'];
+const LATER_SERVICES_WAIT_MS = 3_000;
 const MASTER_SOCKET_MODE = 0o600;
 
 export interface MasterOptions {
@@ -58,6 +68,8 @@ export class Master implements PoolHost, HandoffHost {
   private listeners = new Map<string, ListenerHandle>();
   private pidFile: PidFile | undefined;
   private control: IpcServer<MasterControlProtocol> | undefined;
+  /** At start, the login path's pools not ready yet, and what starts the rest (see LOGIN_PATH_SERVICES). */
+  private loginPath: { waiting: Set<ServicePool>; startRest: () => void; timer: NodeJS.Timeout } | undefined;
   private stopping: Promise<void> | undefined;
   private reloading: Promise<number> | undefined;
   /** A service's linked module is older than its compiled files (see resolveExecutable). */
@@ -100,6 +112,7 @@ export class Master implements PoolHost, HandoffHost {
 
   onProcessReady(entry: ProcessEntry): void {
     if (entry.pool.name === 'log') this.relay.setSink(entry.child);
+    if (this.loginPath?.waiting.delete(entry.pool) && this.loginPath.waiting.size === 0) this.loginPath.startRest();
   }
 
   onProcessExit(entry: ProcessEntry): void {
@@ -233,16 +246,36 @@ export class Master implements PoolHost, HandoffHost {
     for (const handle of await this.openListeners('config', this.settings.service.config, this.listeners, this.listeners)) {
       configPool.addListener(handle);
     }
-    await this.startPool('log', this.settings.service.log);
+    // Every pool's users and listeners first, side by side (a user lookup is a getent process,
+    // and one after another they held back the last service's fork by half a second), then
+    // the forks: log first, so that the others' first lines have somewhere to go, and the
+    // login path before the rest.
+    const services = Object.entries(this.settings.service).filter(([name, service]) => name !== 'config' && service.type !== 'mail');
+    services.sort(([a], [b]) => Number(b === 'log') - Number(a === 'log'));
+    const pools = await settleAll(services.map(([name, service]) => this.preparePool(name, service, this.generation, this.listeners)));
+    const loginPath = pools.filter((pool) => LOGIN_PATH_SERVICES.includes(pool.name) || pool.settings.type === 'login');
+    for (const pool of pools) this.pools.set(pool.name, pool);
+    for (const pool of loginPath) pool.ensure();
     for (const [name, service] of Object.entries(this.settings.service)) {
-      if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
-      if (service.type === 'mail') {
-        this.mailModules.set(name, resolveExecutable(name, service, this.warnStale)); // started per user on demand
-        this.startSpares(name, service);
-      } else await this.startPool(name, service);
+      if (service.type !== 'mail' || (CORE_SERVICES as readonly string[]).includes(name)) continue;
+      this.mailModules.set(name, resolveExecutable(name, service, this.warnStale)); // started per user on demand
+      this.startSpares(name, service);
     }
+    this.startAfterLoginPath(loginPath, pools.filter((pool) => !loginPath.includes(pool)));
     await this.startControl();
     this.logger.info({ generation: this.generation, base_dir: this.settings.base_dir }, `loftd started (generation ${this.generation}, ${this.pools.size} services)`);
+  }
+
+  /** Start `rest` once every pool of `loginPath` has a ready process, or after LATER_SERVICES_WAIT_MS. */
+  private startAfterLoginPath(loginPath: ServicePool[], rest: ServicePool[]): void {
+    const startRest = (): void => {
+      clearTimeout(timer);
+      this.loginPath = undefined;
+      for (const pool of rest) pool.ensure(); // a no-op for a pool that a reload or stop retired meanwhile
+    };
+    const timer = setTimeout(startRest, LATER_SERVICES_WAIT_MS);
+    this.loginPath = { waiting: new Set(loginPath), startRest, timer };
+    if (loginPath.length === 0) startRest();
   }
 
   /** Config runs before anything else is known; its listener comes once base_dir is. */
@@ -266,35 +299,34 @@ export class Master implements PoolHost, HandoffHost {
     }
   }
 
-  private async startPool(name: string, service: ServiceSettings): Promise<ServicePool> {
-    const identity = await resolveIdentity(name, service, this.rootless);
-    const listeners = await this.openListeners(name, service, this.listeners, this.listeners);
-    const pool = new ServicePool(name, service, this.generation, listeners, identity, resolveExecutable(name, service, this.warnStale), this);
-    this.pools.set(name, pool);
-    pool.ensure();
-    return pool;
+  /** A pool of `generation`, not started: its user resolved, its listeners open and recorded in `opened`. */
+  private async preparePool(name: string, service: ServiceSettings, generation: number, opened: Map<string, ListenerHandle>): Promise<ServicePool> {
+    const [identity, listeners] = await Promise.allSettled([resolveIdentity(name, service, this.rootless), this.openListeners(name, service, this.listeners, opened)]);
+    if (identity.status === 'rejected') throw identity.reason;
+    if (listeners.status === 'rejected') throw listeners.reason;
+    return new ServicePool(name, service, generation, listeners.value, identity.value, resolveExecutable(name, service, this.warnStale), this);
   }
 
   /**
    * The listeners a service's settings ask for: taken from `available` when the same one
-   * exists (a reload keeps its sockets), else created; each is recorded in `opened`.
+   * exists (a reload keeps its sockets), else created; each is recorded in `opened`, even
+   * when another of them fails, so that the caller can close them all.
    */
   private async openListeners(name: string, service: ServiceSettings, available: Map<string, ListenerHandle>, opened: Map<string, ListenerHandle>): Promise<ListenerHandle[]> {
-    const handles: ListenerHandle[] = [];
-    for (const [listenerName, inet] of Object.entries(service.inet_listener)) {
-      if (inet.port === 0) continue;
-      const key = inetListenerKey(name, listenerName, inet.address, inet.port, inet.ssl);
-      handles.push(available.get(key) ?? await createInetHandle(name, listenerName, inet.address, inet.port, inet.ssl));
-    }
-    for (const [listenerName, unix] of Object.entries(service.unix_listener)) {
-      const socketPath = path.resolve(this.runDir, unix.path || listenerName);
-      const key = unixListenerKey(name, listenerName, socketPath, unix.mode);
-      const existing = available.get(key);
-      if (existing) handles.push(existing);
-      else handles.push(createUnixHandle(name, listenerName, socketPath, unix.mode, await resolveSocketOwner(unix.user, unix.group, this.rootless)));
-    }
-    for (const handle of handles) opened.set(handle.key, handle);
-    return handles;
+    const record = (handle: ListenerHandle): ListenerHandle => {
+      opened.set(handle.key, handle);
+      return handle;
+    };
+    const inet = Object.entries(service.inet_listener).filter(([, listener]) => listener.port !== 0).map(async ([listenerName, listener]) => {
+      const key = inetListenerKey(name, listenerName, listener.address, listener.port, listener.ssl);
+      return record(available.get(key) ?? await createInetHandle(name, listenerName, listener.address, listener.port, listener.ssl));
+    });
+    const unix = Object.entries(service.unix_listener).map(async ([listenerName, listener]) => {
+      const socketPath = path.resolve(this.runDir, listener.path || listenerName);
+      const existing = available.get(unixListenerKey(name, listenerName, socketPath, listener.mode));
+      return record(existing ?? createUnixHandle(name, listenerName, socketPath, listener.mode, await resolveSocketOwner(listener.user, listener.group, this.rootless)));
+    });
+    return settleAll([...inet, ...unix]);
   }
 
   private async startControl(): Promise<void> {
@@ -421,25 +453,17 @@ export class Master implements PoolHost, HandoffHost {
     }
     // Resolve everything that can fail before touching the running generation.
     checkInetListeners(settings.service);
-    const prepared: Array<[string, ServiceSettings, Awaited<ReturnType<typeof resolveIdentity>>, string]> = [];
     const mailModules = new Map<string, string>();
     for (const [name, service] of Object.entries(settings.service)) {
-      if ((CORE_SERVICES as readonly string[]).includes(name)) continue;
-      if (service.type === 'mail') {
-        mailModules.set(name, resolveExecutable(name, service, this.warnStale));
-        continue;
-      }
-      prepared.push([name, service, await resolveIdentity(name, service, this.rootless), resolveExecutable(name, service, this.warnStale)]);
+      if (service.type === 'mail' && !(CORE_SERVICES as readonly string[]).includes(name)) mailModules.set(name, resolveExecutable(name, service, this.warnStale));
     }
     // Open the new generation's listeners (reusing identical ones) before retiring the old.
     const opened = new Map<string, ListenerHandle>();
     for (const core of CORE_SERVICES) for (const l of this.pools.get(core)?.listeners ?? []) opened.set(l.key, l);
-    const fresh: ServicePool[] = [];
+    let fresh: ServicePool[];
     try {
-      for (const [name, service, identity, modulePath] of prepared) {
-        const listeners = await this.openListeners(name, service, this.listeners, opened);
-        fresh.push(new ServicePool(name, service, next.generation, listeners, identity, modulePath, this));
-      }
+      const services = Object.entries(settings.service).filter(([name, service]) => service.type !== 'mail' && !(CORE_SERVICES as readonly string[]).includes(name));
+      fresh = await settleAll(services.map(([name, service]) => this.preparePool(name, service, next.generation, opened)));
     } catch (err) {
       for (const [key, listener] of opened) if (!this.listeners.has(key)) closeListener(listener);
       throw err;
@@ -485,6 +509,8 @@ export class Master implements PoolHost, HandoffHost {
 
   private async doStop(): Promise<void> {
     this.logger.info('stopping');
+    clearTimeout(this.loginPath?.timer); // the rest, not started yet, need not start now
+    this.loginPath = undefined;
     await this.control?.close().catch(() => undefined);
     const grace = this.settings?.shutdown_timeout ?? CORE_STOP_GRACE_MS;
     const others = this.allPools().filter((p) => p.name !== 'log' && p.name !== 'config');
@@ -508,4 +534,15 @@ export class Master implements PoolHost, HandoffHost {
     await new Promise((resolve) => setImmediate(resolve));
     await log.stopAll(CORE_STOP_GRACE_MS);
   }
+}
+
+/**
+ * Promise.all that waits for every promise to settle before it rejects (with the first
+ * failure), so that nothing is still opening a listener when the caller cleans up.
+ */
+async function settleAll<T>(promises: Array<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
