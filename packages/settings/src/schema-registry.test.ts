@@ -32,6 +32,27 @@ test('a name registered by another owner is refused; the same owner may declare 
   assert.equal(registry.owners().get('service'), 'master');
 });
 
+test('registerAll registers what register() would, and refuses what it would, naming the owner and registering none of them', () => {
+  const logDeclaration = declaration({ log_path: { type: 'string', default: '', description: 'Log file.' } });
+  const portDeclaration = declaration({ port: { type: 'integer', minimum: 1, default: 143, description: 'Port.' } });
+  const together = new SchemaRegistry();
+  together.registerAll([['log', logDeclaration], ['imap', portDeclaration]]);
+  const oneByOne = new SchemaRegistry();
+  oneByOne.register('log', logDeclaration);
+  oneByOne.register('imap', portDeclaration);
+  assert.deepEqual([...together.owners()], [...oneByOne.owners()]);
+  assert.deepEqual(together.defaults(), { log_path: '', port: 143 });
+
+  const registry = new SchemaRegistry();
+  const badDefault = declaration({ workers: { type: 'integer', minimum: 1, default: 0, description: 'Workers.' } });
+  schemaError(() => registry.registerAll([['log', logDeclaration], ['lmtp', badDefault]]), /settings of 'lmtp': default at '\/workers' is invalid/);
+  schemaError(() => registry.registerAll([['log', logDeclaration], ['imap', logDeclaration]]), /'log_path' is already registered by 'log'/);
+  const uncompilable = declaration({ port: { type: 'integer', minimum: 'one', default: 1, description: 'Port.' } });
+  schemaError(() => registry.registerAll([['log', logDeclaration], ['imap', uncompilable]]), /settings of 'imap'/);
+  assert.deepEqual([...registry.owners()], []);
+  assert.deepEqual(registry.defaults(), {});
+});
+
 test('a fork has the declarations of its base, and what it registers stays in the fork', () => {
   const base = testRegistry();
   const fork = base.fork();

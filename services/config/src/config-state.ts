@@ -46,17 +46,18 @@ export function createRegistry(): SchemaRegistry {
 
 function registerBuiltins(): SchemaRegistry {
   const registry = new SchemaRegistry();
-  registry.register('master', masterSettingsSchema);
-  registry.register('log', logSettingsSchema);
-  registry.register('config', configSettingsSchema);
-  registry.register('anvil', anvilSettingsSchema);
-  registry.register('auth', authSettingsSchema);
-  registry.register('imap-login', imapLoginSettingsSchema);
-  registry.register('imap', imapSettingsSchema);
-  registry.register('lmtp', lmtpSettingsSchema);
-  registry.register('adm', admSettingsSchema);
-  registry.register('storage', storageSettingsSchema);
-  registry.defaults(); // compiles the root schema, which forks without plugins reuse
+  registry.registerAll([
+    ['master', masterSettingsSchema],
+    ['log', logSettingsSchema],
+    ['config', configSettingsSchema],
+    ['anvil', anvilSettingsSchema],
+    ['auth', authSettingsSchema],
+    ['imap-login', imapLoginSettingsSchema],
+    ['imap', imapSettingsSchema],
+    ['lmtp', lmtpSettingsSchema],
+    ['adm', admSettingsSchema],
+    ['storage', storageSettingsSchema],
+  ]); // compiles the root schema once, which forks without plugins reuse
   return registry;
 }
 
