@@ -21,7 +21,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
  * pg (the sql passdb, in auth only), whose two DatabaseError classes (pg's, pg-protocol's)
  * one module would hold as DatabaseError and DatabaseError2.
  */
-const SEPARATE_PACKAGES = ['@node-rs/*', 'msgpackr-extract', 'pg', 'pg-native'];
+const SEPARATE_PACKAGES = ['@node-rs/*', 'pg', 'pg-native'];
 
 /** Every service's main (the master's too: loftd starts from it), and lmtp's delivery child. */
 function entries() {

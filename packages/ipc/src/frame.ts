@@ -3,7 +3,11 @@
  * msgpack value. The length bounds what a peer can make us buffer, so it is checked
  * before any of the payload is kept.
  */
-import { Packr, type Options } from 'msgpackr';
+// msgpackr/pack is msgpackr without its optional native string extractor: probing for that
+// addon (node-gyp-build asks detect-libc which libc this is) took ~55 ms of CPU at the start
+// of every process, and the frames are small, so IPC round trips ran as fast without it.
+import { Packr } from 'msgpackr/pack';
+import type { Options } from 'msgpackr';
 import { LoftError, describeError } from '@loft/errors';
 
 /** Largest payload (bytes, excluding the 4-byte prefix) a peer may send us by default. */
