@@ -44,20 +44,23 @@ export function createRegistry(): SchemaRegistry {
   return builtins.fork();
 }
 
+/** Every built-in owner of settings and its declaration. */
+export const BUILTIN_DECLARATIONS: ReadonlyArray<readonly [owner: string, schema: object]> = [
+  ['master', masterSettingsSchema],
+  ['log', logSettingsSchema],
+  ['config', configSettingsSchema],
+  ['anvil', anvilSettingsSchema],
+  ['auth', authSettingsSchema],
+  ['imap-login', imapLoginSettingsSchema],
+  ['imap', imapSettingsSchema],
+  ['lmtp', lmtpSettingsSchema],
+  ['adm', admSettingsSchema],
+  ['storage', storageSettingsSchema],
+];
+
 function registerBuiltins(): SchemaRegistry {
   const registry = new SchemaRegistry();
-  registry.registerAll([
-    ['master', masterSettingsSchema],
-    ['log', logSettingsSchema],
-    ['config', configSettingsSchema],
-    ['anvil', anvilSettingsSchema],
-    ['auth', authSettingsSchema],
-    ['imap-login', imapLoginSettingsSchema],
-    ['imap', imapSettingsSchema],
-    ['lmtp', lmtpSettingsSchema],
-    ['adm', admSettingsSchema],
-    ['storage', storageSettingsSchema],
-  ]); // compiles the root schema once, which forks without plugins reuse
+  registry.registerAll(BUILTIN_DECLARATIONS); // compiles the root schema once, which forks without plugins reuse
   return registry;
 }
 

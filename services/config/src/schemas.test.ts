@@ -7,32 +7,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SchemaRegistry, loadConfig } from '@loft/settings';
-import { masterSettingsSchema } from '@loft/service-master/settings';
-import { logSettingsSchema } from '@loft/service-log/settings';
-import { configSettingsSchema } from './settings.js';
-import { anvilSettingsSchema } from '@loft/service-anvil/settings';
-import { authSettingsSchema } from '@loft/service-auth/settings';
-import { imapLoginSettingsSchema } from '@loft/service-imap-login/settings';
-import { imapSettingsSchema } from '@loft/service-imap/settings';
-import { lmtpSettingsSchema } from '@loft/service-lmtp/settings';
-import { admSettingsSchema } from '@loft/service-adm/settings';
-import { storageSettingsSchema } from '@loft/storage';
 import { ALLOWED_SCHEMA_KEYWORDS, validateManifest } from './plugin-manifest.js';
-import { LOFT_ROOT, LOFT_VERSION, createRegistry } from './config-state.js';
+import { BUILTIN_DECLARATIONS, LOFT_ROOT, LOFT_VERSION, createRegistry } from './config-state.js';
 
 const exampleManifest = (await import(pathToFileURL(path.join(LOFT_ROOT, 'etc/plugins/last-login/index.js')).href)).manifest as { name: string; settings: object };
 
-const declarations: Array<[string, object]> = [
-  ['master', masterSettingsSchema],
-  ['log', logSettingsSchema],
-  ['config', configSettingsSchema],
-  ['anvil', anvilSettingsSchema],
-  ['auth', authSettingsSchema],
-  ['imap-login', imapLoginSettingsSchema],
-  ['imap', imapSettingsSchema],
-  ['lmtp', lmtpSettingsSchema],
-  ['adm', admSettingsSchema],
-  ['storage', storageSettingsSchema],
+const declarations: ReadonlyArray<readonly [string, object]> = [
+  ...BUILTIN_DECLARATIONS,
   ['plugin last-login', validateManifest('last-login', exampleManifest, LOFT_VERSION).settings],
 ];
 

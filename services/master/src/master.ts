@@ -31,7 +31,7 @@ const CORE_STOP_GRACE_MS = 5_000;
  * services' spares; the rest (lmtp, adm, ...) once these are ready, or after
  * LATER_SERVICES_WAIT_MS. Each service is a Node process that takes ~0.2 s of CPU to start,
  * and on two cores the login path waited behind the others (cold start to the first login
- * 1.93 s with everything at once; see docs/benchmark-notes.md). Their listeners are open
+ * 1.8 s with everything at once; see docs/benchmark-notes.md). Their listeners are open
  * from the start, so a delivery that comes meanwhile waits in the backlog.
  */
 const LOGIN_PATH_SERVICES: readonly string[] = ['log', 'auth', 'anvil'];
