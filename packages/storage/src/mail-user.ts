@@ -589,21 +589,22 @@ export class MailUser {
   /**
    * Opens a mailbox. `readOnly` for EXAMINE; `recent` for IMAP SELECT and EXAMINE only: the
    * session shows \Recent and, unless read-only, takes it for new messages (LMTP, loftadm and
-   * replication must not).
+   * replication must not). `logger` for the view's lines, if not the MailUser's.
    */
-  async openMailbox(name: string, options: { readOnly?: boolean; recent?: boolean } = {}): Promise<Mailbox> {
+  async openMailbox(name: string, options: { readOnly?: boolean; recent?: boolean; logger?: StorageLogger } = {}): Promise<Mailbox> {
     const normal = MailUser.checkedName(name);
     const entry = MailUser.find(await this.readListShared(), normal);
     if (!entry) throw new LoftError('LOFT_E_STORAGE_NOT_FOUND', normal);
-    return this.openEntry(entry, options.readOnly ?? false, options.recent ?? false);
+    return this.openEntry(entry, options.readOnly ?? false, options.recent ?? false, options.logger);
   }
 
-  private async openEntry(entry: ListEntry, readOnly: boolean, claimRecent = false): Promise<Mailbox> {
+  /** `logger`: the view's own (a session's, when sessions share this MailUser); default the user's. */
+  private async openEntry(entry: ListEntry, readOnly: boolean, claimRecent = false, logger = this.logger): Promise<Mailbox> {
     const mailbox = await Mailbox.open({
       paths: this.pathsOf(entry.guid),
       name: entry.name,
       settings: this.settings,
-      logger: this.logger,
+      logger,
       readOnly,
       claimRecent,
       ...(this.parser ? { parser: this.parser } : {}),

@@ -19,6 +19,7 @@ import { linkIo, mkdirIo, removeIo, renameIo } from './io-mode.js';
 import { readFramedJson, writeFramedJson } from './framed-json.js';
 import { LOG_HEADER_BYTES, decodeLogHeader, encodeLogHeader, scanLog, type LogHeader, type LogScan } from './transaction-log.js';
 import type { StorageLogger } from './storage-logger.js';
+import { LOCK_NAME } from './mailbox-lock.js';
 
 export const META_MAGIC = 0x424d4c46; // "FLMB"
 export const META_VERSION = 1;
@@ -30,11 +31,14 @@ export interface MailboxPaths {
   log: string;
   cache: string;
   tmp: string;
+  /** The mailbox lock (MailboxLock): every view of the mailbox takes this one string. */
+  lock: string;
 }
 
 export function mailboxPaths(dir: string): MailboxPaths {
   return {
     dir,
+    lock: join(dir, LOCK_NAME),
     meta: join(dir, 'loft.mailbox'),
     index: join(dir, 'loft.index'),
     log: join(dir, 'loft.index.log'),

@@ -32,6 +32,8 @@ const LOCK_RETRY_MAX_MS = 50;
 /** A lock without a readable holder record for this long belongs to a dead process. */
 export const OWNERLESS_BREAK_MS = 2000;
 const HOLDER_PREFIX = 'loft.lock.holder.';
+/** The lock's name in its directory. */
+export const LOCK_NAME = 'loft.lock';
 
 export type ReleaseLock = () => Promise<void>;
 
@@ -112,8 +114,9 @@ export class MailboxLock {
   private readonly lockPath: string;
   private readonly fs: typeof nodeFs;
 
-  constructor(private readonly dir: string, private readonly logger: StorageLogger) {
-    this.lockPath = join(dir, 'loft.lock');
+  /** `lockPath`: `dir`'s loft.lock, when the caller has it (a mailbox's paths): the views of a mailbox then share one string. */
+  constructor(private readonly dir: string, private readonly logger: StorageLogger, lockPath = join(dir, LOCK_NAME)) {
+    this.lockPath = lockPath;
     this.fs = linkLockFs(dir);
   }
 

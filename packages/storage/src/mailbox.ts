@@ -282,7 +282,7 @@ export class Mailbox {
     this.checkpointMaxLogBytes = ctx.tuning?.checkpointMaxLogBytes ?? CHECKPOINT_MAX_LOG_BYTES;
     this.logRotateBytes = ctx.tuning?.logRotateBytes ?? LOG_ROTATE_BYTES;
     this.cacheCompactMinBytes = ctx.tuning?.cacheCompactMinBytes ?? CACHE_COMPACT_MIN_BYTES;
-    this.lock = new MailboxLock(ctx.paths.dir, ctx.logger);
+    this.lock = new MailboxLock(ctx.paths.dir, ctx.logger, ctx.paths.lock);
     this.store = ctx.store;
     this.attachments = ctx.attachments;
     this.snapshots = ctx.snapshots;
