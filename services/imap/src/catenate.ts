@@ -39,7 +39,7 @@ async function urlContent(ctx: SessionContext, url: string): Promise<Buffer> {
   const selected = ctx.selected?.name === name ? ctx.selected.mailbox : undefined;
   let mailbox;
   try {
-    mailbox = selected ?? (await ctx.user.openMailbox(name, { readOnly: true }));
+    mailbox = selected ?? (await ctx.user.openMailbox(name, { readOnly: true, logger: ctx.storageLog }));
   } catch (err) {
     if (isLoftError(err)) throw badUrl();
     throw err;

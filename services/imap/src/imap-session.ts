@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { ImapCommandParser, ImapWriter, parseEnable, parseIdParams, tagged, untagged, type ImapArg, type ImapCommand, type ImapParserError } from '@loft/imap-proto';
 import type { SessionHandoff } from '@loft/master-protocol';
 import { LazyChildLogger, type Logger } from '@loft/log';
-import { MailUser, STORAGE_SETTINGS_DEFAULTS, hasQuota, type StorageSettings } from '@loft/storage';
+import { STORAGE_SETTINGS_DEFAULTS, hasQuota, type MailUser, type StorageLogger, type StorageSettings } from '@loft/storage';
 import { ENABLEABLE, capabilities, enabledName } from './capabilities.js';
 import { bad, failureAnswer, no } from './command-failure.js';
 import { requireSelected } from './command-support.js';
@@ -26,6 +26,7 @@ import { closeCommand, deselect, selectCommand } from './select-command.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import type { SessionContext } from './session-context.js';
 import type { ImapSettings } from './settings.js';
+import { leaseMailUser, type MailUserLease } from './shared-users.js';
 
 const SESSION_BAD_COMMANDS_MAX = 20;
 /** Queued commands beyond which the socket is paused until the backlog is worked off. */
@@ -78,7 +79,7 @@ export class ImapSession implements SessionContext {
   condstore = false;
   savedUids: number[] = [];
   selected: SelectedMailbox | undefined;
-  private userValue: MailUser | undefined;
+  private lease: MailUserLease | undefined;
   private readonly parser: ImapCommandParser;
   private readonly queue: Job[] = [];
   private running = false;
@@ -144,8 +145,13 @@ export class ImapSession implements SessionContext {
   }
 
   get user(): MailUser {
-    if (this.userValue === undefined) throw new Error('storage is not open yet');
-    return this.userValue;
+    if (this.lease === undefined) throw new Error('storage is not open yet');
+    return this.lease.user;
+  }
+
+  /** The session's log for the storage (its views' lines), with no pino child until one is written. */
+  get storageLog(): StorageLogger {
+    return this.log;
   }
 
   get closed(): boolean {
@@ -164,15 +170,15 @@ export class ImapSession implements SessionContext {
       return;
     }
     try {
-      this.userValue = await MailUser.open({ user: session.user, home: session.home, settings: this.storageSettings(), logger: this.log, shareSnapshots: true });
+      this.lease = await leaseMailUser(session.user, session.home, this.storageSettings(), this.log.parent);
     } catch (err) {
       this.logger.error({ err, home: session.home }, `cannot open the mail storage of ${session.user}`);
       this.writer.send(tagged(session.tag, 'NO', 'Mail storage is temporarily unavailable.', 'UNAVAILABLE'));
       this.socket.end();
       return;
     }
-    if (this.closedValue) return void this.userValue.close();
-    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit, hasQuota(this.userValue.quotaLimits))}`));
+    if (this.closedValue) return void this.lease.release();
+    this.writer.send(tagged(session.tag, 'OK', 'Logged in', `CAPABILITY ${capabilities(this.settings.imap_append_limit, hasQuota(this.lease.user.quotaLimits))}`));
     this.log.once('info', { remote: session.client.remoteIp }, `logged in: ${session.user} from ${session.client.remoteIp}`);
     const pending = Buffer.from(session.pending, 'base64');
     if (pending.length > 0) this.receive(pending);
@@ -209,7 +215,7 @@ export class ImapSession implements SessionContext {
     await this.pumping;
     try {
       await deselect(this, false);
-      await this.userValue?.close();
+      await this.lease?.release();
     } catch (err) {
       this.logger.warn({ err }, 'closing the mail storage at logout failed');
     }

@@ -72,7 +72,7 @@ export async function storeCommand(ctx: SessionContext, command: ImapCommand, by
 /** Opens a COPY/MOVE/APPEND target; a missing one is NO [TRYCREATE] (RFC 3501 §6.4.7). */
 async function openTarget(ctx: SessionContext, name: string): Promise<Mailbox> {
   try {
-    return await ctx.user.openMailbox(name);
+    return await ctx.user.openMailbox(name, { logger: ctx.storageLog });
   } catch (err) {
     if (isLoftError(err, 'LOFT_E_STORAGE_NOT_FOUND')) throw no(`Mailbox doesn't exist: ${name}`, 'TRYCREATE');
     throw err;

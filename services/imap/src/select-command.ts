@@ -33,7 +33,7 @@ export async function selectCommand(ctx: SessionContext, command: ImapCommand, r
     await deselect(ctx, false);
     ctx.writer.send('* OK [CLOSED] Previous mailbox closed.\r\n');
   }
-  const mailbox = await ctx.user.openMailbox(name, { readOnly, recent: true });
+  const mailbox = await ctx.user.openMailbox(name, { readOnly, recent: true, logger: ctx.storageLog });
   const sel = new SelectedMailbox(mailbox, name);
   sel.hideRecent = rev2Enabled(ctx);
   ctx.selected = sel;

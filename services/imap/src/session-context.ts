@@ -5,7 +5,7 @@
  */
 import { decodeMailboxName, decodeUtf8, encodeMailboxName, string, type ImapArg, type ImapWriter } from '@loft/imap-proto';
 import type { Logger } from '@loft/log';
-import type { MailUser } from '@loft/storage';
+import type { MailUser, StorageLogger } from '@loft/storage';
 import { bad } from './command-failure.js';
 import type { SelectedMailbox } from './selected-mailbox.js';
 import type { ImapSettings } from './settings.js';
@@ -14,6 +14,8 @@ export interface SessionContext {
   readonly user: MailUser;
   readonly writer: ImapWriter;
   readonly logger: Logger;
+  /** The session's log for the views it opens (the user's MailUser is shared by their sessions). */
+  readonly storageLog: StorageLogger;
   readonly settings: ImapSettings;
   selected: SelectedMailbox | undefined;
   /** ENABLEd extensions, upper-cased (CONDSTORE, QRESYNC, UTF8=ACCEPT). */
