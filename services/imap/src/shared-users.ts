@@ -14,8 +14,7 @@
  * but a session's that failed to close. Sessions whose storage settings differ (another
  * userdb answer, a reload between logins) get their own MailUser.
  */
-import type { Logger } from '@loft/log';
-import { LazyChildLogger } from '@loft/log';
+import { LazyChildLogger, type Logger } from '@loft/log';
 import { MailUser, type StorageSettings } from '@loft/storage';
 
 export interface MailUserLease {
@@ -72,9 +71,4 @@ export async function leaseMailUser(user: string, home: string, settings: Partia
     entry.leases--;
     throw err;
   }
-}
-
-/** Users with a MailUser open in this process, for tests. */
-export function sharedMailUsers(): number {
-  return shared.size;
 }
