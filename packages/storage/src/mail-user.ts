@@ -542,10 +542,15 @@ export class MailUser {
 
   /**
    * What the user's mailboxes hold, for the quota: each mailbox's STATUS (from the list
-   * index while unchanged; a mailbox this user has open counts as its view has it).
+   * index while unchanged). A mailbox this user has open counts as its view has it, if the
+   * view has read all of its log: a view of another session (they share this MailUser) may
+   * not have refreshed since a delivery.
    */
   async quotaUsage(): Promise<QuotaUsage> {
-    const openByGuid = new Map([...this.open].map((mailbox) => [mailbox.guid, mailbox]));
+    const openByGuid = new Map<string, Mailbox>();
+    for (const mailbox of this.open) {
+      if (lstatOrUndefined(this.pathsOf(mailbox.guid).log)?.size === mailbox.logStamp().offset) openByGuid.set(mailbox.guid, mailbox);
+    }
     let storage = 0;
     let messages = 0;
     for (const entry of (await this.readListShared()).mailboxes) {

@@ -61,4 +61,25 @@ describe('quota_rule', () => {
     await archive.close();
     await user.close();
   });
+
+  it('counts what was delivered since an open view last looked (another session\'s view of a shared MailUser)', async (t) => {
+    const home = await makeHome();
+    t.after(() => removeHome(home));
+    const user = await openUser(home, { quota_rule: '*:messages=3' });
+    const idle = await user.openMailbox('INBOX'); // a session that has not refreshed since
+    const lmtp = await openUser(home, { quota_rule: '*:messages=3' });
+    const delivery = await lmtp.openMailbox('INBOX');
+    await delivery.save(testMessage('a'));
+    await delivery.save(testMessage('b'));
+    await delivery.save(testMessage('c'));
+    await delivery.close();
+    await lmtp.close();
+    assert.equal(idle.messageCount, 0, 'the view has not looked yet');
+    assert.deepEqual(await user.quotaUsage(), { storage: testMessage('a').length * 3, messages: 3 });
+    const other = await user.openMailbox('INBOX');
+    await assert.rejects(other.save(testMessage('d')), overQuota, 'the fourth message is past the limit');
+    await other.close();
+    await idle.close();
+    await user.close();
+  });
 });
