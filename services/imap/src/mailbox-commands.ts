@@ -38,7 +38,9 @@ async function statusResponse(ctx: SessionContext, name: string, items: readonly
   // The selected mailbox's own view is newer than the list index's counters.
   const status = ctx.selected?.name === name ? ctx.selected.mailbox.status() : await ctx.user.status(name);
   if (items.includes('HIGHESTMODSEQ')) ctx.condstore = true;
-  const values = items.map((item) => `${item} ${statusValue(item, status, ctx.settings.imap_append_limit)}`).join(' ');
+  // A loop, not map().join(): see "Holey arrays" in docs/benchmark-notes.md
+  let values = '';
+  for (const item of items) values += `${values === '' ? '' : ' '}${item} ${statusValue(item, status, ctx.settings.imap_append_limit)}`;
   return Buffer.concat([Buffer.from('* STATUS '), wireName(ctx, name), Buffer.from(` (${values})\r\n`)]);
 }
 

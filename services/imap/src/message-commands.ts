@@ -144,7 +144,9 @@ export async function appendCommand(ctx: SessionContext, command: ImapCommand): 
       throw err;
     }
     const result = await tx.commit();
-    const uids = result.saved.map((s) => s.uid);
+    // push, not map(): see "Holey arrays" in docs/benchmark-notes.md
+    const uids: number[] = [];
+    for (const s of result.saved) uids.push(s.uid);
     if (ctx.selected?.name === name) ctx.selected.noteOwnNew(uids);
     return { text: 'Append completed.', code: `APPENDUID ${target.uidValidity} ${formatSequenceSet(uids)}` };
   } finally {
