@@ -55,6 +55,12 @@ export interface ServiceDefinition {
   protocols?: readonly string[];
   /** Where log lines go; default stderr (relayed by the master to the log service). */
   logDestination?: DestinationStream;
+  /**
+   * false: no idle collector (see idle-collector.ts). imap opts out: its compacting
+   * collection after a quiet spell cost the next ~8 s of load a quarter of its rate
+   * (docs/benchmark-notes.md, 2026-12-02 evening), for ~1 KiB of idle memory a session.
+   */
+  idleCollector?: boolean;
   /** Runs after the privilege drop and before `ready`. */
   start?(ctx: ServiceContext): Promise<void> | void;
   /** A connection accepted on one of this service's listeners; it is already tracked. */
@@ -143,7 +149,7 @@ export async function runService(definition: ServiceDefinition): Promise<Service
   for (const [message, handle] of early) runtime.onMasterMessage(message, handle);
   sendToMaster({ type: 'ready' });
   runtime.reportStatus();
-  startIdleCollector();
+  if (definition.idleCollector !== false) startIdleCollector();
   return runtime.context;
 }
 

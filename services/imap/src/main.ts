@@ -19,6 +19,7 @@ function sessionsChanged(): void {
 }
 
 await runService({
+  idleCollector: false,
   onSession(socket, handoff, ctx) {
     // Responses go out as several small writes (untagged lines, then the tagged one); with
     // Nagle on, each command waits for the client's delayed ACK (~40 ms).
